@@ -1,0 +1,298 @@
+/*
+ * vkgpt.h — the public C API of vkgpt: GPT-style transformer inference on any Vulkan GPU.
+ *
+ * Objects (all opaque, each created by a create or load call and released by its pair):
+ *   vkg_context    one Vulkan instance + logical device, its memory and pipelines
+ *   vkg_model      weights of a GPT-2 family model, resident on the context's device
+ *   vkg_session    a model + its own KV cache: prefill, replayed decode steps, uncached path
+ *   vkg_tokenizer  GPT-2 byte-level BPE (vocab.json + merges.txt, or tokenizer.json)
+ *   vkg_sampler    greedy / temperature / top-k / top-p / min-p / repetition penalty
+ *
+ * Errors: every call that can fail returns a vkg_status. VKG_OK is 0; failures are grouped in
+ * numeric ranges (see below). The human-readable detail of the most recent failure on the calling
+ * thread ("tensor h.3.mlp.c_fc.weight: expected shape [768, 3072], file has [768, 3071]") is
+ * returned by vkg_last_error(). The library never exits or aborts on bad input or a driver result.
+ */
+#ifndef VKGPT_H
+#define VKGPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes, grouped in ranges of 100 so that a caller can test the class of a failure. */
+typedef enum vkg_status {
+    VKG_OK = 0,
+
+    /* 100..199: the caller's request */
+    VKG_ERROR_INVALID_ARGUMENT = 100,  /* a NULL, zero or out-of-range argument */
+    VKG_ERROR_TOKEN_RANGE = 101,       /* a token id >= vocab_size or negative */
+    VKG_ERROR_CONTEXT_FULL = 102,      /* prompt + generated tokens would pass n_positions */
+    VKG_ERROR_INTERRUPTED = 103,       /* stopped by the caller (e.g. Ctrl-C) */
+    VKG_ERROR_UNSUPPORTED = 104,       /* a valid request this build or device cannot serve */
+
+    /* 200..299: files and formats (checkpoints, config.json, tokenizer files) */
+    VKG_ERROR_IO = 200,                /* open/read/stat/mmap failed, or no model in a directory */
+    VKG_ERROR_ST_TRUNCATED = 201,      /* safetensors file shorter than its 8-byte length prefix */
+    VKG_ERROR_ST_HEADER_SIZE = 202,    /* header length larger than the file or absurd */
+    VKG_ERROR_ST_HEADER_JSON = 203,    /* header is not a JSON object, or an entry is malformed */
+    VKG_ERROR_ST_DUPLICATE_KEY = 204,  /* the same tensor name twice in one header */
+    VKG_ERROR_ST_DTYPE = 205,          /* unknown or unsupported dtype */
+    VKG_ERROR_ST_OFFSETS = 206,        /* data_offsets out of the data section or reversed */
+    VKG_ERROR_ST_OVERLAP = 207,        /* two tensors share bytes */
+    VKG_ERROR_ST_ALIGNMENT = 208,      /* tensor data not aligned to its element size */
+    VKG_ERROR_ST_SIZE_MISMATCH = 209,  /* shape x dtype size != byte length */
+    VKG_ERROR_ST_OVERFLOW = 210,       /* dimensions or offsets overflow 64 bits */
+    VKG_ERROR_TENSOR_MISSING = 211,    /* a tensor the model needs is absent */
+    VKG_ERROR_TENSOR_SHAPE = 212,      /* a tensor has the wrong shape */
+    VKG_ERROR_TENSOR_UNKNOWN = 213,    /* a tensor the model does not know */
+    VKG_ERROR_CONFIG_FIELD = 214,      /* config.json lacks a required field */
+    VKG_ERROR_CONFIG_TYPE = 215,       /* a config field has the wrong JSON type */
+    VKG_ERROR_CONFIG_VALUE = 216,      /* a config value is zero, negative, inconsistent or absurd */
+    VKG_ERROR_MODEL_UNSUPPORTED = 217, /* model_type or activation vkgpt does not implement */
+    VKG_ERROR_INDEX_JSON = 218,        /* model.safetensors.index.json malformed */
+    VKG_ERROR_TOKENIZER = 219,         /* vocab.json / merges.txt / tokenizer.json malformed */
+    VKG_ERROR_BAD_WEIGHTS = 220,       /* NaN or Inf in a weight tensor */
+
+    /* 300..399: Vulkan and the device */
+    VKG_ERROR_NO_LOADER = 300,         /* no Vulkan loader (libvulkan.so.1) on this machine */
+    VKG_ERROR_NO_DEVICE = 301,         /* the loader found no Vulkan device */
+    VKG_ERROR_DEVICE_INDEX = 302,      /* requested device index does not exist, or VKG_DEVICE bad */
+    VKG_ERROR_VULKAN = 303,            /* a Vulkan call failed (message names call and VkResult) */
+    VKG_ERROR_OUT_OF_DEVICE_MEMORY = 304, /* message names the size asked and the heap */
+    VKG_ERROR_DEVICE_LOST = 305,       /* message names the device and what was running */
+    VKG_ERROR_DEVICE_LIMIT = 306,      /* a request exceeds a device limit (grid, range, size) */
+    VKG_ERROR_FEATURE_MISSING = 307,   /* an optional feature was asked for but is absent/disabled */
+
+    /* 400..499: the host */
+    VKG_ERROR_OUT_OF_HOST_MEMORY = 400,
+    VKG_ERROR_INTERNAL = 401,          /* a bug in vkgpt; please report */
+} vkg_status;
+
+/* Short constant name of a status ("VKG_ERROR_ST_OFFSETS"); never NULL. */
+const char *vkg_status_str(vkg_status s);
+
+/* Detail of the most recent failure on this thread; "" when none. The pointer stays valid until the
+ * next failing call on this thread. */
+const char *vkg_last_error(void);
+
+/* ---- context and devices (src/vk) ---- */
+
+typedef struct vkg_context vkg_context;
+
+typedef enum vkg_device_type {
+    VKG_DEVICE_OTHER = 0,
+    VKG_DEVICE_INTEGRATED = 1,
+    VKG_DEVICE_DISCRETE = 2,
+    VKG_DEVICE_VIRTUAL = 3,
+    VKG_DEVICE_CPU = 4,
+} vkg_device_type;
+
+enum { VKG_MAX_HEAPS = 16, VKG_MAX_COOPMAT_SHAPES = 16 };
+
+/* Everything vkgpt knows about a device, queried once. Sizes in bytes. "Enabled" feature flags are
+ * false when the device lacks the feature or an environment switch (VKG_DISABLE_*) turned it off. */
+typedef struct vkg_device_info {
+    uint32_t index;                 /* position in the loader's enumeration */
+    char name[256];
+    vkg_device_type type;
+    uint32_t vendor_id, device_id;
+    char driver_name[256];          /* "llvmpipe", "NVIDIA", ... (VkPhysicalDeviceDriverProperties) */
+    char driver_info[256];
+    uint32_t driver_version;        /* raw, vendor-encoded */
+    uint32_t api_version;           /* VK_MAKE_API_VERSION-encoded */
+    uint32_t subgroup_size;         /* the default */
+    uint32_t subgroup_min, subgroup_max; /* with subgroup size control, else both = subgroup_size */
+    bool subgroup_size_control;     /* pipelines may require a subgroup size */
+    uint32_t max_shared_memory;
+    uint64_t max_storage_buffer_range;
+    uint64_t max_memory_allocation_size;
+    uint64_t max_buffer_size;
+    uint32_t min_storage_buffer_offset_alignment;
+    uint32_t max_workgroup_count[3];
+    uint32_t max_workgroup_size[3];
+    uint32_t max_workgroup_invocations;
+    uint32_t max_push_constants_size;
+    bool fp16_arithmetic;           /* shaderFloat16 */
+    bool storage_16bit;             /* storageBuffer16BitAccess: fp16 weights and KV cache */
+    bool storage_8bit;              /* storageBuffer8BitAccess */
+    bool integer_dot_product;       /* VK_KHR_shader_integer_dot_product */
+    bool coopmat_khr;               /* VK_KHR_cooperative_matrix */
+    bool coopmat_nv;                /* VK_NV_cooperative_matrix */
+    uint32_t n_coopmat_shapes;      /* fp16 x fp16 -> fp32 shapes on offer, subgroup scope */
+    struct { uint32_t m, n, k; } coopmat_shapes[VKG_MAX_COOPMAT_SHAPES];
+    bool buffer_device_address;
+    bool timestamps;                /* compute queue supports timestamps */
+    double timestamp_period_ns;     /* nanoseconds per timestamp tick */
+    uint32_t n_heaps;
+    struct { uint64_t size, budget; bool device_local; } heaps[VKG_MAX_HEAPS];
+    bool host_visible_device_memory; /* device-local memory the host can map (UMA, ReBAR, CPU) */
+} vkg_device_info;
+
+/* List every Vulkan device (temporary instance; no context needed). *infos is allocated; free it with
+ * free(). *default_index is the device vkg_context_create would choose without an override.
+ * VKG_ERROR_NO_LOADER when libvulkan cannot be loaded, VKG_ERROR_NO_DEVICE when there is none. */
+vkg_status vkg_devices_list(vkg_device_info **infos, uint32_t *count, uint32_t *default_index);
+
+typedef struct vkg_context_options {
+    int device_index; /* -1: $VKG_DEVICE if set, else the first discrete GPU, then integrated,
+                         virtual, CPU */
+    int validation;   /* -1: from $VKG_VALIDATION; 0 off; 1 Khronos validation + synchronization
+                         validation (fails with VKG_ERROR_FEATURE_MISSING if the layer is absent) */
+} vkg_context_options;
+
+/* Defaults: device_index -1, validation -1. */
+vkg_context_options vkg_context_default_options(void);
+
+/* Create the Vulkan instance and logical device. opts may be NULL (defaults). The context owns all
+ * device memory and pipelines made through it; destroy it last. */
+vkg_status vkg_context_create(const vkg_context_options *opts, vkg_context **out);
+void vkg_context_destroy(vkg_context *ctx);
+const vkg_device_info *vkg_context_device(const vkg_context *ctx);
+/* Validation warnings and errors seen so far (0 when validation is off). */
+uint64_t vkg_context_validation_messages(const vkg_context *ctx);
+/* Human-readable name of a device type ("discrete GPU", "CPU", ...). */
+const char *vkg_device_type_str(vkg_device_type t);
+
+/* ---- model and session (src/model, src/session.c) ---- */
+
+/* ---- tokenizer (src/tokenizer) ---- */
+
+/*
+ * GPT-2 byte-level BPE. Text is split by GPT-2's pre-tokenizer pattern
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * (PCRE2, Unicode properties), every byte of a piece becomes its single-byte token and adjacent
+ * tokens are merged by the rank of their pair in the merge list. Encoding raw text never produces
+ * special tokens: "<|endoftext|>" in the text is encoded as ordinary characters, as GPT-2's
+ * reference encoder does; append vkg_tokenizer_eos() yourself where you want one.
+ *
+ * Input that is not valid UTF-8 is accepted: each maximal run of invalid bytes becomes a piece of
+ * its own (the valid text around it is split as usual), and since every byte has a token, decoding
+ * gives back exactly the input bytes, valid UTF-8 or not.
+ *
+ * Whitespace is PCRE2's \s with Unicode properties; for a few rare code points (U+0085, U+FEFF)
+ * GPT-2's Python reference and its JavaScript port may classify differently, and from each other.
+ *
+ * A vkg_tokenizer is immutable once loaded: any number of threads may encode and decode with it.
+ */
+typedef struct vkg_tokenizer vkg_tokenizer;
+
+/* Loads the tokenizer of a model directory: vocab.json + merges.txt when both are there,
+ * otherwise tokenizer.json (Hugging Face format, model.type "BPE", merges as "a b" strings or
+ * [a, b] pairs, added_tokens honoured). On success *out is yours; release it with
+ * vkg_tokenizer_free(). Returns VKG_ERROR_IO when the files are missing or unreadable (the message
+ * names the directory and the files looked for) and VKG_ERROR_TOKENIZER when their content is
+ * malformed (the message names the file and the line or entry). */
+vkg_status vkg_tokenizer_load(const char *model_dir, vkg_tokenizer **out);
+
+/* Releases a tokenizer; NULL is ignored. */
+void vkg_tokenizer_free(vkg_tokenizer *tok);
+
+/* Encodes `len` bytes of `text` (no NUL needed; NUL bytes are ordinary characters). On success
+ * *ids is a malloc()ed array of *n_ids ids that the caller releases with free() (NULL-safe; it may
+ * be non-NULL when *n_ids is 0). On failure *ids is NULL and *n_ids is 0. */
+vkg_status vkg_tokenizer_encode(const vkg_tokenizer *tok, const char *text, size_t len,
+                                int32_t **ids, size_t *n_ids);
+
+/* Decodes ids to bytes (special tokens decode to their text, e.g. "<|endoftext|>"). The result may
+ * be invalid UTF-8 when the ids are (a character split off at either end). On success *text is a
+ * malloc()ed, NUL-terminated buffer of *len bytes (not counting the NUL) that the caller releases
+ * with free(). VKG_ERROR_TOKEN_RANGE names the first id that is not in the vocabulary. */
+vkg_status vkg_tokenizer_decode(const vkg_tokenizer *tok, const int32_t *ids, size_t n,
+                                char **text, size_t *len);
+
+/* Largest token id + 1 (50257 for GPT-2); 0 for NULL. */
+size_t vkg_tokenizer_vocab_size(const vkg_tokenizer *tok);
+
+/* The id of "<|endoftext|>" (50256 for GPT-2), or -1 when the vocabulary has none. */
+int32_t vkg_tokenizer_eos(const vkg_tokenizer *tok);
+
+/* The id of a token given as the vocabulary spells it (byte-level form: "\u0120the" for " the",
+ * or an added token's text such as "<|endoftext|>"); -1 when there is none. */
+int32_t vkg_tokenizer_token_id(const vkg_tokenizer *tok, const char *spelling);
+
+/* The bytes token `id` decodes to. *bytes points into the tokenizer (not NUL-terminated) and stays
+ * valid until vkg_tokenizer_free(). VKG_ERROR_TOKEN_RANGE for an id outside the vocabulary. */
+vkg_status vkg_tokenizer_token_bytes(const vkg_tokenizer *tok, int32_t id, const char **bytes,
+                                     size_t *len);
+
+/* Streaming decoder for generation: push one token at a time and print what comes back. It only
+ * ever returns complete UTF-8 characters: a trailing sequence that the next token may complete
+ * (an emoji split over two tokens) is held back, up to 3 bytes. Bytes that can never become valid
+ * UTF-8 are passed through as they are, not replaced. */
+typedef struct vkg_detok vkg_detok;
+
+/* Creates a streaming decoder over `tok`, which must outlive it. Release with vkg_detok_destroy(). */
+vkg_status vkg_detok_create(const vkg_tokenizer *tok, vkg_detok **out);
+
+/* Releases a streaming decoder; NULL is ignored. */
+void vkg_detok_destroy(vkg_detok *d);
+
+/* Adds token `id`; *text and *len receive the bytes now complete (possibly none). *text is
+ * NUL-terminated, owned by the decoder and valid until its next push, flush or destroy. */
+vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *len);
+
+/* Call at the end of a stream: returns the held-back bytes (an incomplete, thus invalid, UTF-8
+ * sequence, or nothing) with the same ownership as vkg_detok_push, and empties the decoder so that
+ * it can start a new stream. */
+vkg_status vkg_detok_flush(vkg_detok *d, const char **text, size_t *len);
+
+/* ---- sampler (src/sample.c) ---- */
+
+/* How the next token is chosen from a vector of logits. The steps run in this order, each on the
+ * result of the one before (as Hugging Face transformers and llama.cpp do):
+ *   repetition penalty -> temperature -> top-k -> top-p -> min-p -> draw.
+ * Start from vkg_sampler_defaults() and change what you need. */
+typedef struct vkg_sampler_params {
+    float temperature;        /* logits are divided by it; 0 = greedy (argmax, lowest id on a tie,
+                                 after the penalty; the other filters then do not matter). >= 0.
+                                 Default 1. */
+    int32_t top_k;            /* keep the k most likely tokens; 0 = off. >= 0. Default 0. */
+    float top_p;              /* nucleus: keep the most likely tokens whose probabilities, summed in
+                                 decreasing order, first reach top_p (at least one token);
+                                 1 = off. In [0, 1]. Default 1. */
+    float min_p;              /* drop tokens whose probability is below min_p times the largest
+                                 one; 0 = off. In [0, 1]. Default 0. */
+    float repetition_penalty; /* for every distinct token in the history: a logit > 0 is divided by
+                                 it, a logit <= 0 multiplied by it (CTRL / Hugging Face); 1 = off.
+                                 > 0. Default 1. */
+    uint64_t seed;            /* seed of the sampler's own PRNG (xoshiro256**): the same seed, params
+                                 and logits give the same tokens on every machine. Default 0. */
+} vkg_sampler_params;
+
+typedef struct vkg_sampler vkg_sampler;
+
+/* Default parameters: temperature 1, every filter off, seed 0 (plain sampling from softmax). */
+vkg_sampler_params vkg_sampler_defaults(void);
+
+/* Creates a sampler for logit vectors of up to `vocab_size` entries; all scratch memory is
+ * allocated here, so sampling never allocates. VKG_ERROR_INVALID_ARGUMENT (naming the field) for
+ * parameters outside the ranges above or a vocab_size of 0. Release with vkg_sampler_destroy(). */
+vkg_status vkg_sampler_create(const vkg_sampler_params *params, size_t vocab_size,
+                              vkg_sampler **out);
+
+/* Releases a sampler; NULL is ignored. */
+void vkg_sampler_destroy(vkg_sampler *s);
+
+/* Chooses the next token from `n_vocab` logits (1 <= n_vocab <= the vocab_size given at create;
+ * the logits are not modified). `history` (may be NULL when n_history is 0) is the tokens the
+ * repetition penalty looks at, usually prompt + generated so far. -inf logits mark tokens that may
+ * not be chosen. VKG_ERROR_INVALID_ARGUMENT for a NaN or +inf logit (the message names its index)
+ * or when every logit is -inf; VKG_ERROR_TOKEN_RANGE for a history id outside [0, n_vocab). */
+vkg_status vkg_sampler_sample(vkg_sampler *s, const float *logits, size_t n_vocab,
+                              const int32_t *history, size_t n_history, int32_t *out_token);
+
+/* Restarts the random sequence from the seed given at create: the next draws repeat the first. */
+void vkg_sampler_reset(vkg_sampler *s);
+
+/* Restarts the random sequence from a new seed (which reset() will also use from now on). */
+void vkg_sampler_reseed(vkg_sampler *s, uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VKGPT_H */
