@@ -50,7 +50,7 @@ static void describe_bytes(uint64_t b, char *out, size_t n) {
 /* Pick a memory type allowed by `bits` with all `required` flags, preferring `preferred` ones. */
 static int find_type(const vkg_context *ctx, uint32_t bits, VkMemoryPropertyFlags required,
                      VkMemoryPropertyFlags preferred, VkMemoryPropertyFlags avoided) {
-    int best = -1, best_score = -1;
+    int best = -1, best_score = -1000;
     for (uint32_t t = 0; t < ctx->mem_props.memoryTypeCount; t++) {
         VkMemoryPropertyFlags f = ctx->mem_props.memoryTypes[t].propertyFlags;
         if (!(bits & (1u << t)) || (f & required) != required)
@@ -86,7 +86,10 @@ static vkg_status allocate(vkg_context *ctx, uint64_t size, uint32_t type, const
         .memoryTypeIndex = type,
     };
     uint32_t heap = ctx->mem_props.memoryTypes[type].heapIndex;
-    VkResult r = vkAllocateMemory(ctx->device, &info, NULL, mem);
+    /* Asking for more than the heap holds is invalid usage, not an allocation failure: answer it
+     * here with the same message the driver's refusal gets. */
+    bool fits = size <= ctx->mem_props.memoryHeaps[heap].size;
+    VkResult r = fits ? vkAllocateMemory(ctx->device, &info, NULL, mem) : VK_ERROR_OUT_OF_DEVICE_MEMORY;
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
         char asked[32], heap_size[32], used[32];
         describe_bytes(size, asked, sizeof asked);
