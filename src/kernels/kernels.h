@@ -1,0 +1,50 @@
+/*
+ * kernels/kernels.h — what every kernel host wrapper shares. A wrapper checks shapes against device
+ * limits, fills its push-constant block (declared in shaders/<family>_push.h, shared with GLSL),
+ * picks the pipeline variant (fp32 or fp16 storage, subgroup size) and records the dispatches into a
+ * vkg_cmd. Wrappers know nothing of GPT-2.
+ *
+ * Conventions:
+ *   - Activations are fp32 [rows, cols] row-major. Weights are vkg_matrix: [N, K] row-major, i.e. each
+ *     output's K inputs contiguous (the transpose of Hugging Face's Conv1D [K, N]; the LM head's tied
+ *     wte [V, d] is already in this layout), fp32 or fp16 storage. Biases, LayerNorm parameters are
+ *     fp32 vectors. Arithmetic is always fp32.
+ *   - A vkg_matrix may be larger than one storage-buffer binding (maxStorageBufferRange); wrappers
+ *     that read one split it into row chunks with vkg_rows_per_binding() and dispatch per chunk.
+ *   - Values that change per decode step (position, token ids) are read by the shaders from a small
+ *     device buffer laid out as vkg_step (shaders/step.h), so a recording replays for any position.
+ */
+#ifndef VKG_KERNELS_H
+#define VKG_KERNELS_H
+
+#include "vk/vk.h"
+
+typedef enum vkg_storage {
+    VKG_STORAGE_F32 = 0,
+    VKG_STORAGE_F16 = 1, /* needs storage_16bit; no fp16 arithmetic is used */
+} vkg_storage;
+
+static inline uint32_t vkg_storage_bytes(vkg_storage s) { return s == VKG_STORAGE_F16 ? 2 : 4; }
+
+/* A weight matrix [rows = N outputs, cols = K inputs] at byte `offset` of `buf`. */
+typedef struct vkg_matrix {
+    vkg_buffer *buf;
+    uint64_t offset;
+    uint32_t rows, cols;
+    vkg_storage storage;
+} vkg_matrix;
+
+/* The kernel layer's settings for one context: which optional paths to use. */
+typedef struct vkg_kernels {
+    vkg_context *ctx;
+    uint32_t subgroup_size; /* 0: the driver's default; else forced (tests force each size offered) */
+    bool use_coopmat;       /* cooperative-matrix matmul where the device has it */
+} vkg_kernels;
+
+/* Defaults for `ctx`: driver's subgroup size, cooperative matrices when available. */
+vkg_kernels vkg_kernels_default(vkg_context *ctx);
+
+/* Pipeline for a kernel with the settings of `k` applied (forced subgroup size). */
+vkg_status vkg_kernels_pipeline(const vkg_kernels *k, vkg_kernel_desc desc, vkg_pipeline **out);
+
+#endif /* VKG_KERNELS_H */
