@@ -158,7 +158,92 @@ uint64_t vkg_context_validation_messages(const vkg_context *ctx);
 /* Human-readable name of a device type ("discrete GPU", "CPU", ...). */
 const char *vkg_device_type_str(vkg_device_type t);
 
-/* ---- model and session (src/model, src/session.c) ---- */
+/* ---- model and session (src/model, src/session) ---- */
+
+typedef struct vkg_model vkg_model;
+typedef struct vkg_session vkg_session;
+
+/* Storage precision of weights or of the KV cache. Arithmetic is always fp32. */
+typedef enum vkg_precision {
+    VKG_PRECISION_F32 = 0,
+    VKG_PRECISION_F16 = 1, /* needs 16-bit storage (vkg_device_info.storage_16bit) */
+} vkg_precision;
+
+/* GPT-2 hyperparameters (Hugging Face config.json names). */
+typedef struct vkg_model_config {
+    uint32_t n_layer, n_head, n_embd, vocab_size, n_positions;
+    float layer_norm_epsilon;
+    int32_t eos_token_id;
+} vkg_model_config;
+
+typedef struct vkg_model_options {
+    vkg_precision weights;  /* default F32 */
+    bool check_finite;      /* refuse weights holding NaN/Inf (VKG_ERROR_BAD_WEIGHTS); default true */
+    /* Called as weights land on the device (bytes done, total); NULL for none. */
+    void (*progress)(uint64_t done, uint64_t total, void *user);
+    void *progress_user;
+} vkg_model_options;
+
+vkg_model_options vkg_model_default_options(void);
+
+/* Load a GPT-2 checkpoint: a directory in Hugging Face layout (config.json + model.safetensors, or
+ * sharded with model.safetensors.index.json) or a .safetensors file with config.json beside it.
+ * F32/F16/BF16 tensors are converted to opts->weights. The files are released before returning; the
+ * model lives on the device until vkg_model_free. opts may be NULL. */
+vkg_status vkg_model_load(vkg_context *ctx, const char *path, const vkg_model_options *opts, vkg_model **out);
+
+/* A named synthetic configuration ("gpt-nano", "gpt-mini", "gpt2", "gpt2-medium", "gpt2-large",
+ * "gpt2-xl"; vocab 50257, 2048 positions) with seeded random weights generated on the fly. */
+vkg_status vkg_model_synthetic(vkg_context *ctx, const char *name, uint64_t seed,
+                               const vkg_model_options *opts, vkg_model **out);
+/* The synthetic configuration `name`; VKG_ERROR_INVALID_ARGUMENT listing the names otherwise. */
+vkg_status vkg_synthetic_config(const char *name, vkg_model_config *out);
+/* NULL-terminated list of synthetic configuration names. */
+const char *const *vkg_synthetic_names(void);
+
+void vkg_model_free(vkg_model *m);
+const vkg_model_config *vkg_model_get_config(const vkg_model *m);
+uint64_t vkg_model_param_count(const vkg_model *m);
+/* Bytes of weights on the device, and the bytes one decode step reads (all matrices once, the
+ * embedding rows and small vectors; the KV cache read depends on the position: see
+ * vkg_session_step_bytes). */
+uint64_t vkg_model_weight_bytes(const vkg_model *m);
+vkg_precision vkg_model_precision(const vkg_model *m);
+vkg_context *vkg_model_context(const vkg_model *m);
+
+typedef struct vkg_session_options {
+    vkg_precision kv;  /* KV cache storage; default F32 */
+    bool no_kv_cache;  /* the uncached baseline: every step recomputes the whole sequence */
+} vkg_session_options;
+
+vkg_session_options vkg_session_default_options(void);
+
+/* A session: the model plus its own KV cache (per layer K and V sized for n_positions, allocated
+ * here once and updated in place) and its recorded decode step. Several sessions may share a model
+ * and run on different threads. */
+vkg_status vkg_session_create(vkg_model *m, const vkg_session_options *opts, vkg_session **out);
+void vkg_session_free(vkg_session *s);
+/* Forget the sequence (position 0); the cache memory stays. */
+void vkg_session_reset(vkg_session *s);
+/* Tokens in the sequence so far (the next token's position). */
+uint32_t vkg_session_pos(const vkg_session *s);
+
+/* Append `n` tokens in one pass (prefill) and compute the next-token distribution of the last one.
+ * With `all_logits` (n x vocab floats) the logits of every appended position are written there.
+ * VKG_ERROR_CONTEXT_FULL if pos + n > n_positions; VKG_ERROR_TOKEN_RANGE for a bad id. Without the
+ * KV cache (no_kv_cache) the whole sequence so far is recomputed. */
+vkg_status vkg_session_prefill(vkg_session *s, const int32_t *tokens, uint32_t n, float *all_logits);
+/* Append one token: one submission of the recorded decode step (or, without the cache, a full
+ * recomputation). */
+vkg_status vkg_session_step(vkg_session *s, int32_t token);
+/* The most likely next token after the last prefill/step, computed on the device. */
+int32_t vkg_session_argmax(const vkg_session *s);
+/* Copy the last position's logits (vocab floats). After vkg_session_step this reads them back from
+ * the device; set vkg_session_want_logits(s, true) first so the step copies them out. */
+vkg_status vkg_session_logits(vkg_session *s, float *logits);
+void vkg_session_want_logits(vkg_session *s, bool want);
+/* Bytes a decode step at the current position reads: weights + KV cache (for GB/s reports). */
+uint64_t vkg_session_step_bytes(const vkg_session *s);
 
 /* ---- tokenizer (src/tokenizer) ---- */
 
@@ -174,8 +259,9 @@ const char *vkg_device_type_str(vkg_device_type t);
  * its own (the valid text around it is split as usual), and since every byte has a token, decoding
  * gives back exactly the input bytes, valid UTF-8 or not.
  *
- * Whitespace is PCRE2's \s with Unicode properties; for a few rare code points (U+0085, U+FEFF)
- * GPT-2's Python reference and its JavaScript port may classify differently, and from each other.
+ * Letters, numbers and whitespace are PCRE2's Unicode properties; checked against GPT-2's Python
+ * reference (`regex` module) for every code point, they differ only for U+180E and two unassigned
+ * ones (Unicode versions differ).
  *
  * A vkg_tokenizer is immutable once loaded: any number of threads may encode and decode with it.
  */

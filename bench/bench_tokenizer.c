@@ -1,0 +1,158 @@
+/*
+ * bench_tokenizer.c — GPT-2 tokenizer throughput on one core: encodes ~4 MB of English-like text
+ * and decodes the ids back, several runs, and prints the median and best MB/s.
+ * Not a test (ctest does not run it) and not a model benchmark.
+ *
+ * The text is sentences of a built-in paragraph in a seeded random order, where one word in ten
+ * is replaced by a made-up word of random syllables (so that the per-call piece cache does not
+ * see only a few hundred distinct words, as real text of this size would not either).
+ *
+ * Usage: bench_tokenizer [model_dir] [runs]
+ *   model_dir defaults to $VKG_TEST_SOURCE_DIR/../shared/gpt2-tokenizer, then
+ *   ../shared/gpt2-tokenizer; runs defaults to 7.
+ */
+#include "tokenizer/tokenizer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const sentences[] = {
+    "The quick brown fox jumps over the lazy dog, and the dog doesn't seem to mind at all.",
+    "In 1969, astronauts landed on the Moon; it was a moment that millions watched live.",
+    "She said, \"We'll meet at 10:30 tomorrow morning,\" but nobody knew where exactly.",
+    "Machine learning models are trained on large datasets, often with billions of tokens.",
+    "The committee's report, published on March 3rd, recommended several changes to the plan.",
+    "Prices rose by 4.5% last year, while wages increased by only 2.1% on average.",
+    "He walked slowly down the narrow street, looking at the old houses and quiet gardens.",
+    "It's not clear whether the new policy will work, but they're hopeful it might.",
+    "Water boils at 100 degrees Celsius at sea level, and freezes at 0 degrees.",
+    "The library was open until nine o'clock, so students often stayed late to study.",
+    "After the storm, the river flooded the fields and several roads were closed for days.",
+    "Researchers found that people who sleep well tend to remember new information better.",
+    "\"I can't believe it's already December,\" she laughed, looking out at the snow.",
+    "The company announced a new product line, with shipments expected in the second quarter.",
+    "Music, art and literature have always reflected the hopes and fears of their time.",
+    "Most of the town's residents had never seen anything like it before that summer.",
+};
+
+static const char *const syllables[] = {"ka", "lo", "mi", "ne", "tor", "ex", "ran", "vel", "qu",
+                                        "is", "ph", "ar", "ung", "st", "bre", "zo"};
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t next_rand(void) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng >> 33);
+}
+
+/* Appends sentences until `target` bytes, replacing one word in ten by a made-up one. */
+static char *make_text(size_t target, size_t *len) {
+    char *t = malloc(target + 512);
+    if (!t)
+        return NULL;
+    size_t n = 0;
+    while (n < target) {
+        const char *s = sentences[next_rand() % (sizeof sentences / sizeof sentences[0])];
+        while (*s) {
+            const char *w = s;
+            while (*s && *s != ' ')
+                s++;
+            if (next_rand() % 10 == 0 && s - w > 2) {
+                int k = 1 + (int)(next_rand() % 4);
+                while (k--) {
+                    const char *y = syllables[next_rand() % 16];
+                    memcpy(t + n, y, strlen(y));
+                    n += strlen(y);
+                }
+            } else {
+                memcpy(t + n, w, (size_t)(s - w));
+                n += (size_t)(s - w);
+            }
+            if (*s == ' ')
+                t[n++] = *s++;
+        }
+        t[n++] = next_rand() % 5 ? ' ' : '\n';
+    }
+    *len = n;
+    return t;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    char dir[4096];
+    const char *src = getenv("VKG_TEST_SOURCE_DIR");
+    if (argc > 1)
+        snprintf(dir, sizeof dir, "%s", argv[1]);
+    else if (src)
+        snprintf(dir, sizeof dir, "%s/../shared/gpt2-tokenizer", src);
+    else
+        snprintf(dir, sizeof dir, "../shared/gpt2-tokenizer");
+    int runs = argc > 2 ? atoi(argv[2]) : 7;
+    if (runs < 1 || runs > 1000)
+        runs = 7;
+
+    double t0 = now();
+    vkg_tokenizer *tok;
+    if (vkg_tokenizer_load(dir, &tok) != VKG_OK) {
+        fprintf(stderr, "bench_tokenizer: %s\n", vkg_last_error());
+        return 1;
+    }
+    double load_s = now() - t0;
+    size_t jit = 0;
+    pcre2_pattern_info(tok->re, PCRE2_INFO_JITSIZE, &jit);
+
+    size_t len;
+    char *text = make_text((size_t)4 << 20, &len);
+    if (!text)
+        return 1;
+    double *enc_mbs = malloc((size_t)runs * sizeof *enc_mbs);
+    double *dec_mbs = malloc((size_t)runs * sizeof *dec_mbs);
+    if (!enc_mbs || !dec_mbs)
+        return 1;
+    size_t n_ids = 0;
+    for (int r = 0; r < runs; r++) {
+        int32_t *ids;
+        char *back;
+        size_t back_len;
+        double a = now();
+        if (vkg_tokenizer_encode(tok, text, len, &ids, &n_ids) != VKG_OK) {
+            fprintf(stderr, "bench_tokenizer: %s\n", vkg_last_error());
+            return 1;
+        }
+        double b = now();
+        if (vkg_tokenizer_decode(tok, ids, n_ids, &back, &back_len) != VKG_OK ||
+            back_len != len || memcmp(back, text, len) != 0) {
+            fprintf(stderr, "bench_tokenizer: decode(encode(text)) != text\n");
+            return 1;
+        }
+        double c = now();
+        enc_mbs[r] = (double)len / 1e6 / (b - a);
+        dec_mbs[r] = (double)len / 1e6 / (c - b);
+        free(ids);
+        free(back);
+    }
+    qsort(enc_mbs, (size_t)runs, sizeof *enc_mbs, cmp_double);
+    qsort(dec_mbs, (size_t)runs, sizeof *dec_mbs, cmp_double);
+    printf("tokenizer: %s (load %.0f ms, PCRE2 %d.%d, JIT %s)\n", dir, load_s * 1e3, PCRE2_MAJOR,
+           PCRE2_MINOR, jit ? "on" : "off");
+    printf("text: %.2f MB -> %zu tokens (%.2f bytes/token), %d runs\n", (double)len / 1e6, n_ids,
+           (double)len / (double)n_ids, runs);
+    printf("encode: median %.2f MB/s, best %.2f MB/s\n", enc_mbs[runs / 2], enc_mbs[runs - 1]);
+    printf("decode: median %.1f MB/s, best %.1f MB/s\n", dec_mbs[runs / 2], dec_mbs[runs - 1]);
+    free(enc_mbs);
+    free(dec_mbs);
+    free(text);
+    vkg_tokenizer_free(tok);
+    return 0;
+}

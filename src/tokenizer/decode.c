@@ -1,0 +1,188 @@
+/*
+ * decode.c — token ids -> bytes: whole-sequence decoding, the streaming decoder that only ever
+ * hands out complete UTF-8 characters, and the small queries (vocabulary size, end-of-text id,
+ * one token's bytes or id). Not here: loading (load.c), encoding (encode.c).
+ */
+#include "tokenizer/tokenizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct vkg_detok {
+    const vkg_tokenizer *tok;
+    char *buf;        /* (cap) what the last push/flush returned, NUL-terminated */
+    size_t cap;
+    uint8_t held[4];  /* a trailing incomplete UTF-8 sequence waiting for its continuation */
+    size_t n_held;    /* 0..3 */
+};
+
+static bool token_ok(const vkg_tokenizer *tok, int32_t id) {
+    return id >= 0 && (size_t)id < tok->n_vocab && tok->str_off[id] != VKG_TOK_NONE;
+}
+
+static vkg_status bad_token(const vkg_tokenizer *tok, const char *where, size_t i, int32_t id) {
+    return vkg_fail(VKG_ERROR_TOKEN_RANGE, "%s: ids[%zu] = %d is not a token of this vocabulary "
+                    "(ids 0..%zu)", where, i, (int)id, tok->n_vocab - 1);
+}
+
+size_t vkg_tokenizer_vocab_size(const vkg_tokenizer *tok) { return tok ? tok->n_vocab : 0; }
+
+int32_t vkg_tokenizer_eos(const vkg_tokenizer *tok) { return tok ? tok->eos : -1; }
+
+int32_t vkg_tokenizer_token_id(const vkg_tokenizer *tok, const char *spelling) {
+    return tok && spelling ? vkg_tok_lookup(tok, spelling, strlen(spelling)) : -1;
+}
+
+vkg_status vkg_tokenizer_token_bytes(const vkg_tokenizer *tok, int32_t id, const char **bytes,
+                                     size_t *len) {
+    if (!tok || !bytes || !len)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_tokenizer_token_bytes: NULL argument");
+    if (!token_ok(tok, id))
+        return bad_token(tok, "vkg_tokenizer_token_bytes", 0, id);
+    *bytes = (const char *)tok->byte_arena + tok->byte_off[id];
+    *len = tok->byte_len[id];
+    return VKG_OK;
+}
+
+vkg_status vkg_tokenizer_decode(const vkg_tokenizer *tok, const int32_t *ids, size_t n,
+                                char **text, size_t *len) {
+    if (text)
+        *text = NULL;
+    if (len)
+        *len = 0;
+    if (!tok || (!ids && n) || !text || !len)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_tokenizer_decode: NULL argument");
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!token_ok(tok, ids[i]))
+            return bad_token(tok, "decode", i, ids[i]);
+        total += tok->byte_len[ids[i]]; /* < 2^32 per token: cannot overflow before memory does */
+    }
+    char *out = malloc(total + 1);
+    if (!out)
+        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "decode: out of host memory (%zu bytes)",
+                        total + 1);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out + at, tok->byte_arena + tok->byte_off[ids[i]], tok->byte_len[ids[i]]);
+        at += tok->byte_len[ids[i]];
+    }
+    out[at] = '\0';
+    *text = out;
+    *len = at;
+    return VKG_OK;
+}
+
+vkg_status vkg_detok_create(const vkg_tokenizer *tok, vkg_detok **out) {
+    if (!tok || !out)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_detok_create: NULL argument");
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    (*out)->tok = tok;
+    return VKG_OK;
+}
+
+void vkg_detok_destroy(vkg_detok *d) {
+    if (!d)
+        return;
+    free(d->buf);
+    free(d);
+}
+
+/* Length of a UTF-8 sequence by its lead byte; 0 for bytes that cannot start one. */
+static size_t seq_len(uint8_t c) {
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF)
+        return 3;
+    if (c >= 0xF0 && c <= 0xF4)
+        return 4;
+    return 0;
+}
+
+/* Whether `c` may follow `lead` as the second byte (excludes overlongs, surrogates, > U+10FFFF). */
+static bool second_ok(uint8_t lead, uint8_t c) {
+    switch (lead) {
+    case 0xE0: return c >= 0xA0 && c <= 0xBF;
+    case 0xED: return c >= 0x80 && c <= 0x9F;
+    case 0xF0: return c >= 0x90 && c <= 0xBF;
+    case 0xF4: return c >= 0x80 && c <= 0x8F;
+    default: return c >= 0x80 && c <= 0xBF;
+    }
+}
+
+/* How many trailing bytes of s[0, n) are the start of a valid UTF-8 sequence that more bytes
+ * could still complete (0..3). Anything else (complete or hopelessly invalid) is not held. */
+static size_t incomplete_tail(const uint8_t *s, size_t n) {
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        uint8_t c = s[n - back];
+        if (c >= 0x80 && c <= 0xBF)
+            continue; /* a continuation byte: its lead is further back */
+        size_t need = seq_len(c);
+        if (need <= back)
+            return 0;
+        for (size_t k = 1; k < back; k++) {
+            uint8_t x = s[n - back + k];
+            if (k == 1 ? !second_ok(c, x) : (x < 0x80 || x > 0xBF))
+                return 0;
+        }
+        return back;
+    }
+    return 0;
+}
+
+static vkg_status ensure(vkg_detok *d, size_t need) {
+    if (need <= d->cap)
+        return VKG_OK;
+    size_t cap = d->cap ? d->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(d->buf, cap);
+    if (!p)
+        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory (%zu bytes)", cap);
+    d->buf = p;
+    d->cap = cap;
+    return VKG_OK;
+}
+
+vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *len) {
+    if (text)
+        *text = "";
+    if (len)
+        *len = 0;
+    if (!d || !text || !len)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_detok_push: NULL argument");
+    const vkg_tokenizer *tok = d->tok;
+    if (!token_ok(tok, id))
+        return bad_token(tok, "vkg_detok_push", 0, id);
+    size_t n = tok->byte_len[id], m = d->n_held + n;
+    VKG_TRY(ensure(d, m + 1));
+    memcpy(d->buf, d->held, d->n_held);
+    memcpy(d->buf + d->n_held, tok->byte_arena + tok->byte_off[id], n);
+    size_t keep = incomplete_tail((const uint8_t *)d->buf, m);
+    memcpy(d->held, d->buf + m - keep, keep);
+    d->n_held = keep;
+    d->buf[m - keep] = '\0';
+    *text = d->buf;
+    *len = m - keep;
+    return VKG_OK;
+}
+
+vkg_status vkg_detok_flush(vkg_detok *d, const char **text, size_t *len) {
+    if (text)
+        *text = "";
+    if (len)
+        *len = 0;
+    if (!d || !text || !len)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_detok_flush: NULL argument");
+    VKG_TRY(ensure(d, d->n_held + 1));
+    memcpy(d->buf, d->held, d->n_held);
+    d->buf[d->n_held] = '\0';
+    *text = d->buf;
+    *len = d->n_held;
+    d->n_held = 0;
+    return VKG_OK;
+}
