@@ -12,7 +12,11 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
+    {"demo", cmd_demo, "generate with and without the KV cache on a synthetic model and compare"},
+    {"run", cmd_run, "generate text from a prompt (-i for a chat-like loop)"},
     {"devices", cmd_devices, "list Vulkan devices and their capabilities"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"detokenize", cmd_detokenize, "print the text of token ids"},
 };
 
 static void print_help(FILE *out) {

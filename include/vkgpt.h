@@ -227,6 +227,9 @@ void vkg_session_free(vkg_session *s);
 void vkg_session_reset(vkg_session *s);
 /* Tokens in the sequence so far (the next token's position). */
 uint32_t vkg_session_pos(const vkg_session *s);
+/* Forget every token from position `pos` on (pos <= vkg_session_pos): the next token goes to `pos`.
+ * Cached positions before it stay valid. VKG_ERROR_INVALID_ARGUMENT past the end. */
+vkg_status vkg_session_truncate(vkg_session *s, uint32_t pos);
 
 /* Append `n` tokens in one pass (prefill) and compute the next-token distribution of the last one.
  * With `all_logits` (n x vocab floats) the logits of every appended position are written there.

@@ -1,0 +1,153 @@
+/* cli/cmd_tokenize.c — `vkgpt tokenize` and `vkgpt detokenize`: the tokenizer on its own. */
+#include "cli.h"
+#include "options.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load(const char *cmd, const char *dir, vkg_tokenizer **tok) {
+    vkg_status s = vkg_tokenizer_load(dir, tok);
+    if (s != VKG_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "%s: loading the tokenizer", cmd);
+        return cli_report(what, s);
+    }
+    return CLI_OK;
+}
+
+static char *slurp(FILE *f, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *grown = realloc(buf, cap *= 2);
+        if (!grown)
+            free(buf);
+        buf = grown;
+    }
+    *len = n;
+    return buf;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    const char *dir = NULL, *file = NULL, *text = NULL, *v;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: vkgpt tokenize -m DIR [TEXT | --file F]\n\n"
+                   "Prints the GPT-2 token ids of TEXT (or of file F, '-' for stdin) space-separated on one line.\n"
+                   "  -m, --model DIR   directory with vocab.json + merges.txt, or tokenizer.json\n");
+            return CLI_OK;
+        }
+        if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
+            if (opt_value("tokenize", argc, argv, &i, &v))
+                return CLI_USAGE;
+            dir = v;
+        } else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
+            if (opt_value("tokenize", argc, argv, &i, &v))
+                return CLI_USAGE;
+            file = v;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error("tokenize", "unknown option '%s'", argv[i]);
+        } else if (text) {
+            return cli_usage_error("tokenize", "give the text as one argument (quote it)");
+        } else {
+            text = argv[i];
+        }
+    }
+    if (!dir)
+        return cli_usage_error("tokenize", "no tokenizer: give -m DIR");
+    if (!!text + !!file != 1)
+        return cli_usage_error("tokenize", "give TEXT or --file F (one of them)");
+    vkg_tokenizer *tok = NULL;
+    if (load("tokenize", dir, &tok) != CLI_OK)
+        return CLI_FAILED;
+    size_t len = 0;
+    char *buf = NULL;
+    if (file) {
+        FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+        if (!f) {
+            fprintf(stderr, "vkgpt tokenize: cannot open '%s'\n", file);
+            vkg_tokenizer_free(tok);
+            return CLI_FAILED;
+        }
+        buf = slurp(f, &len);
+        if (f != stdin)
+            fclose(f);
+        text = buf;
+    } else {
+        len = strlen(text);
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    vkg_status s = text ? vkg_tokenizer_encode(tok, text, len, &ids, &n) : VKG_ERROR_OUT_OF_HOST_MEMORY;
+    int rc = CLI_OK;
+    if (s != VKG_OK) {
+        rc = cli_report("tokenize", s);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            printf("%s%d", i ? " " : "", ids[i]);
+        printf("\n");
+    }
+    free(ids);
+    free(buf);
+    vkg_tokenizer_free(tok);
+    return rc;
+}
+
+int cmd_detokenize(int argc, char **argv) {
+    const char *dir = NULL, *v;
+    size_t cap = 64, n = 0;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    int rc = CLI_OK;
+    for (int i = 1; i < argc && rc == CLI_OK; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: vkgpt detokenize -m DIR ID...\n\nPrints the text of the token ids (each argument may "
+                   "also be a comma-separated list).\n  -m, --model DIR   tokenizer directory\n");
+            free(ids);
+            return CLI_OK;
+        }
+        if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
+            if (opt_value("detokenize", argc, argv, &i, &v))
+                rc = CLI_USAGE;
+            dir = v;
+            continue;
+        }
+        int32_t *part = NULL;
+        uint32_t k = 0;
+        if (opt_ids("detokenize", "ID", argv[i], &part, &k)) {
+            rc = CLI_USAGE;
+            break;
+        }
+        while (ids && n + k > cap)
+            ids = realloc(ids, (cap *= 2) * sizeof *ids);
+        if (ids)
+            memcpy(ids + n, part, k * sizeof *ids);
+        n += k;
+        free(part);
+    }
+    if (rc == CLI_OK && !dir)
+        rc = cli_usage_error("detokenize", "no tokenizer: give -m DIR");
+    if (rc == CLI_OK && n == 0)
+        rc = cli_usage_error("detokenize", "no token ids given");
+    vkg_tokenizer *tok = NULL;
+    if (rc == CLI_OK && ids)
+        rc = load("detokenize", dir, &tok);
+    if (rc == CLI_OK) {
+        char *text = NULL;
+        size_t len = 0;
+        vkg_status s = vkg_tokenizer_decode(tok, ids, n, &text, &len);
+        if (s != VKG_OK) {
+            rc = cli_report("detokenize", s);
+        } else {
+            fwrite(text, 1, len, stdout);
+            printf("\n");
+        }
+        free(text);
+    }
+    vkg_tokenizer_free(tok);
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * cli/setup.h — what `run`, `demo`, `bench` and `tokenize` share: opening the device and a model (a
+ * checkpoint path or a synthetic config), with a progress bar on a terminal.
+ */
+#ifndef VKG_CLI_SETUP_H
+#define VKG_CLI_SETUP_H
+
+#include "vkgpt.h"
+
+typedef struct model_args {
+    const char *path;        /* -m PATH, or NULL */
+    const char *config;      /* --config NAME (synthetic), or NULL */
+    int device;              /* --device I, or -1 */
+    int dtype;               /* 0 f32, 1 f16 */
+    uint64_t seed;           /* synthetic weights' seed */
+} model_args;
+
+/* Create the context and model; on failure reports and returns CLI_FAILED (both outputs NULL). */
+int setup_model(const char *cmd, const model_args *args, vkg_context **ctx, vkg_model **model);
+/* Seconds on a monotonic clock. */
+double now_seconds(void);
+/* "gpt-mini (9.6M params)" style description into buf. */
+const char *describe_model(const model_args *args, const vkg_model *m, char *buf, size_t n);
+
+#endif /* VKG_CLI_SETUP_H */
