@@ -138,6 +138,7 @@ void vkg_device_info_query(VkPhysicalDevice phys, uint32_t index, vkg_device_inf
 
     info->subgroup_size = subgroup.subgroupSize;
     info->subgroup_size_control = sgc.subgroupSizeControl && sgc.computeFullSubgroups &&
+                                  has_extension(exts, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) &&
                                   (sgc_props.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
     info->subgroup_min = info->subgroup_size_control ? sgc_props.minSubgroupSize : subgroup.subgroupSize;
     info->subgroup_max = info->subgroup_size_control ? sgc_props.maxSubgroupSize : subgroup.subgroupSize;
@@ -175,10 +176,9 @@ void vkg_device_info_query(VkPhysicalDevice phys, uint32_t index, vkg_device_inf
     info->fp16_arithmetic = f12.shaderFloat16;
     info->storage_16bit = f11.storageBuffer16BitAccess;
     info->storage_8bit = f12.storageBuffer8BitAccess;
+    /* vkgpt's instance is Vulkan 1.2: features that are core in 1.3 need their extension. */
     info->integer_dot_product =
-        idot.shaderIntegerDotProduct &&
-        (VK_API_VERSION_MINOR(info->api_version) >= 3 ||
-         has_extension(exts, n_ext, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME));
+        idot.shaderIntegerDotProduct && has_extension(exts, n_ext, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     info->buffer_device_address = f12.bufferDeviceAddress;
     info->coopmat_khr = has_extension(exts, n_ext, VKG_KHR_COOPMAT_EXTENSION);
     info->coopmat_nv = has_extension(exts, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);

@@ -1,0 +1,66 @@
+/*
+ * kernels/matmul.h — Y[M,N] = X[M,K] · W^T + b with a fused epilogue (GELU or residual add): the
+ * linear layers and the LM head. W is a vkg_matrix [N,K] (row n = the K weights of output n), fp32 or
+ * fp16 storage; X, Y, bias and the residual are fp32. Arithmetic is fp32 (the cooperative-matrix path
+ * rounds X to fp16; it is used for fp16 W only).
+ *
+ * Paths (shaders/matmul_*.comp):
+ *   VECTOR   M = 1 decode: a memory-bound matrix-vector product streaming W with wide loads.
+ *   TILED    M > 1 prefill: shared-memory tiles of 64 x 64 with 4 x 4 register micro-tiles.
+ *   COOPMAT  M > 1 with fp16 W on devices with VK_NV_cooperative_matrix (16x16x16 or 16x8x16 fp16
+ *            shapes), shaderFloat16 and subgroup size 32, when k->use_coopmat.
+ * Every path computes every M, so tests force each one at every shape.
+ *
+ * W may be larger than one storage binding: it is bound in row chunks of vkg_rows_per_binding() rows
+ * and dispatched once per chunk (the LM head, wte [50257, 768] fp32, is 154 MB against lavapipe's
+ * 128 MiB maxStorageBufferRange). X, Y and the residual must each fit one binding; the caller splits M.
+ */
+#ifndef VKG_KERNELS_MATMUL_H
+#define VKG_KERNELS_MATMUL_H
+
+#include "kernels/kernels.h"
+
+typedef enum vkg_epilogue {
+    VKG_EPILOGUE_NONE = 0,     /* Y = X·W^T + b */
+    VKG_EPILOGUE_GELU = 1,     /* Y = gelu_new(X·W^T + b) (tanh approximation, after the bias) */
+    VKG_EPILOGUE_RESIDUAL = 2, /* Y = X·W^T + b + R; R may be the very range of Y (x += ...) */
+} vkg_epilogue;
+
+typedef enum vkg_matmul_path {
+    VKG_MATMUL_PATH_AUTO = 0, /* VECTOR for M = 1, else COOPMAT where usable, else TILED */
+    VKG_MATMUL_PATH_VECTOR,
+    VKG_MATMUL_PATH_TILED,
+    VKG_MATMUL_PATH_COOPMAT,  /* VKG_ERROR_FEATURE_MISSING where vkg_matmul_coopmat_usable() is false */
+} vkg_matmul_path;
+
+/* Knobs for tests and benchmarks; zero-initialised means the defaults. */
+typedef struct vkg_matmul_options {
+    vkg_matmul_path path;
+    uint32_t max_chunk_rows; /* 0: W chunks as large as one binding allows; else at most this many rows
+                                (rounded down to keep chunk offsets aligned): exercises the chunking */
+} vkg_matmul_options;
+
+/* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, with N = w->rows and K = w->cols.
+ * y, x: fp32 views of at least M*N and M*K floats (only that much is bound). bias: NULL or a view of
+ * at least N floats. residual: required for VKG_EPILOGUE_RESIDUAL (else ignored), at least M*N
+ * floats; it may be exactly y (in place) but must not partly overlap it. Views must start at
+ * offsets aligned to minStorageBufferOffsetAlignment, as must w->offset.
+ * Fails with VKG_ERROR_INVALID_ARGUMENT (zero sizes, views too small, missing residual, bad
+ * epilogue), VKG_ERROR_DEVICE_LIMIT (x, y or residual larger than one binding — split M),
+ * VKG_ERROR_FEATURE_MISSING (fp16 W without 16-bit storage); each message names matmul and the sizes. */
+vkg_status vkg_matmul(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, const vkg_matrix *w,
+                      const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep);
+
+/* vkg_matmul with options (NULL: defaults). */
+vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, const vkg_matrix *w,
+                         const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep,
+                         const vkg_matmul_options *opt);
+
+/* Whether the cooperative-matrix path can run on this device for fp16 weights (ignores
+ * k->use_coopmat, which decides whether PATH_AUTO takes it). */
+bool vkg_matmul_coopmat_usable(const vkg_kernels *k);
+
+/* Number of W chunks (dispatches per path) vkg_matmul_ex records for `w` under `opt` (NULL: defaults). */
+uint32_t vkg_matmul_chunk_count(const vkg_kernels *k, const vkg_matrix *w, const vkg_matmul_options *opt);
+
+#endif /* VKG_KERNELS_MATMUL_H */

@@ -1,0 +1,318 @@
+/*
+ * kernels/rowwise.c — host wrappers of layernorm, softmax, gelu, add, embedding and argmax: shape
+ * checks, binding (with element offsets for unaligned views and row chunks for wte), pipeline
+ * choice and dispatch. The math lives in the shaders; see kernels/rowwise.h for the contracts.
+ */
+#include "kernels/rowwise.h"
+
+#include "rowwise_push.h"
+#include "step.h"
+
+enum {
+    ROW_WG = 256,        /* row kernels on rows wider than 128 elements */
+    ROW_WG_NARROW = 64,  /* ... and on narrow rows, where 256 invocations would mostly idle */
+    ELT_WG = 256,        /* element-wise kernels; each invocation does ELT_PER_INV elements */
+    ELT_PER_INV = 4,
+    EMB_WG = 128,
+    ARGMAX_WG = 256,
+    ARGMAX_PER_INV = 4,  /* first pass: WG * 4 elements per workgroup */
+    ARGMAX_SINGLE = 4096 /* up to this many elements one workgroup does it in one pass */
+};
+
+/* A tensor bound for a shader: the aligned view and the element offset of its first element. */
+typedef struct bound {
+    vkg_view view;
+    uint32_t off;
+} bound;
+
+static uint64_t offset_alignment(const vkg_kernels *k) {
+    uint32_t a = vkg_context_device(k->ctx)->min_storage_buffer_offset_alignment;
+    return a ? a : 1;
+}
+
+/* Bind elements [first, first + n) of `v` (elements of `elem` bytes): check that the view holds
+ * them, start the binding at the aligned offset at or below them and record the element offset. */
+static vkg_status bind_elems(const vkg_kernels *k, const char *kernel, const char *what, vkg_view v,
+                             uint64_t first, uint64_t n, uint32_t elem, bound *out) {
+    uint64_t need, end, begin;
+    if (!v.buf)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: %s has no buffer", kernel, what);
+    if (v.offset % elem)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: %s offset %llu is not a multiple of %u bytes",
+                        kernel, what, (unsigned long long)v.offset, elem);
+    if (!vkg_add_u64(first, n, &need) || !vkg_mul_u64(need, elem, &need) || need > v.size ||
+        !vkg_add_u64(v.offset, v.size, &end) || end > vkg_buffer_size(v.buf))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: %s view of %llu bytes at offset %llu cannot hold "
+                        "elements [%llu, %llu) of %u bytes (buffer of %llu bytes)", kernel, what,
+                        (unsigned long long)v.size, (unsigned long long)v.offset, (unsigned long long)first,
+                        (unsigned long long)(first + n), elem, (unsigned long long)vkg_buffer_size(v.buf));
+    begin = v.offset + first * elem;
+    uint64_t start = begin / offset_alignment(k) * offset_alignment(k);
+    uint64_t size = begin - start + n * elem;
+    uint64_t range = vkg_context_device(k->ctx)->max_storage_buffer_range;
+    if (size > range)
+        return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: %s spans %llu bytes, above %s's maxStorageBufferRange "
+                        "(%llu): split the work", kernel, what, (unsigned long long)size,
+                        vkg_context_device(k->ctx)->name, (unsigned long long)range);
+    out->view = (vkg_view){v.buf, start, size};
+    out->off = (uint32_t)((begin - start) / elem);
+    return VKG_OK;
+}
+
+static vkg_status pipeline(const vkg_kernels *k, const char *shader, uint32_t n_bindings, uint32_t writes,
+                           uint32_t push_size, uint32_t wg, vkg_pipeline **p) {
+    /* A forced subgroup size must divide the workgroup; every size here is a power of two. */
+    wg = vkg_max_u32(wg, k->subgroup_size);
+    vkg_kernel_desc d = {.shader = shader, .n_bindings = n_bindings, .writes = writes,
+                         .push_size = push_size, .n_spec = 1, .spec = {wg}};
+    return vkg_kernels_pipeline(k, d, p);
+}
+
+static bool bad_common(const vkg_kernels *k, const vkg_cmd *cmd) { return !k || !k->ctx || !cmd; }
+
+static vkg_status check_rows(const char *kernel, uint32_t rows, uint32_t width) {
+    uint64_t n = (uint64_t)rows * width;
+    if (rows == 0 || width == 0 || n > UINT32_MAX / 2)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: shape [%u, %u] is empty or too large", kernel, rows,
+                        width);
+    return VKG_OK;
+}
+
+vkg_status vkg_layernorm(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, vkg_view gamma,
+                         vkg_view beta, uint32_t rows, uint32_t width, float eps) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "layernorm: NULL kernels or recorder");
+    VKG_TRY(check_rows("layernorm", rows, width));
+    if (!(eps >= 0.0f) || eps > 1e30f)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "layernorm: eps %g is negative or not finite", (double)eps);
+    uint64_t n = (uint64_t)rows * width;
+    bound bx, bg, bb, by;
+    VKG_TRY(bind_elems(k, "layernorm", "x", x, 0, n, 4, &bx));
+    VKG_TRY(bind_elems(k, "layernorm", "gamma", gamma, 0, width, 4, &bg));
+    VKG_TRY(bind_elems(k, "layernorm", "beta", beta, 0, width, 4, &bb));
+    VKG_TRY(bind_elems(k, "layernorm", "y", y, 0, n, 4, &by));
+    vkg_pipeline *p;
+    VKG_TRY(pipeline(k, "layernorm", 4, 1u << 3, sizeof(vkg_layernorm_push),
+                     width > 128 ? ROW_WG : ROW_WG_NARROW, &p));
+    vkg_layernorm_push push = {.rows = rows, .width = width, .x_off = bx.off, .g_off = bg.off,
+                               .b_off = bb.off, .y_off = by.off, .eps = eps};
+    vkg_view views[4] = {bx.view, bg.view, bb.view, by.view};
+    return vkg_cmd_dispatch_1d(cmd, p, views, &push, rows);
+}
+
+vkg_status vkg_softmax(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, uint32_t rows,
+                       uint32_t width, float scale, bool causal, int32_t row_offset) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "softmax: NULL kernels or recorder");
+    VKG_TRY(check_rows("softmax", rows, width));
+    if (!(scale == scale) || scale - scale != 0.0f)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "softmax: scale %g is not finite", (double)scale);
+    /* The shader computes row + row_offset in 32-bit signed arithmetic. */
+    if (causal && (row_offset < -(int32_t)(INT32_MAX / 2) || row_offset > INT32_MAX / 2))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "softmax: row_offset %d out of range", row_offset);
+    uint64_t n = (uint64_t)rows * width;
+    bound bx, by;
+    VKG_TRY(bind_elems(k, "softmax", "x", x, 0, n, 4, &bx));
+    VKG_TRY(bind_elems(k, "softmax", "y", y, 0, n, 4, &by));
+    vkg_pipeline *p;
+    VKG_TRY(pipeline(k, "softmax", 2, 1u << 1, sizeof(vkg_softmax_push), width > 128 ? ROW_WG : ROW_WG_NARROW,
+                     &p));
+    vkg_softmax_push push = {.rows = rows, .width = width, .x_off = bx.off, .y_off = by.off, .scale = scale,
+                             .causal = causal ? 1u : 0u, .row_offset = causal ? row_offset : 0};
+    vkg_view views[2] = {bx.view, by.view};
+    return vkg_cmd_dispatch_1d(cmd, p, views, &push, rows);
+}
+
+static vkg_status check_n(const char *kernel, uint32_t n) {
+    if (n == 0 || n > UINT32_MAX / 2)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: %u elements", kernel, n);
+    return VKG_OK;
+}
+
+static uint64_t elt_groups(uint32_t n, uint32_t wg) { return ((uint64_t)n + wg * ELT_PER_INV - 1) / (wg * ELT_PER_INV); }
+
+vkg_status vkg_gelu(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, uint32_t n) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "gelu: NULL kernels or recorder");
+    VKG_TRY(check_n("gelu", n));
+    bound bx, by;
+    VKG_TRY(bind_elems(k, "gelu", "x", x, 0, n, 4, &bx));
+    VKG_TRY(bind_elems(k, "gelu", "y", y, 0, n, 4, &by));
+    vkg_pipeline *p;
+    VKG_TRY(pipeline(k, "gelu", 2, 1u << 1, sizeof(vkg_eltwise_push), ELT_WG, &p));
+    vkg_eltwise_push push = {.n = n, .y_off = by.off, .a_off = bx.off};
+    vkg_view views[2] = {bx.view, by.view};
+    return vkg_cmd_dispatch_1d(cmd, p, views, &push, elt_groups(n, vkg_pipeline_local_size(p)));
+}
+
+vkg_status vkg_add(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view a, vkg_view b, uint32_t n) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "add: NULL kernels or recorder");
+    VKG_TRY(check_n("add", n));
+    bound ba, bb, by;
+    VKG_TRY(bind_elems(k, "add", "a", a, 0, n, 4, &ba));
+    VKG_TRY(bind_elems(k, "add", "b", b, 0, n, 4, &bb));
+    VKG_TRY(bind_elems(k, "add", "y", y, 0, n, 4, &by));
+    vkg_pipeline *p;
+    VKG_TRY(pipeline(k, "add", 3, 1u << 2, sizeof(vkg_eltwise_push), ELT_WG, &p));
+    vkg_eltwise_push push = {.n = n, .y_off = by.off, .a_off = ba.off, .b_off = bb.off};
+    vkg_view views[3] = {ba.view, bb.view, by.view};
+    return vkg_cmd_dispatch_1d(cmd, p, views, &push, elt_groups(n, vkg_pipeline_local_size(p)));
+}
+
+/* ---- embedding ---------------------------------------------------------------------------- */
+
+static vkg_status check_matrix(const vkg_kernels *k, const char *what, const vkg_matrix *m) {
+    uint64_t bytes, end;
+    if (!m || !m->buf || m->rows == 0 || m->cols == 0)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: %s is missing or empty", what);
+    if (m->storage != VKG_STORAGE_F32 && m->storage != VKG_STORAGE_F16)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: %s has unknown storage %d", what, (int)m->storage);
+    if (m->storage == VKG_STORAGE_F16 && !vkg_context_device(k->ctx)->storage_16bit)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "embedding: %s is fp16 but %s lacks 16-bit storage", what,
+                        vkg_context_device(k->ctx)->name);
+    if (!vkg_mul_u64((uint64_t)m->rows * m->cols, vkg_storage_bytes(m->storage), &bytes) ||
+        !vkg_add_u64(m->offset, bytes, &end) || end > vkg_buffer_size(m->buf) ||
+        m->offset % vkg_storage_bytes(m->storage))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: %s [%u, %u] at offset %llu does not fit its "
+                        "buffer of %llu bytes (or is misaligned)", what, m->rows, m->cols,
+                        (unsigned long long)m->offset, (unsigned long long)vkg_buffer_size(m->buf));
+    return VKG_OK;
+}
+
+/* Rows per wte chunk: as many as fit one binding including the misalignment of the table's start,
+ * with chunk_rows * row_bytes a multiple of the offset alignment so every chunk has the same skew. */
+static uint64_t wte_chunk_rows(const vkg_kernels *k, const vkg_matrix *wte, uint64_t skew_bytes) {
+    uint64_t row_bytes = (uint64_t)wte->cols * vkg_storage_bytes(wte->storage);
+    uint64_t range = vkg_context_device(k->ctx)->max_storage_buffer_range;
+    uint64_t align = offset_alignment(k);
+    if (range < skew_bytes + row_bytes)
+        return 0;
+    uint64_t rows = (range - skew_bytes) / row_bytes;
+    while (rows > 1 && (rows * row_bytes) % align)
+        rows--;
+    /* Rows of one chunk must also index within 32 bits in the shader. */
+    while (rows > 1 && rows * wte->cols > UINT32_MAX / 2)
+        rows /= 2;
+    return (rows * row_bytes) % align ? 0 : rows;
+}
+
+static const char *embedding_shader(const vkg_matrix *wte, const vkg_matrix *wpe) {
+    static const char *names[2][2] = {{"embedding", "embedding_wpe16"}, {"embedding_wte16", "embedding_f16"}};
+    return names[wte->storage == VKG_STORAGE_F16][wpe->storage == VKG_STORAGE_F16];
+}
+
+vkg_status vkg_embedding_chunked(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, const vkg_matrix *wte,
+                                 const vkg_matrix *wpe, vkg_view step, uint32_t T, uint32_t max_chunk_rows) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: NULL kernels or recorder");
+    VKG_TRY(check_matrix(k, "wte", wte));
+    VKG_TRY(check_matrix(k, "wpe", wpe));
+    uint32_t d = wte->cols;
+    if (wpe->cols != d)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: wte is [%u, %u] but wpe is [%u, %u]", wte->rows,
+                        wte->cols, wpe->rows, wpe->cols);
+    if (T == 0 || T > wpe->rows)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: T = %u rows, wpe has %u positions", T, wpe->rows);
+    VKG_TRY(check_rows("embedding", T, d));
+    if (!step.buf || step.offset % offset_alignment(k) ||
+        step.size < ((uint64_t)VKG_STEP_HEADER_WORDS + T) * 4 ||
+        step.offset + step.size > vkg_buffer_size(step.buf))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: step view (offset %llu, %llu bytes) must hold "
+                        "%u words at an offset aligned to %llu", (unsigned long long)step.offset,
+                        (unsigned long long)step.size, VKG_STEP_HEADER_WORDS + T,
+                        (unsigned long long)offset_alignment(k));
+    vkg_view step_bound = {step.buf, step.offset, ((uint64_t)VKG_STEP_HEADER_WORDS + T) * 4};
+
+    bound by, bp;
+    VKG_TRY(bind_elems(k, "embedding", "y", y, 0, (uint64_t)T * d, 4, &by));
+    uint32_t eb = vkg_storage_bytes(wpe->storage);
+    vkg_view wpe_view = {wpe->buf, wpe->offset, (uint64_t)wpe->rows * d * eb};
+    VKG_TRY(bind_elems(k, "embedding", "wpe", wpe_view, 0, (uint64_t)wpe->rows * d, eb, &bp));
+
+    uint32_t wb = vkg_storage_bytes(wte->storage);
+    uint64_t row_bytes = (uint64_t)d * wb;
+    uint64_t skew = wte->offset % offset_alignment(k);
+    uint64_t chunk_rows = wte_chunk_rows(k, wte, skew);
+    if (chunk_rows == 0)
+        return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "embedding: one wte row of %llu bytes does not fit a binding "
+                        "of %s", (unsigned long long)row_bytes, vkg_context_device(k->ctx)->name);
+    if (max_chunk_rows && max_chunk_rows < chunk_rows) {
+        /* Keep chunk starts aligned: round down to a multiple of rows that the alignment allows. */
+        uint64_t r = max_chunk_rows;
+        while (r > 1 && (r * row_bytes) % offset_alignment(k))
+            r--;
+        if ((r * row_bytes) % offset_alignment(k) == 0)
+            chunk_rows = r;
+    }
+    uint64_t n_chunks = (wte->rows + chunk_rows - 1) / chunk_rows;
+
+    vkg_pipeline *p;
+    VKG_TRY(pipeline(k, embedding_shader(wte, wpe), 7, 1u << 6, sizeof(vkg_embedding_push), EMB_WG, &p));
+    for (uint64_t c0 = 0; c0 < n_chunks; c0 += VKG_EMBEDDING_MAX_CHUNKS) {
+        uint32_t used = (uint32_t)(n_chunks - c0 < VKG_EMBEDDING_MAX_CHUNKS ? n_chunks - c0 : VKG_EMBEDDING_MAX_CHUNKS);
+        vkg_view views[7];
+        for (uint32_t i = 0; i < VKG_EMBEDDING_MAX_CHUNKS; i++) {
+            uint64_t c = c0 + (i < used ? i : 0);
+            uint64_t first = c * chunk_rows;
+            uint64_t rows = wte->rows - first < chunk_rows ? wte->rows - first : chunk_rows;
+            views[i] = (vkg_view){wte->buf, wte->offset - skew + first * row_bytes, skew + rows * row_bytes};
+        }
+        views[4] = bp.view;
+        views[5] = step_bound;
+        views[6] = by.view;
+        vkg_embedding_push push = {
+            .T = T, .d = d, .vocab = wte->rows, .n_pos = wpe->rows,
+            .first_row = (uint32_t)(c0 * chunk_rows), .chunk_rows = (uint32_t)chunk_rows, .n_chunks = used,
+            .wte_off = (uint32_t)(skew / wb), .wpe_off = bp.off, .y_off = by.off,
+            .owns_invalid = c0 + VKG_EMBEDDING_MAX_CHUNKS >= n_chunks,
+        };
+        VKG_TRY(vkg_cmd_dispatch_1d(cmd, p, views, &push, T));
+    }
+    return VKG_OK;
+}
+
+vkg_status vkg_embedding(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, const vkg_matrix *wte,
+                         const vkg_matrix *wpe, vkg_view step, uint32_t T) {
+    return vkg_embedding_chunked(k, cmd, y, wte, wpe, step, T, 0);
+}
+
+/* ---- argmax ------------------------------------------------------------------------------- */
+
+static uint32_t argmax_groups(uint32_t n) {
+    return n <= ARGMAX_SINGLE ? 1 : vkg_div_up(n, ARGMAX_WG * ARGMAX_PER_INV);
+}
+
+uint64_t vkg_argmax_scratch_bytes(uint32_t n) {
+    return argmax_groups(n) == 1 ? 0 : (uint64_t)argmax_groups(n) * 8;
+}
+
+vkg_status vkg_argmax(const vkg_kernels *k, vkg_cmd *cmd, vkg_view out, uint32_t out_index, vkg_view x,
+                      uint32_t n, vkg_view scratch) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "argmax: NULL kernels or recorder");
+    VKG_TRY(check_n("argmax", n));
+    bound bx, bo;
+    VKG_TRY(bind_elems(k, "argmax", "x", x, 0, n, 4, &bx));
+    VKG_TRY(bind_elems(k, "argmax", "out", out, out_index, 1, 4, &bo));
+    uint32_t groups = argmax_groups(n);
+    vkg_pipeline *p;
+    if (groups == 1) {
+        VKG_TRY(pipeline(k, "argmax_single", 2, 1u << 1, sizeof(vkg_argmax_push), ARGMAX_WG, &p));
+        vkg_argmax_push push = {.n = n, .x_off = bx.off, .per_group = n, .groups = 1, .out_index = bo.off};
+        return vkg_cmd_dispatch_1d(cmd, p, (vkg_view[]){bx.view, bo.view}, &push, 1);
+    }
+    bound bs;
+    VKG_TRY(bind_elems(k, "argmax", "scratch", scratch, 0, (uint64_t)groups * 2, 4, &bs));
+    if (bs.off)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "argmax: scratch offset %llu must be a multiple of %llu",
+                        (unsigned long long)scratch.offset, (unsigned long long)offset_alignment(k));
+    VKG_TRY(pipeline(k, "argmax_partial", 2, 1u << 1, sizeof(vkg_argmax_push), ARGMAX_WG, &p));
+    uint32_t per_group = vkg_pipeline_local_size(p) * ARGMAX_PER_INV;
+    groups = vkg_div_up(n, per_group);
+    vkg_argmax_push push = {.n = n, .x_off = bx.off, .per_group = per_group, .groups = groups};
+    VKG_TRY(vkg_cmd_dispatch_1d(cmd, p, (vkg_view[]){bx.view, bs.view}, &push, groups));
+    VKG_TRY(pipeline(k, "argmax_final", 2, 1u << 1, sizeof(vkg_argmax_push), ARGMAX_WG, &p));
+    vkg_argmax_push fin = {.n = groups, .per_group = groups, .groups = 1, .out_index = bo.off};
+    return vkg_cmd_dispatch_1d(cmd, p, (vkg_view[]){bs.view, bo.view}, &fin, 1);
+}

@@ -1,0 +1,511 @@
+/*
+ * tests/test_matmul.c — the matmul family (src/kernels/matmul.c, shaders/matmul_*.comp) against the
+ * CPU reference ref_matmul_nk: every path (vector, tiled, and cooperative matrix where the device has
+ * it) forced at M = 1 and M > 1, fp32 and fp16 weights, the three epilogues with and without bias,
+ * the residual in place, W split into row chunks (forced small, and the real 154 MB LM head past
+ * lavapipe's 128 MiB binding range), guard words after Y, every forced subgroup size, bad arguments.
+ *
+ * Inputs: X, bias, R uniform in [-1, 1); W uniform in [-a, a) with a = 4.5 / sqrt(K), so that X·W^T
+ * has a standard deviation near 1.5 at every K (GELU sees both its curved and its linear part, and
+ * one absolute tolerance fits every K).
+ *
+ * Tolerances (|got - ref| <= atol + rtol |ref|, and the normalised error):
+ *   fp32 W, and fp16 W against the reference computed with the same fp16-rounded W: rtol 1e-4,
+ *     NMSE 1e-8 (the issue's fp32 matmul bounds), atol 2e-5 (~1e-5 of the outputs' scale: fp32
+ *     rounding of K-term sums, GELU's exp).
+ *   fp16 W against the fp32-W reference: rtol 1e-2, NMSE 5e-5 (the issue's fp16 bounds), atol 5e-3
+ *     (the rounding of W to fp16 moves a sum by ~4e-4 rms; 5e-3 is ~12 sigma).
+ *   cooperative matrix (X rounded to fp16 too): the fp16 bounds against both references, atol 1e-2.
+ *
+ * The CI grid covers every K and N of {1, 3, 17, 64, 767, 768, 3072, 50257}, every M of
+ * {1, 2, 7, 64, 513} and GPT-2's shapes; VKG_TEST_EXHAUSTIVE=1 runs the full cross product (for a
+ * GPU machine: the double-precision reference alone takes hours on the largest shapes).
+ * One test also prints the M = 1 throughput (GB/s of W streamed) for 768 -> 3072 and 768 -> 50257
+ * over 20 timed dispatches; it asserts nothing about speed.
+ */
+#include "harness.h"
+
+#include "kernels/matmul.h"
+#include "ref/ref.h"
+#include "vk/vk.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct mm_case {
+    uint32_t M, K, N;
+    vkg_storage storage;
+    vkg_epilogue ep;
+    bool bias;
+    bool in_place;           /* residual = y */
+    vkg_matmul_path path;
+    uint32_t max_chunk_rows; /* 0: device limit */
+} mm_case;
+
+static const char *path_name(vkg_matmul_path p) {
+    return p == VKG_MATMUL_PATH_VECTOR ? "vector" : p == VKG_MATMUL_PATH_TILED ? "tiled"
+                                                  : p == VKG_MATMUL_PATH_COOPMAT ? "coopmat" : "auto";
+}
+
+static bool exhaustive(void) {
+    const char *e = getenv("VKG_TEST_EXHAUSTIVE");
+    return e && strcmp(e, "1") == 0;
+}
+
+/* The fp16 weights the GPU reads, and the floats they round to. */
+static void to_f16(const float *w, size_t n, uint16_t *h, float *back) {
+    for (size_t i = 0; i < n; i++) {
+        h[i] = ref_f32_to_f16(w[i]);
+        back[i] = ref_f16_to_f32(h[i]);
+    }
+}
+
+static vkg_buffer *make_buffer(vkg_context *ctx, uint64_t bytes, const char *name) {
+    vkg_buffer *b = NULL;
+    vkg_status s = vkg_buffer_create(ctx, bytes, VKG_MEMORY_DEVICE, name, &b);
+    if (s != VKG_OK)
+        print_error("%s: %s\n", name, vkg_last_error());
+    assert_int_equal(s, VKG_OK);
+    return b;
+}
+
+static void check_ok(vkg_status s, const char *what) {
+    if (s != VKG_OK)
+        print_error("%s: %s: %s\n", what, vkg_status_str(s), vkg_last_error());
+    assert_int_equal(s, VKG_OK);
+}
+
+/* Run one case on the GPU and compare with the reference; `seed` varies the data. */
+static void run_case(vkg_context *ctx, const vkg_kernels *k, const mm_case *c, uint64_t seed) {
+    const uint32_t M = c->M, K = c->K, N = c->N;
+    const size_t nx = (size_t)M * K, nw = (size_t)N * K, ny = (size_t)M * N;
+    const bool f16 = c->storage == VKG_STORAGE_F16, coop = c->path == VKG_MATMUL_PATH_COOPMAT;
+    char what[160];
+    snprintf(what, sizeof what, "matmul %s M=%u K=%u N=%u %s ep=%d%s%s sg=%u", path_name(c->path), M, K, N,
+             f16 ? "fp16" : "fp32", (int)c->ep, c->bias ? " bias" : "", c->in_place ? " in-place" : "",
+             k->subgroup_size);
+
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *wr = f16 ? malloc(nw * 4) : NULL;
+    uint16_t *wh = f16 ? malloc(nw * 2) : NULL;
+    float *b = malloc((size_t)N * 4), *r = malloc(ny * 4), *ref = malloc(ny * 4), *ref32 = malloc(ny * 4);
+    float *got = malloc((ny + VKG_TEST_GUARD_WORDS) * 4);
+    assert_true(x && w && b && r && ref && ref32 && got && (!f16 || (wr && wh)));
+    ref_rng rng = ref_rng_seed(seed);
+    float a = 4.5f / sqrtf((float)K);
+    ref_rng_fill(&rng, x, nx, -1.0f, 1.0f);
+    ref_rng_fill(&rng, w, nw, -a, a);
+    ref_rng_fill(&rng, b, N, -1.0f, 1.0f);
+    ref_rng_fill(&rng, r, ny, -1.0f, 1.0f);
+    if (f16)
+        to_f16(w, nw, wh, wr);
+    ref_epilogue rep = c->ep == VKG_EPILOGUE_GELU ? REF_EPILOGUE_GELU
+                     : c->ep == VKG_EPILOGUE_RESIDUAL ? REF_EPILOGUE_RESIDUAL : REF_EPILOGUE_NONE;
+    ref_matmul_nk(ref32, x, w, c->bias ? b : NULL, (int)M, (int)K, (int)N, rep, r);
+    if (f16)
+        ref_matmul_nk(ref, x, wr, c->bias ? b : NULL, (int)M, (int)K, (int)N, rep, r);
+
+    uint64_t y_bytes = (ny + VKG_TEST_GUARD_WORDS) * 4;
+    vkg_buffer *xb = make_buffer(ctx, nx * 4, "matmul x");
+    vkg_buffer *wb = make_buffer(ctx, nw * vkg_storage_bytes(c->storage), "matmul w");
+    vkg_buffer *bb = make_buffer(ctx, (uint64_t)N * 4, "matmul bias");
+    vkg_buffer *yb = make_buffer(ctx, y_bytes, "matmul y");
+    vkg_buffer *rb = c->in_place ? NULL : make_buffer(ctx, ny * 4, "matmul residual");
+    check_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
+    check_ok(f16 ? vkg_buffer_upload(wb, 0, wh, nw * 2) : vkg_buffer_upload(wb, 0, w, nw * 4), "upload w");
+    check_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)N * 4), "upload bias");
+    check_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
+    check_ok(vkg_buffer_upload(c->in_place ? yb : rb, 0, r, ny * 4), "upload residual");
+
+    vkg_matrix mat = {.buf = wb, .offset = 0, .rows = N, .cols = K, .storage = c->storage};
+    vkg_view yv = vkg_view_whole(yb), bv = vkg_view_whole(bb);
+    vkg_view rv = c->in_place ? (vkg_view){yb, 0, ny * 4} : vkg_view_whole(rb);
+    vkg_matmul_options opt = {.path = c->path, .max_chunk_rows = c->max_chunk_rows};
+    vkg_cmd *cmd = NULL;
+    check_ok(vkg_cmd_create(ctx, "matmul test", &cmd), "cmd");
+    check_ok(vkg_cmd_begin(cmd), "begin");
+    check_ok(vkg_matmul_ex(k, cmd, yv, vkg_view_whole(xb), &mat, c->bias ? &bv : NULL,
+                           c->ep == VKG_EPILOGUE_RESIDUAL ? &rv : NULL, M, c->ep, &opt), what);
+    assert_int_equal(vkg_cmd_dispatch_count(cmd), vkg_matmul_chunk_count(k, &mat, &opt));
+    check_ok(vkg_cmd_end(cmd), "end");
+    check_ok(vkg_cmd_run(cmd), "run");
+    check_ok(vkg_buffer_download(yb, 0, got, y_bytes), "download y");
+
+    for (size_t i = ny; i < ny + VKG_TEST_GUARD_WORDS; i++)
+        if (memcmp(&got[i], &(uint32_t){VKG_TEST_GUARD}, 4) != 0) {
+            print_error("%s: guard word %zu after y was overwritten\n", what, i - ny);
+            fail();
+        }
+    if (coop) {
+        vkg_test_check_close(what, got, ref, ny, 1e-2, 1e-2, 5e-5);
+        vkg_test_check_close(what, got, ref32, ny, 1e-2, 1e-2, 5e-5);
+    } else if (f16) {
+        vkg_test_check_close(what, got, ref, ny, 2e-5, 1e-4, 1e-8);
+        vkg_test_check_close(what, got, ref32, ny, 5e-3, 1e-2, 5e-5);
+    } else {
+        vkg_test_check_close(what, got, ref32, ny, 2e-5, 1e-4, 1e-8);
+    }
+
+    vkg_cmd_destroy(cmd);
+    vkg_buffer_destroy(xb);
+    vkg_buffer_destroy(wb);
+    vkg_buffer_destroy(bb);
+    vkg_buffer_destroy(yb);
+    vkg_buffer_destroy(rb);
+    free(x);
+    free(w);
+    free(wr);
+    free(wh);
+    free(b);
+    free(r);
+    free(ref);
+    free(ref32);
+    free(got);
+}
+
+/* Storages this device runs: fp32 always, fp16 with 16-bit storage (else a printed note). */
+static int storages(vkg_context *ctx, vkg_storage out[2]) {
+    out[0] = VKG_STORAGE_F32;
+    if (vkg_context_device(ctx)->storage_16bit) {
+        out[1] = VKG_STORAGE_F16;
+        return 2;
+    }
+    static bool noted;
+    if (!noted)
+        fprintf(stderr, "test_matmul: %s has no 16-bit storage: fp16 cases skipped\n",
+                vkg_context_device(ctx)->name);
+    noted = true;
+    return 1;
+}
+
+static const vkg_matmul_path forced_paths[] = {VKG_MATMUL_PATH_VECTOR, VKG_MATMUL_PATH_TILED};
+
+/* The CI grid: every K, N and M value of the issue appears, most of them several times, each shape
+ * on both paths and both storages with an epilogue and bias chosen by rotation. */
+static void test_shape_grid(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    static const uint32_t shapes[][3] = {/* M, K, N */
+        {1, 1, 1}, {2, 3, 17}, {7, 17, 3}, {64, 64, 767}, {1, 767, 768}, {7, 768, 64}, {2, 3072, 3},
+        {1, 50257, 17}, {7, 50257, 1}, {513, 64, 17}, {513, 17, 768}, {2, 17, 50257}, {64, 767, 64},
+        {1, 3, 3072}, {7, 1, 767}, {513, 3, 1}, {64, 1, 3}, {2, 64, 1},
+        /* K % 8 == 4: vector loads of fp32 rows, scalar fp16 rows in the vector path */
+        {7, 20, 33}, {1, 764, 9},
+        /* two outputs per decode workgroup with an odd N */
+        {1, 17, 2049}};
+    vkg_storage st[2];
+    int n_st = storages(ctx, st);
+    int rot = 0;
+    for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
+        for (int s = 0; s < n_st; s++)
+            for (size_t p = 0; p < VKG_ARRAY_LEN(forced_paths); p++, rot++) {
+                mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2], .storage = st[s],
+                             .ep = (vkg_epilogue)(rot % 3), .bias = rot % 2 == 0, .in_place = rot % 4 == 2,
+                             .path = forced_paths[p]};
+                run_case(ctx, &k, &c, 1000 + (uint64_t)rot);
+            }
+}
+
+/* GPT-2 small's shapes (c_attn 768 -> 2304, c_fc 768 -> 3072, c_proj 3072 -> 768, the LM head
+ * 768 -> 50257) at M = 1 (decode) and M = 7 (a short prompt), through the automatic path choice. */
+static void test_gpt2_shapes(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    static const uint32_t kn[][2] = {{768, 2304}, {768, 3072}, {3072, 768}, {768, 50257}};
+    static const uint32_t ms[] = {1, 7};
+    vkg_storage st[2];
+    int n_st = storages(ctx, st);
+    for (size_t i = 0; i < VKG_ARRAY_LEN(kn); i++)
+        for (size_t m = 0; m < VKG_ARRAY_LEN(ms); m++)
+            for (int s = 0; s < n_st; s++) {
+                mm_case c = {.M = ms[m], .K = kn[i][0], .N = kn[i][1], .storage = st[s],
+                             .ep = i == 1 ? VKG_EPILOGUE_GELU : i == 2 ? VKG_EPILOGUE_RESIDUAL : VKG_EPILOGUE_NONE,
+                             .bias = i != 3, .in_place = i == 2, .path = VKG_MATMUL_PATH_AUTO};
+                run_case(ctx, &k, &c, 2000 + i * 10 + m * 2 + (uint64_t)s);
+            }
+}
+
+/* Every epilogue, with and without bias, residual in place and separate, both paths, both storages. */
+static void test_epilogues(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    static const uint32_t shapes[][3] = {{1, 768, 64}, {7, 64, 17}, {2, 767, 3}};
+    vkg_storage st[2];
+    int n_st = storages(ctx, st);
+    uint64_t seed = 3000;
+    for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
+        for (int s = 0; s < n_st; s++)
+            for (size_t p = 0; p < VKG_ARRAY_LEN(forced_paths); p++)
+                for (int ep = 0; ep < 3; ep++)
+                    for (int bias = 0; bias < 2; bias++)
+                        for (int in_place = 0; in_place < (ep == VKG_EPILOGUE_RESIDUAL ? 2 : 1); in_place++) {
+                            mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2],
+                                         .storage = st[s], .ep = (vkg_epilogue)ep, .bias = bias,
+                                         .in_place = in_place, .path = forced_paths[p]};
+                            run_case(ctx, &k, &c, seed++);
+                        }
+}
+
+/* W split into row chunks: forced small chunks (several dispatches with n_offset), and the LM head
+ * in fp32 (154 MB) which must split on any device whose binding range is below that. */
+static void test_chunked_weights(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    vkg_storage st[2];
+    int n_st = storages(ctx, st);
+    static const uint32_t shapes[][3] = {{1, 17, 67}, {7, 64, 100}, {2, 3, 300}};
+    uint64_t seed = 4000;
+    for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
+        for (int s = 0; s < n_st; s++)
+            for (size_t p = 0; p < VKG_ARRAY_LEN(forced_paths); p++) {
+                mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2], .storage = st[s],
+                             .ep = (vkg_epilogue)(i % 3), .bias = true, .in_place = i == 2,
+                             .path = forced_paths[p], .max_chunk_rows = 16};
+                vkg_matrix m = {.buf = NULL, .rows = c.N, .cols = c.K, .storage = c.storage};
+                assert_true(vkg_matmul_chunk_count(&k, &m, &(vkg_matmul_options){.max_chunk_rows = 16}) >= 2);
+                run_case(ctx, &k, &c, seed++);
+            }
+    const vkg_device_info *info = vkg_context_device(ctx);
+    vkg_matrix head = {.rows = 50257, .cols = 768, .storage = VKG_STORAGE_F32};
+    if (50257ull * 768 * 4 > info->max_storage_buffer_range)
+        assert_true(vkg_matmul_chunk_count(&k, &head, NULL) >= 2);
+    for (size_t p = 0; p < VKG_ARRAY_LEN(forced_paths); p++) {
+        mm_case c = {.M = 2, .K = 768, .N = 50257, .storage = VKG_STORAGE_F32, .ep = VKG_EPILOGUE_NONE,
+                     .path = forced_paths[p]};
+        run_case(ctx, &k, &c, seed++);
+    }
+}
+
+/* The cooperative-matrix path where the device offers it; elsewhere forcing it must fail cleanly
+ * and the automatic choice must fall back to the tiled path. */
+static void test_coopmat(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    if (!vkg_matmul_coopmat_usable(&k)) {
+        fprintf(stderr, "test_matmul: %s has no usable cooperative matrices (NV extension, fp16 16x16x16 or "
+                        "16x8x16, shaderFloat16, subgroup 32): checking the fallback only\n",
+                vkg_context_device(ctx)->name);
+        vkg_buffer *b = make_buffer(ctx, 4096, "coopmat fallback");
+        vkg_matrix w = {.buf = b, .rows = 8, .cols = 8, .storage = VKG_STORAGE_F16};
+        vkg_cmd *cmd = NULL;
+        check_ok(vkg_cmd_create(ctx, "coopmat fallback", &cmd), "cmd");
+        check_ok(vkg_cmd_begin(cmd), "begin");
+        vkg_view y = {b, 1024, 1024}, x = {b, 2048, 1024};
+        vkg_matmul_options o = {.path = VKG_MATMUL_PATH_COOPMAT};
+        assert_int_equal(vkg_matmul_ex(&k, cmd, y, x, &w, NULL, NULL, 8, VKG_EPILOGUE_NONE, &o),
+                         VKG_ERROR_FEATURE_MISSING);
+        assert_non_null(strstr(vkg_last_error(),
+                               vkg_context_device(ctx)->storage_16bit ? "cooperative" : "16-bit storage"));
+        assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
+        vkg_cmd_destroy(cmd);
+        vkg_buffer_destroy(b);
+        /* The automatic choice with use_coopmat set still takes the tiled path here. */
+        k.use_coopmat = true;
+        mm_case c = {.M = 7, .K = 64, .N = 17, .storage = VKG_STORAGE_F32, .ep = VKG_EPILOGUE_GELU,
+                     .bias = true, .path = VKG_MATMUL_PATH_AUTO};
+        run_case(ctx, &k, &c, 5000);
+        return;
+    }
+    static const uint32_t shapes[][3] = {{2, 3, 17}, {7, 17, 3}, {64, 64, 767}, {7, 768, 64}, {513, 64, 17},
+                                         {64, 768, 2304}, {7, 768, 50257}, {65, 3072, 768}, {2, 767, 65}};
+    uint64_t seed = 5100;
+    for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
+        for (int ep = 0; ep < 3; ep++) {
+            mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2], .storage = VKG_STORAGE_F16,
+                         .ep = (vkg_epilogue)ep, .bias = ep != 1, .in_place = ep == 2 && i % 2,
+                         .path = VKG_MATMUL_PATH_COOPMAT, .max_chunk_rows = i == 0 ? 8 : 0};
+            run_case(ctx, &k, &c, seed++);
+        }
+}
+
+/* The small grid again at every subgroup size the device can force (lavapipe: 8 only; NVIDIA 32). */
+static void test_subgroup_sizes(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    const vkg_device_info *info = vkg_context_device(ctx);
+    if (!info->subgroup_size_control || info->subgroup_min == info->subgroup_max) {
+        /* One size only: forcing it is the default the other tests already ran. */
+        fprintf(stderr, "test_matmul: %s runs subgroup size %u only: nothing more to force\n", info->name,
+                info->subgroup_size);
+        skip();
+    }
+    vkg_storage st[2];
+    int n_st = storages(ctx, st);
+    uint64_t seed = 6000;
+    for (uint32_t sg = info->subgroup_min; sg <= info->subgroup_max; sg *= 2) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sg;
+        static const uint32_t shapes[][3] = {{1, 768, 67}, {1, 17, 5}, {7, 64, 17}};
+        for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
+            for (int s = 0; s < n_st; s++)
+                for (size_t p = 0; p < VKG_ARRAY_LEN(forced_paths); p++) {
+                    mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2], .storage = st[s],
+                                 .ep = (vkg_epilogue)(i % 3), .bias = true, .path = forced_paths[p]};
+                    run_case(ctx, &k, &c, seed++);
+                }
+    }
+}
+
+/* The full cross product of the issue's sizes (VKG_TEST_EXHAUSTIVE=1 only: hours on lavapipe). */
+static void test_exhaustive(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    if (!exhaustive())
+        skip();
+    vkg_kernels k = vkg_kernels_default(ctx);
+    static const uint32_t kn[] = {1, 3, 17, 64, 767, 768, 3072, 50257};
+    static const uint32_t ms[] = {1, 2, 7, 64, 513};
+    vkg_storage st[2];
+    int n_st = storages(ctx, st);
+    uint64_t seed = 7000;
+    for (size_t a = 0; a < VKG_ARRAY_LEN(kn); a++)
+        for (size_t b = 0; b < VKG_ARRAY_LEN(kn); b++)
+            for (size_t m = 0; m < VKG_ARRAY_LEN(ms); m++)
+                for (int s = 0; s < n_st; s++)
+                    for (size_t p = 0; p < VKG_ARRAY_LEN(forced_paths) + 1; p++) {
+                        vkg_matmul_path path = p < VKG_ARRAY_LEN(forced_paths) ? forced_paths[p]
+                                                                                : VKG_MATMUL_PATH_COOPMAT;
+                        if (path == VKG_MATMUL_PATH_COOPMAT &&
+                            (st[s] != VKG_STORAGE_F16 || !vkg_matmul_coopmat_usable(&k)))
+                            continue;
+                        mm_case c = {.M = ms[m], .K = kn[a], .N = kn[b], .storage = st[s],
+                                     .ep = (vkg_epilogue)(seed % 3), .bias = seed % 2, .in_place = seed % 4 == 2,
+                                     .path = path};
+                        run_case(ctx, &k, &c, seed++);
+                    }
+}
+
+/* Bad arguments: specific statuses, messages naming matmul and the sizes, nothing recorded. */
+static void test_bad_arguments(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    const vkg_device_info *info = vkg_context_device(ctx);
+    vkg_buffer *b = make_buffer(ctx, 1 << 16, "bad args");
+    vkg_cmd *cmd = NULL;
+    check_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
+    check_ok(vkg_cmd_begin(cmd), "begin");
+    /* W [17, 64] fp32 at 0 (4352 bytes); x at 8192, y at 16384, bias/residual at 32768. */
+    vkg_matrix w = {.buf = b, .offset = 0, .rows = 17, .cols = 64, .storage = VKG_STORAGE_F32};
+    vkg_view x = {b, 8192, 2 * 64 * 4}, y = {b, 16384, 2 * 17 * 4}, bias = {b, 32768, 17 * 4};
+    vkg_view r = {b, 32768, 2 * 17 * 4};
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, &bias, &r, 2, VKG_EPILOGUE_RESIDUAL), VKG_OK);
+    uint32_t recorded = vkg_cmd_dispatch_count(cmd);
+
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, NULL, NULL, 0, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "M=0 N=17 K=64"));
+    vkg_matrix w0 = w;
+    w0.cols = 0;
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w0, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "K=0"));
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, NULL, NULL, 3, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "y view holds 136 bytes, needs 204"));
+    vkg_view xs = x;
+    xs.size -= 4;
+    assert_int_equal(vkg_matmul(&k, cmd, y, xs, &w, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "x view"));
+    vkg_view bs = bias;
+    bs.size = 16 * 4;
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, &bs, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "bias view"));
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, NULL, NULL, 2, VKG_EPILOGUE_RESIDUAL), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "without a residual"));
+    vkg_view rs = r;
+    rs.size -= 4;
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, NULL, &rs, 2, VKG_EPILOGUE_RESIDUAL), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "residual view"));
+    vkg_view shifted = {b, y.offset + 4, y.size};
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, NULL, &shifted, 2, VKG_EPILOGUE_RESIDUAL),
+                     VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "residual overlaps y"));
+    vkg_view y_on_x = {b, x.offset, y.size};
+    assert_int_equal(vkg_matmul(&k, cmd, y_on_x, x, &w, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "y overlaps"));
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &w, NULL, NULL, 2, (vkg_epilogue)7), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "epilogue 7"));
+    vkg_matrix wbig = w;
+    wbig.rows = 1000;
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &wbig, NULL, NULL, 1, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "weight matrix [1000,64]"));
+    /* Y larger than one binding: the caller must split M (view sizes are only checked, not bound). */
+    uint32_t m_big = (uint32_t)(info->max_storage_buffer_range / (17 * 4)) + 1;
+    vkg_view ybig = {b, 16384, (uint64_t)m_big * 17 * 4}, xbig = {b, 8192, (uint64_t)m_big * 64 * 4};
+    assert_int_equal(vkg_matmul(&k, cmd, ybig, xbig, &w, NULL, NULL, m_big, VKG_EPILOGUE_NONE),
+                     VKG_ERROR_DEVICE_LIMIT);
+    assert_non_null(strstr(vkg_last_error(), "maxStorageBufferRange"));
+    vkg_matmul_options bad_path = {.path = (vkg_matmul_path)9};
+    assert_int_equal(vkg_matmul_ex(&k, cmd, y, x, &w, NULL, NULL, 2, VKG_EPILOGUE_NONE, &bad_path),
+                     VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "unknown path 9"));
+    /* Cooperative matrices never take fp32 weights (they would lose fp32 accuracy). */
+    vkg_matmul_options coop = {.path = VKG_MATMUL_PATH_COOPMAT};
+    assert_int_equal(vkg_matmul_ex(&k, cmd, y, x, &w, NULL, NULL, 2, VKG_EPILOGUE_NONE, &coop),
+                     VKG_ERROR_FEATURE_MISSING);
+    if (!info->storage_16bit) { /* e.g. VKG_DISABLE_FP16=1 */
+        vkg_matrix w16 = w;
+        w16.storage = VKG_STORAGE_F16;
+        assert_int_equal(vkg_matmul(&k, cmd, y, x, &w16, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_FEATURE_MISSING);
+        assert_non_null(strstr(vkg_last_error(), "16-bit storage"));
+    }
+    assert_int_equal(vkg_cmd_dispatch_count(cmd), recorded);
+    check_ok(vkg_cmd_end(cmd), "end");
+    vkg_cmd_destroy(cmd);
+    vkg_buffer_destroy(b);
+}
+
+/* M = 1 throughput over 20 back-to-back dispatches between two timestamps (printed, not asserted). */
+static void time_one(vkg_context *ctx, const vkg_kernels *k, uint32_t K, uint32_t N, vkg_storage st) {
+    uint64_t wbytes = (uint64_t)N * K * vkg_storage_bytes(st);
+    vkg_buffer *wb = make_buffer(ctx, wbytes, "timing w"), *xb = make_buffer(ctx, (uint64_t)K * 4, "timing x");
+    vkg_buffer *yb = make_buffer(ctx, (uint64_t)N * 4, "timing y");
+    check_ok(vkg_buffer_fill(wb, 0, wbytes, 0x3c003c00u), "fill w"); /* 1.0 in fp16; tiny in fp32 */
+    check_ok(vkg_buffer_fill(xb, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
+    vkg_matrix w = {.buf = wb, .rows = N, .cols = K, .storage = st};
+    vkg_cmd *cmd = NULL;
+    uint32_t t0, t1;
+    check_ok(vkg_cmd_create(ctx, "matmul timing", &cmd), "cmd");
+    check_ok(vkg_cmd_begin(cmd), "begin");
+    check_ok(vkg_cmd_timestamp(cmd, &t0), "timestamp");
+    for (int i = 0; i < 20; i++)
+        check_ok(vkg_matmul(k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &w, NULL, NULL, 1, VKG_EPILOGUE_NONE),
+                 "matmul");
+    check_ok(vkg_cmd_timestamp(cmd, &t1), "timestamp");
+    check_ok(vkg_cmd_end(cmd), "end");
+    check_ok(vkg_cmd_run(cmd), "run"); /* warm-up: pipeline creation, first touch */
+    check_ok(vkg_cmd_run(cmd), "run");
+    double ns = 0;
+    check_ok(vkg_cmd_elapsed_ns(cmd, t0, t1, &ns), "elapsed");
+    fprintf(stderr, "test_matmul: M=1 %u -> %u %s on %s: %.3f ms per matmul, %.1f GB/s of weights\n", K, N,
+            st == VKG_STORAGE_F16 ? "fp16" : "fp32", vkg_context_device(ctx)->name, ns / 20 / 1e6,
+            (double)wbytes * 20 / ns);
+    vkg_cmd_destroy(cmd);
+    vkg_buffer_destroy(wb);
+    vkg_buffer_destroy(xb);
+    vkg_buffer_destroy(yb);
+}
+
+static void test_decode_throughput(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    if (!vkg_context_device(ctx)->timestamps)
+        skip();
+    vkg_kernels k = vkg_kernels_default(ctx);
+    vkg_storage st[2];
+    int n_st = storages(ctx, st);
+    for (int s = 0; s < n_st; s++) {
+        time_one(ctx, &k, 768, 3072, st[s]);
+        time_one(ctx, &k, 768, 50257, st[s]);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_bad_arguments, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_shape_grid, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_epilogues, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_gpt2_shapes, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_weights, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_coopmat, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_subgroup_sizes, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_decode_throughput, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_exhaustive, vkg_test_setup, vkg_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, vkg_test_group_setup, vkg_test_group_teardown);
+}

@@ -1,0 +1,588 @@
+/*
+ * tests/test_rowwise.c — layernorm, softmax, gelu, add, embedding and argmax on the device against
+ * the CPU reference (tests/ref), with guard words before and after every output, unaligned view
+ * offsets, in-place calls, replayed recordings and bad shapes. Runs every case for each subgroup
+ * size the device can be forced to (powers of two), or the driver's default where it cannot.
+ *
+ * Tolerances (|got - ref| <= atol + rtol |ref|, and NMSE):
+ *   gelu, add, embedding: rtol 1e-5, NMSE 1e-10, atol 1e-6 (gelu of large negative inputs is
+ *     ~1e-30: its exp-based error is relative there, atol only covers denormal flushing).
+ *   layernorm: rtol 1e-5, NMSE 1e-10, atol 1e-5 — outputs near zero (x near the mean, beta
+ *     cancelling) carry the absolute error of the fp32 mean, ~1e-6 of |x| for rows offset by 10.
+ *   softmax: rtol 1e-5, NMSE 1e-10, atol 1e-9 — probabilities; the exp of scores far below the
+ *     max (e^-30 and less) has the driver's exp error, relative 3 + 2|x| ulp.
+ * VKG_TEST_EXHAUSTIVE=1 runs the full rows x widths grids (softmax over 513 x 50257 included).
+ */
+#include "harness.h"
+
+#include "kernels/rowwise.h"
+#include "ref/ref.h"
+#include "step.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int exhaustive(void) {
+    const char *e = getenv("VKG_TEST_EXHAUSTIVE");
+    return e && strcmp(e, "1") == 0;
+}
+
+/* A device buffer holding n floats at element `pre`, with guard words everywhere else
+ * (pre words before, VKG_TEST_GUARD_WORDS after). */
+typedef struct dbuf {
+    vkg_buffer *buf;
+    size_t pre, n;
+} dbuf;
+
+static dbuf dbuf_make(vkg_context *ctx, const char *name, const void *data, size_t n, size_t pre) {
+    dbuf d = {NULL, pre, n};
+    uint64_t bytes = (pre + n + VKG_TEST_GUARD_WORDS) * 4;
+    assert_int_equal(vkg_buffer_create(ctx, bytes, VKG_MEMORY_DEVICE, name, &d.buf), VKG_OK);
+    assert_int_equal(vkg_buffer_fill(d.buf, 0, bytes, VKG_TEST_GUARD), VKG_OK);
+    if (data)
+        assert_int_equal(vkg_buffer_upload(d.buf, pre * 4, data, n * 4), VKG_OK);
+    return d;
+}
+
+static vkg_view dbuf_view(dbuf d) { return (vkg_view){d.buf, d.pre * 4, d.n * 4}; }
+
+/* Download the n payload words and check every guard word. */
+static void dbuf_read(dbuf d, void *out, const char *what) {
+    size_t total = d.pre + d.n + VKG_TEST_GUARD_WORDS;
+    uint32_t *all = malloc(total * 4);
+    assert_non_null(all);
+    assert_int_equal(vkg_buffer_download(d.buf, 0, all, total * 4), VKG_OK);
+    for (size_t i = 0; i < total; i++)
+        if ((i < d.pre || i >= d.pre + d.n) && all[i] != VKG_TEST_GUARD) {
+            print_error("%s: guard word %zu (payload is [%zu, %zu)) overwritten with 0x%08x\n", what, i, d.pre,
+                        d.pre + d.n, all[i]);
+            fail();
+        }
+    memcpy(out, all + d.pre, d.n * 4);
+    free(all);
+}
+
+/* Subgroup sizes to run with: each forced power of two on offer, or the driver's choice (0). */
+static uint32_t subgroup_sizes(vkg_context *ctx, uint32_t sizes[8]) {
+    const vkg_device_info *info = vkg_context_device(ctx);
+    uint32_t n = 0;
+    /* Forcing the only size there is would test nothing (and trips the runtime's pipeline path
+     * for required sizes, see the report): force only where there is a choice. */
+    if (info->subgroup_size_control && info->subgroup_min < info->subgroup_max)
+        for (uint32_t s = 1; s <= 128 && n < 8; s *= 2)
+            if (s >= info->subgroup_min && s <= info->subgroup_max)
+                sizes[n++] = s;
+    if (n == 0)
+        sizes[n++] = 0;
+    return n;
+}
+
+static vkg_cmd *cmd_begin(vkg_context *ctx, const char *name) {
+    vkg_cmd *cmd = NULL;
+    assert_int_equal(vkg_cmd_create(ctx, name, &cmd), VKG_OK);
+    assert_int_equal(vkg_cmd_begin(cmd), VKG_OK);
+    return cmd;
+}
+
+static void ok(vkg_status s) {
+    if (s != VKG_OK)
+        print_error("%s: %s\n", vkg_status_str(s), vkg_last_error());
+    assert_int_equal(s, VKG_OK);
+}
+
+static void cmd_finish(vkg_cmd *cmd) {
+    ok(vkg_cmd_end(cmd));
+    ok(vkg_cmd_run(cmd));
+    vkg_cmd_destroy(cmd);
+}
+
+static float *rand_floats(uint64_t seed, size_t n, float lo, float hi) {
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    assert_non_null(x);
+    ref_rng rng = ref_rng_seed(seed);
+    ref_rng_fill(&rng, x, n, lo, hi);
+    return x;
+}
+
+/* ---- layernorm ---------------------------------------------------------------------------- */
+
+static void layernorm_case(vkg_context *ctx, const vkg_kernels *k, uint32_t rows, uint32_t width, float eps,
+                           size_t pre, int in_place) {
+    size_t n = (size_t)rows * width;
+    float *x = rand_floats(rows * 7919u + width, n, -2.0f, 2.0f);
+    for (uint32_t r = 0; r < rows; r++) /* row means up to 40: the two-pass variance must not cancel */
+        for (uint32_t c = 0; c < width; c++)
+            x[(size_t)r * width + c] += (float)(r % 5) * 10.0f;
+    float *g = rand_floats(width + 1, width, 0.5f, 1.5f), *b = rand_floats(width + 2, width, -1.0f, 1.0f);
+    float *want = malloc(n * 4), *got = malloc(n * 4);
+    ref_layernorm(want, x, g, b, (int)rows, (int)width, eps);
+
+    dbuf dx = dbuf_make(ctx, "ln x", x, n, pre), dg = dbuf_make(ctx, "ln gamma", g, width, 1),
+         db = dbuf_make(ctx, "ln beta", b, width, 0);
+    dbuf dy = in_place ? dx : dbuf_make(ctx, "ln y", NULL, n, pre + 5);
+    vkg_cmd *cmd = cmd_begin(ctx, "layernorm");
+    ok(vkg_layernorm(k, cmd, dbuf_view(dy), dbuf_view(dx), dbuf_view(dg), dbuf_view(db), rows, width, eps));
+    cmd_finish(cmd);
+    char what[128];
+    snprintf(what, sizeof what, "layernorm rows %u width %u eps %g%s (subgroup %u)", rows, width, (double)eps,
+             in_place ? " in place" : "", k->subgroup_size);
+    dbuf_read(dy, got, what);
+    vkg_test_check_close(what, got, want, n, 1e-5, 1e-5, 1e-10);
+    vkg_buffer_destroy(dx.buf);
+    vkg_buffer_destroy(dg.buf);
+    vkg_buffer_destroy(db.buf);
+    if (!in_place)
+        vkg_buffer_destroy(dy.buf);
+    free(x), free(g), free(b), free(want), free(got);
+}
+
+static void test_layernorm(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const uint32_t widths[] = {1, 3, 17, 64, 767, 768, 1600, 3072};
+    static const uint32_t rows[] = {1, 2, 7, 64, 513};
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (size_t w = 0; w < VKG_ARRAY_LEN(widths); w++)
+            for (size_t r = 0; r < VKG_ARRAY_LEN(rows); r++) {
+                if (!exhaustive() && rows[r] == 513 && widths[w] > 768)
+                    continue;
+                layernorm_case(ctx, &k, rows[r], widths[w], (w + r) % 2 ? 1e-5f : 1e-2f, (w + r) % 3, 0);
+            }
+        layernorm_case(ctx, &k, 7, 768, 1e-5f, 3, 1);
+    }
+}
+
+/* ---- softmax ------------------------------------------------------------------------------ */
+
+static void softmax_case(vkg_context *ctx, const vkg_kernels *k, uint32_t rows, uint32_t width, float scale,
+                         int causal, int32_t offset, int in_place, int with_inf) {
+    size_t n = (size_t)rows * width;
+    float *x = rand_floats(rows * 31u + width * 7u + (uint32_t)causal, n, -6.0f, 6.0f);
+    if (with_inf) { /* masked scores as attention would pass them; row 0 entirely -inf */
+        for (size_t i = 0; i < n; i += 3)
+            x[i] = -INFINITY;
+        for (uint32_t c = 0; c < width; c++)
+            x[c] = -INFINITY;
+    }
+    float *want = malloc(n * 4), *got = malloc(n * 4);
+    ref_softmax(want, x, (int)rows, (int)width, scale, causal, offset);
+    dbuf dx = dbuf_make(ctx, "softmax x", x, n, 1);
+    dbuf dy = in_place ? dx : dbuf_make(ctx, "softmax y", NULL, n, 2);
+    vkg_cmd *cmd = cmd_begin(ctx, "softmax");
+    ok(vkg_softmax(k, cmd, dbuf_view(dy), dbuf_view(dx), rows, width, scale, causal, offset));
+    cmd_finish(cmd);
+    char what[160];
+    snprintf(what, sizeof what, "softmax rows %u width %u scale %g causal %d offset %d%s%s (subgroup %u)", rows,
+             width, (double)scale, causal, offset, in_place ? " in place" : "", with_inf ? " with -inf" : "",
+             k->subgroup_size);
+    dbuf_read(dy, got, what);
+    vkg_test_check_close(what, got, want, n, 1e-9, 1e-5, 1e-10);
+    vkg_buffer_destroy(dx.buf);
+    if (!in_place)
+        vkg_buffer_destroy(dy.buf);
+    free(x), free(want), free(got);
+}
+
+static void test_softmax(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const uint32_t widths[] = {1, 3, 17, 64, 767, 768, 3072, 50257};
+    static const uint32_t rows[] = {1, 2, 7, 64, 513};
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (size_t w = 0; w < VKG_ARRAY_LEN(widths); w++)
+            for (size_t r = 0; r < VKG_ARRAY_LEN(rows); r++) {
+                if (!exhaustive() && ((rows[r] >= 64 && widths[w] > 3072) || (rows[r] == 513 && widths[w] > 768)))
+                    continue;
+                softmax_case(ctx, &k, rows[r], widths[w], (r % 2) ? 0.125f : 1.0f, 0, 0, 0, 0);
+            }
+        /* Causal: prefill (offset 0), a chunk later in the sequence, rows that see nothing
+         * (negative offset), and offsets past the width (everything visible). */
+        softmax_case(ctx, &k, 64, 64, 0.125f, 1, 0, 0, 0);
+        softmax_case(ctx, &k, 7, 767, 1.0f, 1, 300, 0, 0);
+        softmax_case(ctx, &k, 17, 20, 1.0f, 1, -5, 0, 0);
+        softmax_case(ctx, &k, 5, 3072, 0.5f, 1, 3070, 0, 0);
+        softmax_case(ctx, &k, 2, 50257, 1.0f, 1, 40000, 0, 0);
+        softmax_case(ctx, &k, 7, 768, 1.0f, 0, 0, 1, 0);  /* in place */
+        softmax_case(ctx, &k, 7, 769, 1.0f, 0, 0, 0, 1);  /* -inf scores, one all -inf row */
+        softmax_case(ctx, &k, 9, 33, 1.0f, 1, 2, 1, 1);
+    }
+}
+
+/* ---- gelu and add ------------------------------------------------------------------------- */
+
+static void test_gelu_add(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const uint32_t ns[] = {1, 3, 17, 1023, 1025, 50257, 3 * 768 * 4 + 1, 1u << 20};
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (size_t i = 0; i < VKG_ARRAY_LEN(ns); i++) {
+            uint32_t n = ns[i];
+            float *a = rand_floats(n, n, -8.0f, 8.0f), *b = rand_floats(n + 1, n, -3.0f, 3.0f);
+            /* Inputs whose tanh would overflow a naive exp-based tanh, and exact zeros. */
+            static const float extremes[] = {0.0f, -0.0f, 30.0f, -30.0f, 100.0f, -100.0f, 1e4f, -1e4f, 1e20f, -1e20f};
+            for (size_t e = 0; e < VKG_ARRAY_LEN(extremes) && e < n; e++)
+                a[(e * 7919) % n] = extremes[e];
+            float *want = malloc(n * 4), *got = malloc(n * 4);
+            char what[96];
+
+            ref_gelu(want, a, n);
+            dbuf da = dbuf_make(ctx, "a", a, n, i % 3), dy = dbuf_make(ctx, "y", NULL, n, 4);
+            vkg_cmd *cmd = cmd_begin(ctx, "gelu");
+            ok(vkg_gelu(&k, cmd, dbuf_view(dy), dbuf_view(da), n));
+            cmd_finish(cmd);
+            snprintf(what, sizeof what, "gelu n %u (subgroup %u)", n, sizes[s]);
+            dbuf_read(dy, got, what);
+            vkg_test_check_close(what, got, want, n, 1e-6, 1e-5, 1e-10);
+
+            /* In place: gelu(a) into a, then a += b into a; and y = b + b. */
+            float *want2 = malloc(n * 4);
+            dbuf db = dbuf_make(ctx, "b", b, n, 1);
+            cmd = cmd_begin(ctx, "gelu add in place");
+            ok(vkg_gelu(&k, cmd, dbuf_view(da), dbuf_view(da), n));
+            ok(vkg_add(&k, cmd, dbuf_view(da), dbuf_view(da), dbuf_view(db), n));
+            ok(vkg_add(&k, cmd, dbuf_view(dy), dbuf_view(db), dbuf_view(db), n));
+            cmd_finish(cmd);
+            snprintf(what, sizeof what, "gelu + add in place n %u (subgroup %u)", n, sizes[s]);
+            dbuf_read(da, got, what);
+            ref_add(want2, want, b, n);
+            vkg_test_check_close(what, got, want2, n, 1e-6, 1e-5, 1e-10);
+            ref_add(want2, b, b, n); /* an fp32 sum is the correctly rounded double sum: exact */
+            snprintf(what, sizeof what, "add b + b n %u (subgroup %u)", n, sizes[s]);
+            dbuf_read(dy, got, what);
+            for (uint32_t j = 0; j < n; j++)
+                if (got[j] != want2[j]) {
+                    print_error("%s: element %u: %.9g != %.9g\n", what, j, got[j], want2[j]);
+                    fail();
+                }
+            vkg_buffer_destroy(da.buf);
+            vkg_buffer_destroy(db.buf);
+            vkg_buffer_destroy(dy.buf);
+            free(a), free(b), free(want), free(want2), free(got);
+        }
+    }
+}
+
+/* ---- embedding ---------------------------------------------------------------------------- */
+
+/* A table [rows, d] with a value that is a function of (row, col), so huge tables need no host copy. */
+static float table_value(uint64_t salt, uint64_t row, uint64_t col) {
+    uint64_t z = (row * 0x9E3779B97F4A7C15ull) ^ (col * 0xBF58476D1CE4E5B9ull) ^ salt;
+    z ^= z >> 29;
+    z *= 0x94D049BB133111EBull;
+    z ^= z >> 32;
+    return (float)((double)(z & 0xffffff) / (double)0x1000000 * 4.0 - 2.0);
+}
+
+typedef struct table_fill {
+    uint64_t salt;
+    uint32_t d;
+    vkg_storage storage;
+} table_fill;
+
+static void fill_table(void *dst, uint64_t off, uint64_t len, void *user) {
+    const table_fill *t = user;
+    uint32_t eb = vkg_storage_bytes(t->storage);
+    for (uint64_t b = 0; b < len; b += eb) {
+        uint64_t e = (off + b) / eb;
+        float v = table_value(t->salt, e / t->d, e % t->d);
+        if (t->storage == VKG_STORAGE_F16) {
+            uint16_t h = ref_f32_to_f16(v);
+            memcpy((char *)dst + b, &h, 2);
+        } else {
+            memcpy((char *)dst + b, &v, 4);
+        }
+    }
+}
+
+/* Value as the device sees it (after fp16 rounding). */
+static float table_stored(uint64_t salt, uint64_t row, uint64_t col, vkg_storage s) {
+    float v = table_value(salt, row, col);
+    return s == VKG_STORAGE_F16 ? ref_f16_to_f32(ref_f32_to_f16(v)) : v;
+}
+
+/* A table at byte `offset` of its own buffer, guard-filled elsewhere. */
+static vkg_matrix make_table(vkg_context *ctx, uint64_t salt, uint32_t rows, uint32_t d, vkg_storage s,
+                             uint64_t offset) {
+    uint64_t bytes = (uint64_t)rows * d * vkg_storage_bytes(s);
+    uint64_t total = (offset + bytes + 256 + 3) / 4 * 4; /* fills go by 32-bit words */
+    vkg_matrix m = {NULL, offset, rows, d, s};
+    assert_int_equal(vkg_buffer_create(ctx, total, VKG_MEMORY_DEVICE, "table", &m.buf), VKG_OK);
+    assert_int_equal(vkg_buffer_fill(m.buf, 0, total, VKG_TEST_GUARD), VKG_OK);
+    table_fill tf = {salt, d, s};
+    ok(vkg_buffer_write(m.buf, offset, bytes, fill_table, &tf, NULL));
+    return m;
+}
+
+/* Write pos and tokens into a host-visible step buffer. */
+static void set_step(vkg_buffer *step, uint32_t pos, const uint32_t *tokens, uint32_t T) {
+    uint32_t *w = vkg_buffer_map(step);
+    w[0] = pos;
+    memcpy(w + VKG_STEP_HEADER_WORDS, tokens, T * 4);
+}
+
+/* Run the recorded `cmd` with (pos, tokens) and compare y with the reference; tokens >= V or
+ * positions >= P must give zero rows. */
+static void embedding_check(vkg_cmd *cmd, vkg_buffer *step, dbuf dy, const vkg_matrix *wte, const vkg_matrix *wpe,
+                            uint32_t pos, const uint32_t *tokens, uint32_t T, const char *label) {
+    uint32_t d = wte->cols;
+    set_step(step, pos, tokens, T);
+    ok(vkg_cmd_run(cmd));
+    float *got = malloc((size_t)T * d * 4), *want = malloc((size_t)T * d * 4);
+    char what[160];
+    snprintf(what, sizeof what, "embedding %s V %u d %u T %u pos %u wte %s wpe %s", label, wte->rows, d, T, pos,
+             wte->storage ? "f16" : "f32", wpe->storage ? "f16" : "f32");
+    dbuf_read(dy, got, what);
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t c = 0; c < d; c++) {
+            bool bad = tokens[t] >= wte->rows || (uint64_t)pos + t >= wpe->rows;
+            double v = bad ? 0.0
+                           : (double)table_stored(1, tokens[t], c, wte->storage) +
+                                 (double)table_stored(2, pos + t, c, wpe->storage);
+            want[(size_t)t * d + c] = (float)v;
+        }
+    vkg_test_check_close(what, got, want, (size_t)T * d, 0.0, 1e-6, 1e-12);
+    free(got), free(want);
+}
+
+static void embedding_small(vkg_context *ctx, const vkg_kernels *k, uint32_t V, uint32_t d, uint32_t P, uint32_t T,
+                            vkg_storage ste, vkg_storage spe, uint32_t chunk_rows) {
+    vkg_matrix wte = make_table(ctx, 1, V, d, ste, 6 * vkg_storage_bytes(ste)); /* unaligned start */
+    vkg_matrix wpe = make_table(ctx, 2, P, d, spe, 0);
+    vkg_buffer *step = NULL;
+    assert_int_equal(vkg_buffer_create(ctx, (VKG_STEP_HEADER_WORDS + T) * 4, VKG_MEMORY_HOST, "step", &step),
+                     VKG_OK);
+    dbuf dy = dbuf_make(ctx, "emb y", NULL, (size_t)T * d, 3);
+    vkg_cmd *cmd = NULL;
+    ok(vkg_cmd_create(ctx, "embedding", &cmd));
+    ok(vkg_cmd_begin(cmd));
+    ok(vkg_embedding_chunked(k, cmd, dbuf_view(dy), &wte, &wpe, vkg_view_whole(step), T, chunk_rows));
+    ok(vkg_cmd_end(cmd));
+    uint32_t *tok = malloc(T * 4);
+    char label[64];
+    snprintf(label, sizeof label, "chunk rows %u subgroup %u", chunk_rows, k->subgroup_size);
+    /* Replay one recording with different tokens and positions: spanning the vocabulary (both
+     * ends, both sides of chunk boundaries), then out-of-range ids and positions. */
+    for (uint32_t rep = 0; rep < 3; rep++) {
+        for (uint32_t t = 0; t < T; t++)
+            tok[t] = (t * 2654435761u + rep * 977u) % V;
+        tok[0] = rep == 1 ? V - 1 : 0;
+        if (T > 2 && chunk_rows) {
+            tok[1] = chunk_rows - 1 < V ? chunk_rows - 1 : V - 1;
+            tok[2] = chunk_rows < V ? chunk_rows : 0;
+        }
+        embedding_check(cmd, step, dy, &wte, &wpe, rep * (P - T) / 2, tok, T, label);
+    }
+    if (T > 1) {
+        tok[T - 1] = V;
+        tok[0] = 0xffffffffu;
+    }
+    embedding_check(cmd, step, dy, &wte, &wpe, P - T, tok, T, label);
+    embedding_check(cmd, step, dy, &wte, &wpe, P - 1, tok, T, label);     /* rows past P are zeros */
+    embedding_check(cmd, step, dy, &wte, &wpe, 0xfffffff0u, tok, T, label); /* pos + t wraps 32 bits */
+    vkg_cmd_destroy(cmd);
+    vkg_buffer_destroy(step);
+    vkg_buffer_destroy(dy.buf);
+    vkg_buffer_destroy(wte.buf);
+    vkg_buffer_destroy(wpe.buf);
+    free(tok);
+}
+
+static void test_embedding(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    const vkg_device_info *info = vkg_context_device(ctx);
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    int f16 = info->storage_16bit;
+    if (!f16)
+        printf("note: %s has no 16-bit storage: fp16 embedding cases skipped\n", info->name);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (int st = 0; st < (f16 ? 4 : 1); st++) {
+            vkg_storage ste = st & 1 ? VKG_STORAGE_F16 : VKG_STORAGE_F32, spe = st & 2 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
+            embedding_small(ctx, &k, 300, 768, 40, 7, ste, spe, 0);
+            embedding_small(ctx, &k, 300, 64, 40, 33, ste, spe, 16);  /* 19 chunks: 5 dispatches */
+            embedding_small(ctx, &k, 97, 17, 9, 3, ste, spe, 0);
+            embedding_small(ctx, &k, 50, 1, 4, 1, ste, spe, 0);
+        }
+        embedding_small(ctx, &k, 1000, 768, 64, 2, VKG_STORAGE_F32, VKG_STORAGE_F32, 300); /* 4 chunks, 1 dispatch */
+    }
+}
+
+/* GPT-2's wte [50257, 768] fp32 (154 MB): more than one binding on lavapipe (128 MiB). */
+static void test_embedding_gpt2_wte(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    const uint32_t V = 50257, d = 768, P = 1024, T = 8;
+    vkg_matrix wte = make_table(ctx, 1, V, d, VKG_STORAGE_F32, 0);
+    vkg_matrix wpe = make_table(ctx, 2, P, d, VKG_STORAGE_F32, 0);
+    vkg_buffer *step = NULL;
+    assert_int_equal(vkg_buffer_create(ctx, (VKG_STEP_HEADER_WORDS + T) * 4, VKG_MEMORY_HOST, "step", &step), VKG_OK);
+    dbuf dy = dbuf_make(ctx, "emb y", NULL, (size_t)T * d, 0);
+    vkg_cmd *cmd = NULL;
+    ok(vkg_cmd_create(ctx, "embedding gpt2", &cmd));
+    ok(vkg_cmd_begin(cmd));
+    ok(vkg_embedding(&k, cmd, dbuf_view(dy), &wte, &wpe, vkg_view_whole(step), T));
+    ok(vkg_cmd_end(cmd));
+    uint64_t b = vkg_rows_per_binding(ctx, (uint64_t)d * 4); /* the first chunk boundary */
+    if (b > V - 2)
+        b = V - 2;
+    else
+        printf("note: wte is bound in chunks of %llu rows\n", (unsigned long long)b);
+    uint32_t tok[8] = {0, (uint32_t)b - 1, (uint32_t)b, (uint32_t)b + 1, V - 1, 12345, 50000, (uint32_t)b - 2};
+    embedding_check(cmd, step, dy, &wte, &wpe, 0, tok, T, "gpt2");
+    uint32_t tok2[8] = {V - 1, V - 2, 1, (uint32_t)b, 0, (uint32_t)b - 1, 40000, 7};
+    embedding_check(cmd, step, dy, &wte, &wpe, P - T, tok2, T, "gpt2 replay");
+    vkg_cmd_destroy(cmd);
+    vkg_buffer_destroy(step);
+    vkg_buffer_destroy(dy.buf);
+    vkg_buffer_destroy(wte.buf);
+    vkg_buffer_destroy(wpe.buf);
+}
+
+/* ---- argmax ------------------------------------------------------------------------------- */
+
+static void argmax_case(vkg_context *ctx, const vkg_kernels *k, const float *x, uint32_t n, const char *label) {
+    uint32_t want = (uint32_t)ref_argmax(x, (int)n);
+    dbuf dx = dbuf_make(ctx, "argmax x", x, n, 1);
+    dbuf dout = dbuf_make(ctx, "argmax out", NULL, 9, 2); /* index written to element 5 of 9 */
+    uint64_t sb = vkg_argmax_scratch_bytes(n);
+    dbuf ds = dbuf_make(ctx, "argmax scratch", NULL, sb ? sb / 4 : 1, 0);
+    vkg_cmd *cmd = cmd_begin(ctx, "argmax");
+    vkg_view out = dbuf_view(dout);
+    ok(vkg_argmax(k, cmd, out, 5, dbuf_view(dx), n, (vkg_view){ds.buf, 0, sb ? sb : 4}));
+    cmd_finish(cmd);
+    uint32_t got[9];
+    char what[128];
+    snprintf(what, sizeof what, "argmax %s n %u (subgroup %u)", label, n, k->subgroup_size);
+    dbuf_read(dout, got, what);
+    for (int i = 0; i < 9; i++)
+        if (i != 5 && got[i] != VKG_TEST_GUARD) {
+            print_error("%s: output word %d overwritten\n", what, i);
+            fail();
+        }
+    if (got[5] != want) {
+        print_error("%s: got index %u, reference %u\n", what, got[5], want);
+        fail();
+    }
+    uint32_t *sc = malloc(ds.n * 4);
+    dbuf_read(ds, sc, what); /* the guard after the scratch */
+    free(sc);
+    vkg_buffer_destroy(dx.buf);
+    vkg_buffer_destroy(dout.buf);
+    vkg_buffer_destroy(ds.buf);
+}
+
+static void test_argmax(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const uint32_t ns[] = {1, 3, 17, 4096, 4097, 50257, (1u << 20) + 5};
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (size_t i = 0; i < VKG_ARRAY_LEN(ns); i++) {
+            uint32_t n = ns[i];
+            float *x = rand_floats(n * 3u, n, -50.0f, -1.0f); /* all negative */
+            argmax_case(ctx, &k, x, n, "random negative");
+            /* Ties: the same maximum at several places, the lowest must win; across workgroups
+             * (indices far apart) and within a subgroup (adjacent). */
+            uint32_t spots[] = {n - 1, n / 2 + 1, n / 2, n > 2000 ? 1500 : 0, n > 1 ? 1 : 0};
+            for (size_t j = 0; j < VKG_ARRAY_LEN(spots); j++)
+                x[spots[j] < n ? spots[j] : n - 1] = -0.5f;
+            argmax_case(ctx, &k, x, n, "ties");
+            /* NaNs are skipped, even where they sit before the maximum; +inf wins. */
+            for (uint32_t j = 0; j < n; j += 5)
+                x[j] = NAN;
+            argmax_case(ctx, &k, x, n, "NaNs");
+            x[n - 1] = INFINITY;
+            argmax_case(ctx, &k, x, n, "NaN and +inf");
+            for (uint32_t j = 0; j < n; j++)
+                x[j] = j % 2 ? -INFINITY : NAN;
+            argmax_case(ctx, &k, x, n, "-inf and NaN"); /* the first -inf (index 1, or 0 if n = 1) */
+            for (uint32_t j = 0; j < n; j++)
+                x[j] = NAN;
+            argmax_case(ctx, &k, x, n, "all NaN"); /* 0 */
+            free(x);
+        }
+    }
+}
+
+/* ---- bad arguments ------------------------------------------------------------------------ */
+
+static void expect(vkg_status s, vkg_status want, const char *needle) {
+    if (s != want || !strstr(vkg_last_error(), needle))
+        print_error("got %s (%s), want %s naming '%s'\n", vkg_status_str(s), vkg_last_error(), vkg_status_str(want),
+                    needle);
+    assert_int_equal(s, want);
+    assert_non_null(strstr(vkg_last_error(), needle));
+}
+
+static void test_bad_shapes(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    vkg_buffer *buf = NULL, *step = NULL;
+    assert_int_equal(vkg_buffer_create(ctx, 4096, VKG_MEMORY_DEVICE, "bad", &buf), VKG_OK);
+    assert_int_equal(vkg_buffer_create(ctx, 64, VKG_MEMORY_HOST, "step", &step), VKG_OK);
+    vkg_view v = {buf, 0, 1024}, small = {buf, 1024, 64}, odd = {buf, 2, 64};
+    vkg_cmd *cmd = cmd_begin(ctx, "bad shapes");
+    const vkg_status INV = VKG_ERROR_INVALID_ARGUMENT;
+
+    expect(vkg_layernorm(&k, cmd, v, v, v, v, 0, 8, 1e-5f), INV, "layernorm: shape [0, 8]");
+    expect(vkg_layernorm(&k, cmd, v, v, v, v, 8, 0, 1e-5f), INV, "layernorm: shape [8, 0]");
+    expect(vkg_layernorm(&k, cmd, v, v, v, small, 8, 32, 1e-5f), INV, "layernorm: beta view of 64 bytes");
+    expect(vkg_layernorm(&k, cmd, small, v, v, v, 8, 8, 1e-5f), INV, "layernorm: y view");
+    expect(vkg_layernorm(&k, cmd, v, v, v, v, 8, 8, NAN), INV, "layernorm: eps");
+    expect(vkg_layernorm(&k, cmd, v, odd, v, v, 2, 8, 1e-5f), INV, "layernorm: x offset 2");
+    expect(vkg_softmax(&k, cmd, v, v, 2, 0, 1.0f, false, 0), INV, "softmax: shape [2, 0]");
+    expect(vkg_softmax(&k, cmd, v, small, 2, 16, 1.0f, false, 0), INV, "softmax: x view of 64 bytes");
+    expect(vkg_softmax(&k, cmd, v, v, 2, 16, INFINITY, false, 0), INV, "softmax: scale");
+    expect(vkg_gelu(&k, cmd, v, v, 0), INV, "gelu: 0 elements");
+    expect(vkg_gelu(&k, cmd, small, v, 17), INV, "gelu: y view of 64 bytes");
+    expect(vkg_add(&k, cmd, v, v, small, 100), INV, "add: b view");
+    expect(vkg_add(&k, cmd, v, (vkg_view){NULL, 0, 0}, v, 1), INV, "add: a has no buffer");
+    expect(vkg_argmax(&k, cmd, v, 0, v, 0, v), INV, "argmax: 0 elements");
+    expect(vkg_argmax(&k, cmd, small, 16, v, 8, v), INV, "argmax: out view");
+    {
+        vkg_buffer *big = NULL;
+        assert_int_equal(vkg_buffer_create(ctx, 50257 * 4, VKG_MEMORY_DEVICE, "big", &big), VKG_OK);
+        expect(vkg_argmax(&k, cmd, v, 0, vkg_view_whole(big), 50257, small), INV, "argmax: scratch view");
+        vkg_buffer_destroy(big);
+    }
+
+    vkg_matrix wte = {buf, 0, 10, 8, VKG_STORAGE_F32}, wpe = {buf, 512, 4, 8, VKG_STORAGE_F32};
+    vkg_view sv = vkg_view_whole(step);
+    vkg_matrix wpe7 = {buf, 512, 4, 7, VKG_STORAGE_F32}, huge = {buf, 0, 1000, 8, VKG_STORAGE_F32};
+    expect(vkg_embedding(&k, cmd, v, &wte, &wpe7, sv, 2), INV, "embedding: wte is [10, 8] but wpe is [4, 7]");
+    expect(vkg_embedding(&k, cmd, v, &wte, &wpe, sv, 5), INV, "embedding: T = 5 rows, wpe has 4 positions");
+    expect(vkg_embedding(&k, cmd, v, &wte, &wpe, sv, 0), INV, "embedding: T = 0");
+    expect(vkg_embedding(&k, cmd, v, &huge, &wpe, sv, 2), INV, "embedding: wte [1000, 8]");
+    expect(vkg_embedding(&k, cmd, v, NULL, &wpe, sv, 2), INV, "embedding: wte is missing");
+    expect(vkg_embedding(&k, cmd, v, &wte, &wpe, (vkg_view){step, 0, 16}, 2), INV, "embedding: step view");
+    expect(vkg_embedding(&k, cmd, small, &wte, &wpe, sv, 3), INV, "embedding: y view of 64 bytes");
+    assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
+    cmd_finish(cmd);
+    vkg_buffer_destroy(buf);
+    vkg_buffer_destroy(step);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_layernorm, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_softmax, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_gelu_add, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_embedding, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_embedding_gpt2_wte, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_argmax, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_shapes, vkg_test_setup, vkg_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, vkg_test_group_setup, vkg_test_group_teardown);
+}
