@@ -140,5 +140,8 @@ vkg_status vkg_cmd_elapsed_ns(vkg_cmd *cmd, uint32_t slot_a, uint32_t slot_b, do
 /* Number of dispatches and barriers recorded, for tests and benchmarks. */
 uint32_t vkg_cmd_dispatch_count(const vkg_cmd *cmd);
 uint32_t vkg_cmd_barrier_count(const vkg_cmd *cmd);
+/* Test hook only: stop deriving barriers in this recorder, so that a test can prove that the
+ * synchronization validation it relies on does report a missing barrier. Never used by vkgpt. */
+void vkg_cmd_disable_barriers(vkg_cmd *cmd);
 
 #endif /* VKG_VK_H */
