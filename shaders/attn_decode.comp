@@ -10,10 +10,14 @@
  *            written to scratch[h, c, :] = (m, l, o[0..HD)). Chunks starting past pos exit at once:
  *            the grid is fixed at record time for the largest context P, so one recording serves
  *            every position. Keys at or past P are never read (pos >= P would be a host bug).
+ *            With one chunk for all P keys (pc.n_splits == 1, the host's choice on a CPU device,
+ *            where a few long workgroups beat many short ones) the result is final: binding 4 is
+ *            then the output [1, d] and out[h*HD + j] = o[j] / l is written, no combine pass.
  * Layout:    qkv fp32 [1, 3d] (q = columns [h*HD, (h+1)*HD)); K, V [H, P, HD] (fp32 or fp16);
  *            scratch fp32 [H, n_splits, HD + 2].
  * Grid:      (n_splits = ceil(P / CHUNK), H).
- * Bindings:  0 step (read), 1 qkv (read), 2 K cache (read), 3 V cache (read), 4 scratch (written).
+ * Bindings:  0 step (read), 1 qkv (read), 2 K cache (read), 3 V cache (read), 4 scratch (written;
+ *            the output when n_splits == 1).
  * Push:      vkg_attention_push: H, P, n_splits (T = 1 and hd = HD unused).
  * Spec:      0 WG, 1 HD head dimension (any 1..256), 2 CHUNK keys per workgroup.
  * Defines:   KV_F16 — fp16 cache (see attn_kv.glsl).
@@ -124,10 +128,14 @@ void main() {
     }
     const float l = wg_sum(local_sum); /* its barrier also publishes p_s */
 
-    const uint dst = (h * pc.n_splits + split) * (HD + 2u);
-    if (tid == 0u) {
-        scratch[dst] = m;
-        scratch[dst + 1u] = l;
+    const bool direct = pc.n_splits == 1u;
+    const float inv_l = 1.0 / l;
+    /* Where o[j] goes: scratch row (h, split) after m and l, or straight to the output. */
+    const uint dst = direct ? h * HD : (h * pc.n_splits + split) * (HD + 2u) + 2u;
+    const float out_scale = direct ? inv_l : 1.0;
+    if (tid == 0u && !direct) {
+        scratch[dst - 2u] = m;
+        scratch[dst - 1u] = l;
     }
     if (VEC4) {
         for (uint idx = tid; idx < G4 * HD4; idx += WG) {
@@ -143,7 +151,7 @@ void main() {
             for (uint g = 0; g < G4; g++)
                 o += part4[g * HD4 + j4];
             for (uint c = 0; c < 4u; c++)
-                scratch[dst + 2u + 4u * j4 + c] = o[c];
+                scratch[dst + 4u * j4 + c] = o[c] * out_scale;
         }
     } else {
         for (uint idx = tid; idx < G * HD; idx += WG) {
@@ -158,7 +166,7 @@ void main() {
             float o = 0.0;
             for (uint g = 0; g < G; g++)
                 o += part[g * HD + j];
-            scratch[dst + 2u + j] = o;
+            scratch[dst + j] = o * out_scale;
         }
     }
 }

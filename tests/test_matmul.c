@@ -203,6 +203,9 @@ static void test_shape_grid(void **state) {
                 mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2], .storage = st[s],
                              .ep = (vkg_epilogue)(rot % 3), .bias = rot % 2 == 0, .in_place = rot % 4 == 2,
                              .path = forced_paths[p]};
+                /* Both work splits of the vector path (CPU: lanes own rows, 4 rows of X per group;
+                 * GPU: the workgroup on 1..4 rows) whatever the device: alternate shapes. */
+                k.cpu_tuning = (i + (size_t)s) % 2 == 0;
                 run_case(ctx, &k, &c, 1000 + (uint64_t)rot);
             }
 }
@@ -243,6 +246,7 @@ static void test_epilogues(void **state) {
                             mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2],
                                          .storage = st[s], .ep = (vkg_epilogue)ep, .bias = bias,
                                          .in_place = in_place, .path = forced_paths[p]};
+                            k.cpu_tuning = bias; /* both vector-path work splits */
                             run_case(ctx, &k, &c, seed++);
                         }
 }
@@ -264,6 +268,7 @@ static void test_chunked_weights(void **state) {
                              .path = forced_paths[p], .max_chunk_rows = 16};
                 vkg_matrix m = {.buf = NULL, .rows = c.N, .cols = c.K, .storage = c.storage};
                 assert_true(vkg_matmul_chunk_count(&k, &m, &(vkg_matmul_options){.max_chunk_rows = 16}) >= 2);
+                k.cpu_tuning = (i + (size_t)s) % 2 == 0;
                 run_case(ctx, &k, &c, seed++);
             }
     const vkg_device_info *info = vkg_context_device(ctx);
@@ -273,6 +278,7 @@ static void test_chunked_weights(void **state) {
     for (size_t p = 0; p < VKG_ARRAY_LEN(forced_paths); p++) {
         mm_case c = {.M = 2, .K = 768, .N = 50257, .storage = VKG_STORAGE_F32, .ep = VKG_EPILOGUE_NONE,
                      .path = forced_paths[p]};
+        k.cpu_tuning = p == 0; /* the vector path with 2 rows of X in one group (CPU split) */
         run_case(ctx, &k, &c, seed++);
     }
 }

@@ -491,6 +491,7 @@ static void test_argmax(void **state) {
         k.subgroup_size = sizes[s];
         for (size_t i = 0; i < VKG_ARRAY_LEN(ns); i++) {
             uint32_t n = ns[i];
+            k.cpu_tuning = i % 2; /* both first-pass splits (64 x 64 or 256 x 4 per group) */
             float *x = rand_floats(n * 3u, n, -50.0f, -1.0f); /* all negative */
             argmax_case(ctx, &k, x, n, "random negative");
             /* Ties: the same maximum at several places, the lowest must win; across workgroups

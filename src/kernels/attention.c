@@ -11,9 +11,14 @@
 enum {
     KV_STORE_WG = 256,
     DECODE_WG = 64,
-    /* Keys per decode workgroup. 64 gives gpt2 (H = 12) at context 2048 384 workgroups: enough to
-     * fill a large GPU, while each still streams 2 x 64 x hd elements. */
+    /* Keys per decode workgroup on a GPU. 64 gives gpt2 (H = 12) at context 2048 384 workgroups:
+     * enough to fill a large GPU, while each still streams 2 x 64 x hd elements. */
     DECODE_CHUNK = 64,
+    /* On a CPU device one workgroup per head takes all keys (up to this many; 16 KB of scores in
+     * shared memory): lavapipe pays a fixed cost for every workgroup, even those that exit at
+     * once because their chunk is past the position, and a few heads already keep its threads
+     * busy. One chunk also makes the combine pass unnecessary. */
+    DECODE_CHUNK_CPU_MAX = 4096,
     COMBINE_WG = 64,
     PREFILL_WG = 128,
     /* Shared-memory budget of a prefill workgroup: lavapipe's limit, below NVIDIA's 48 KiB. */
@@ -95,13 +100,22 @@ vkg_status vkg_kv_store(const vkg_kernels *k, vkg_cmd *cmd, vkg_view k_cache, vk
     return vkg_cmd_dispatch_1d(cmd, p, views, &push, (n + wg - 1) / wg);
 }
 
-static uint32_t decode_splits(uint32_t P) { return vkg_div_up(P, DECODE_CHUNK); }
+/* Keys per decode workgroup (attn_decode's CHUNK) for this device and cache size. */
+static uint32_t decode_chunk(const vkg_kernels *k, uint32_t P) {
+    if (!k->cpu_tuning)
+        return DECODE_CHUNK;
+    /* The scores take 4 * CHUNK bytes of shared memory: at most half of the device's. */
+    uint32_t max = vkg_min_u32(DECODE_CHUNK_CPU_MAX, vkg_context_device(k->ctx)->max_shared_memory / 8);
+    max = vkg_max_u32(max / 64 * 64, 64);
+    return P <= max ? vkg_div_up(P, 64) * 64 : vkg_div_up(P, vkg_div_up(P, max));
+}
+
+static uint32_t decode_splits(const vkg_kernels *k, uint32_t P) { return vkg_div_up(P, decode_chunk(k, P)); }
 
 uint64_t vkg_attention_decode_scratch_bytes(const vkg_kernels *k, uint32_t H, uint32_t hd, uint32_t P) {
-    (void)k; /* the chunk size does not depend on the device (yet) */
     if (H == 0 || hd == 0 || P == 0)
         return 0;
-    return (uint64_t)H * decode_splits(P) * (hd + 2u) * 4u;
+    return (uint64_t)H * decode_splits(k, P) * (hd + 2u) * 4u;
 }
 
 vkg_status vkg_attention_decode(const vkg_kernels *k, vkg_cmd *cmd, vkg_view out, vkg_view qkv, vkg_view k_cache,
@@ -113,7 +127,7 @@ vkg_status vkg_attention_decode(const vkg_kernels *k, vkg_cmd *cmd, vkg_view out
     VKG_TRY(bind(k, name, "qkv", qkv, (uint64_t)3u * H * hd * 4u, &dv[1]));
     VKG_TRY(bind(k, name, "scratch", scratch, vkg_attention_decode_scratch_bytes(k, H, hd, P), &dv[4]));
     VKG_TRY(bind(k, name, "out", out, (uint64_t)H * hd * 4u, &cv[2]));
-    uint32_t n_splits = decode_splits(P);
+    uint32_t n_splits = decode_splits(k, P), chunk = decode_chunk(k, P);
     const uint32_t *max = vkg_context_device(k->ctx)->max_workgroup_count;
     if (n_splits > max[0] || H > max[1] || H > max[0])
         return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: grid %u x %u (P %u) above the device's %u x %u", name,
@@ -121,12 +135,16 @@ vkg_status vkg_attention_decode(const vkg_kernels *k, vkg_cmd *cmd, vkg_view out
     cv[0] = dv[0];
     cv[1] = dv[4];
 
-    uint32_t dspec[3] = {workgroup(k, DECODE_WG), hd, DECODE_CHUNK};
-    uint32_t cspec[3] = {workgroup(k, COMBINE_WG), hd, DECODE_CHUNK};
+    uint32_t dspec[3] = {workgroup(k, DECODE_WG), hd, chunk};
+    uint32_t cspec[3] = {workgroup(k, COMBINE_WG), hd, chunk};
     vkg_pipeline *dp = NULL, *cp = NULL;
     VKG_TRY(pipeline(k, kv == VKG_STORAGE_F16 ? "attn_decode_f16" : "attn_decode", 5, 1u << 4, 3, dspec, &dp));
-    VKG_TRY(pipeline(k, "attn_combine", 3, 1u << 2, 3, cspec, &cp));
     vkg_attention_push push = {.T = 1, .H = H, .hd = hd, .P = P, .n_splits = n_splits};
+    if (n_splits == 1) { /* one chunk: attn_decode writes the output itself */
+        dv[4] = cv[2];
+        return vkg_cmd_dispatch(cmd, dp, dv, &push, 1, H, 1);
+    }
+    VKG_TRY(pipeline(k, "attn_combine", 3, 1u << 2, 3, cspec, &cp));
     VKG_TRY(vkg_cmd_dispatch(cmd, dp, dv, &push, n_splits, H, 1));
     return vkg_cmd_dispatch(cmd, cp, cv, &push, H, 1, 1);
 }

@@ -37,7 +37,8 @@ uint64_t vkg_attention_decode_scratch_bytes(const vkg_kernels *k, uint32_t H, ui
 
 /* Record: attention of the single query in qkv row 0 (position step_pos) over keys 0..step_pos of
  * the cache, into out [1, d]. Two dispatches (partial results per key chunk into `scratch`, then a
- * merge); the grid covers P, so one recording replays at every position. `scratch` must hold
+ * merge), or one where a single chunk covers P (CPU tuning); the grid covers P, so one recording
+ * replays at every position. `scratch` must hold
  * vkg_attention_decode_scratch_bytes() bytes and is overwritten. */
 vkg_status vkg_attention_decode(const vkg_kernels *k, vkg_cmd *cmd, vkg_view out, vkg_view qkv, vkg_view k_cache,
                                 vkg_view v_cache, vkg_storage kv, vkg_view step, vkg_view scratch, uint32_t H,

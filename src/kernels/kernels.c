@@ -7,6 +7,7 @@ vkg_kernels vkg_kernels_default(vkg_context *ctx) {
         .ctx = ctx,
         .subgroup_size = 0,
         .use_coopmat = info->coopmat_nv && info->n_coopmat_shapes > 0,
+        .cpu_tuning = info->type == VKG_DEVICE_CPU,
     };
 }
 

@@ -39,9 +39,15 @@ typedef struct vkg_kernels {
     vkg_context *ctx;
     uint32_t subgroup_size; /* 0: the driver's default; else forced (tests force each size offered) */
     bool use_coopmat;       /* cooperative-matrix matmul where the device has it */
+    /* Work distribution for a CPU driver (lavapipe): there every workgroup runs as a loop over SIMD
+     * lanes on one core, so kernels take fewer, larger workgroups and avoid barriers in loops. Same
+     * shaders, other specialization constants and grids. Default: the device type is CPU. Tests
+     * set it both ways to cover both configurations on any device. */
+    bool cpu_tuning;
 } vkg_kernels;
 
-/* Defaults for `ctx`: driver's subgroup size, cooperative matrices when available. */
+/* Defaults for `ctx`: driver's subgroup size, cooperative matrices when available, CPU tuning on a
+ * CPU device. */
 vkg_kernels vkg_kernels_default(vkg_context *ctx);
 
 /* Pipeline for a kernel with the settings of `k` applied (forced subgroup size). */

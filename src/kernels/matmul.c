@@ -38,6 +38,43 @@ bool vkg_matmul_coopmat_usable(const vkg_kernels *k) {
            info->max_shared_memory >= COOP_SHARED;
 }
 
+/* matmul_vec.comp's work split (see its header): WG threads in teams of TPR, each team computing
+ * ROWS outputs per pass, PASSES passes: (WG / TPR) * ROWS * PASSES outputs per workgroup. */
+typedef struct vec_shape {
+    uint32_t wg, rows, tpr, passes, mb;
+} vec_shape;
+
+static vec_shape vec_shape_for(const vkg_kernels *k, uint32_t M, uint32_t K, uint32_t N, bool f16) {
+    uint32_t chunks = K / (f16 ? 8 : 4);
+    vec_shape s;
+    if (k->cpu_tuning) {
+        /* Each invocation owns 4 whole rows (teams of one: no reduction, x reused 4 times) and,
+         * for prefill, 4 rows of X (each W load used 4 times); one SIMD row of invocations (the
+         * subgroup width: 8 on lavapipe) per workgroup, whose barrier-free loop then runs with no
+         * coroutine switches; as many passes as keep ~16 workgroups for the driver's threads to
+         * share on small N, at most 8 on large N, where each workgroup's fixed cost is then
+         * amortised. Measured on lavapipe with tests/profile_step.c: the gpt-mini LM head went from
+         * 66 ms (128 threads on 4 rows) to about 6-11 ms. */
+        uint32_t wg = vkg_max_u32(vkg_context_device(k->ctx)->subgroup_size, 1);
+        uint32_t per_pass = wg * 4, rb = vkg_div_up(vkg_div_up(N, 16), per_pass) * per_pass;
+        s = (vec_shape){.wg = wg, .rows = 4, .tpr = 1, .passes = vkg_min_u32(rb / per_pass, 8), .mb = M > 1 ? 4 : 1};
+    } else {
+        /* One team of the whole workgroup on 1..4 rows: many workgroups to fill a GPU; more rows
+         * per workgroup share x loads where N is large enough to keep every core busy anyway. */
+        s.wg = chunks >= 128 ? 128 : 64;
+        s.rows = N >= 16384 ? 4 : N >= 2048 ? 2 : 1;
+        s.tpr = s.wg;
+        s.passes = 1;
+        s.mb = 1;
+    }
+    /* A forced subgroup size must fit the workgroup (and teams then still divide it). */
+    if (k->subgroup_size > s.wg) {
+        s.tpr = s.tpr * (k->subgroup_size / s.wg);
+        s.wg = k->subgroup_size;
+    }
+    return s;
+}
+
 static uint32_t gcd_u32(uint32_t a, uint32_t b) {
     while (b) {
         uint32_t t = a % b;
@@ -117,8 +154,10 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "matmul M=%u N=%u K=%u: the cooperative-matrix path needs fp16 "
                         "weights and VK_NV_cooperative_matrix with a 16x16x16 or 16x8x16 fp16 shape, shaderFloat16 "
                         "and subgroup size 32; %s does not offer them", M, N, K, info->name);
+    /* A CPU device runs prefill on the vector path too, with MB rows of X per workgroup: the tiled
+     * path's shared-memory staging and barriers in its K loop cost far more there (lavapipe). */
     if (path == VKG_MATMUL_PATH_AUTO)
-        path = M == 1 ? VKG_MATMUL_PATH_VECTOR
+        path = M == 1 || k->cpu_tuning ? VKG_MATMUL_PATH_VECTOR
                       : (k->use_coopmat && coop_ok) ? VKG_MATMUL_PATH_COOPMAT : VKG_MATMUL_PATH_TILED;
     if (path != VKG_MATMUL_PATH_VECTOR && path != VKG_MATMUL_PATH_TILED && path != VKG_MATMUL_PATH_COOPMAT)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: unknown path %d", M, N, K, (int)path);
@@ -163,16 +202,17 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
     uint32_t block_n, block_m, aligned;
     vkg_pipeline *p = NULL;
     if (path == VKG_MATMUL_PATH_VECTOR) {
-        uint32_t vw = f16 ? 8 : 4, wg = K / vw >= 128 ? 128 : 64;
-        /* More outputs per workgroup share x loads and cut the group count, but small N needs
-         * every group it can get to keep a GPU's cores busy. */
-        block_n = N >= 16384 ? 4 : N >= 2048 ? 2 : 1;
-        block_m = 1;
-        aligned = K % vw == 0;
+        vec_shape vs = vec_shape_for(k, M, K, N, f16);
+        block_n = (vs.wg / vs.tpr) * vs.rows * vs.passes;
+        block_m = vs.mb;
+        aligned = K % (f16 ? 8 : 4) == 0;
         desc.shader = f16 ? "matmul_vec_f16" : "matmul_vec_f32";
-        desc.n_spec = 2;
-        desc.spec[0] = vkg_max_u32(wg, k->subgroup_size);
-        desc.spec[1] = block_n;
+        desc.n_spec = 5;
+        desc.spec[0] = vs.wg;
+        desc.spec[1] = vs.rows;
+        desc.spec[2] = vs.tpr;
+        desc.spec[3] = vs.passes;
+        desc.spec[4] = vs.mb;
         VKG_TRY(vkg_kernels_pipeline(k, desc, &p));
     } else if (path == VKG_MATMUL_PATH_TILED) {
         block_n = TILE_BN;
@@ -181,6 +221,7 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         desc.shader = f16 ? "matmul_tiled_f16" : "matmul_tiled_f32";
         desc.n_spec = 6;
         uint32_t spec[6] = {(TILE_BM / TILE_TM) * (TILE_BN / TILE_TN), TILE_BM, TILE_BN, TILE_BK, TILE_TM, TILE_TN};
+
         for (int i = 0; i < 6; i++)
             desc.spec[i] = spec[i];
         VKG_TRY(vkg_kernels_pipeline(k, desc, &p));
