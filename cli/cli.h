@@ -9,6 +9,8 @@
 #include "vkgpt.h"
 
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
+/* Returned by option parsers (never by a command) when --help was asked: the caller prints help. */
+enum { CLI_HELP = -1 };
 
 /* Print "vkgpt: <what>: <status name>: <detail>" on stderr and return CLI_FAILED. */
 int cli_report(const char *what, vkg_status s);
@@ -20,5 +22,14 @@ int cmd_run(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+
+/* Option parsing alone, opening no device and reading no file (for the fuzz target
+ * tests/fuzz/fuzz_cli_options.c): CLI_OK, CLI_USAGE after printing what is wrong, or CLI_HELP when
+ * --help was given. Frees whatever it allocated. */
+int cmd_run_parse(int argc, char **argv);
+int cmd_demo_parse(int argc, char **argv);
+int cmd_tokenize_parse(int argc, char **argv);
+int cmd_detokenize_parse(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif /* VKG_CLI_H */

@@ -381,6 +381,85 @@ void vkg_sampler_reset(vkg_sampler *s);
 /* Restarts the random sequence from a new seed (which reset() will also use from now on). */
 void vkg_sampler_reseed(vkg_sampler *s, uint64_t seed);
 
+/* ---- benchmarks (src/bench) ---- */
+
+/*
+ * Shader-level benchmarks, for `vkgpt bench ops` and for users comparing GPUs. Nothing here is on
+ * the inference path. GPU times come from timestamp queries written around a recording of `reps`
+ * back-to-back copies of the measured work (each copy depends on the one before, so a barrier
+ * separates them, as in the model's graph); a sample is that span divided by `reps`. Before
+ * sampling, the work runs once to warm up (pipeline creation, first touch of memory) and `reps` is
+ * chosen so that one sample lasts about `sample_time_s`; samples are then taken until they add up
+ * to `min_time_s` and number at least `min_samples` (at most `max_samples`), and the median is
+ * reported. Devices without timestamps on the compute queue are timed with the host clock around
+ * submit + wait instead (the result says which).
+ */
+
+/* The device's own peaks, measured on the spot by built-in probe kernels. */
+typedef struct vkg_probe_results {
+    double read_gbps;     /* streaming read of a large buffer, 1e9 bytes/s (median) */
+    uint64_t read_bytes;  /* size of that buffer */
+    double fma_gflops;    /* fp32 FMA throughput, 1e9 FLOP/s (an FMA counts 2; median) */
+    double dispatch_us;   /* one small dependent dispatch + compute-to-compute barrier, microseconds
+                             (median of a chain of 64) */
+    double submit_us;     /* an empty submission + fence wait as the host sees it, microseconds */
+    bool gpu_timestamps;  /* false: the device has no timestamps; host clock used */
+} vkg_probe_results;
+
+typedef struct vkg_probe_options {
+    uint64_t read_bytes;  /* buffer the read probe streams; 0: min(maxStorageBufferRange, 512 MiB,
+                             a quarter of the largest device-local heap). Rounded down to 64 KiB. */
+    double min_time_s;    /* sampling time per probe; 0: 0.05 s */
+} vkg_probe_options;
+
+/* Run the three probes and the submit probe on ctx's device (allocates and frees its own buffers;
+ * takes about 4 x min_time_s plus warm-up). opts may be NULL (defaults). */
+vkg_status vkg_probe_run(vkg_context *ctx, const vkg_probe_options *opts, vkg_probe_results *out);
+
+/* One measured kernel at one shape, handed to the vkg_bench_ops_run callback. */
+typedef struct vkg_bench_op {
+    const char *name;         /* "matmul_vec qkv", "attention_decode", ...: kernel and role */
+    const char *shape;        /* "M=1 N=2304 K=768", "T=1024 H=12 hd=64", ... */
+    uint32_t dispatches;      /* dispatches one copy of the op records */
+    uint64_t bytes;           /* bytes the op must move at least (reads + writes of its tensors) */
+    uint64_t flops;           /* floating-point operations (FMA = 2, exp/tanh = 1); 0 where the op
+                                 does no arithmetic worth counting (copies, argmax) */
+    double median_ns;         /* GPU time of one copy of the op: median over samples */
+    double min_ns;
+    uint32_t reps;            /* copies per sample */
+    uint32_t n_samples;
+    const double *samples_ns; /* every sample (time of one copy); valid during the callback only */
+    bool gpu_timestamps;      /* false: host clock around submit + wait (includes the submission) */
+} vkg_bench_op;
+
+typedef struct vkg_bench_ops_options {
+    const char *config;       /* synthetic configuration whose shapes are used; default "gpt2" */
+    vkg_precision weights;    /* matrix and embedding storage; default F32 */
+    vkg_precision kv;         /* KV cache storage; default F32 */
+    uint32_t prefill_rows;    /* M of the prefill matmuls and rows of the prefill row-wise ops;
+                                 0: 512 (a session's largest pass), capped at n_positions */
+    const char *filter;       /* only ops whose name contains this substring; NULL: all */
+    double sample_time_s;     /* target length of one sample; default 0.002 */
+    double min_time_s;        /* keep sampling until samples add up to this; default 0.02 */
+    uint32_t min_samples;     /* default 5 */
+    uint32_t max_samples;     /* default 200 */
+} vkg_bench_ops_options;
+
+vkg_bench_ops_options vkg_bench_ops_default_options(void);
+
+/* Called once per measured op, in a fixed order (matmuls, row-wise ops, KV store, attention at
+ * several contexts, argmax). */
+typedef void (*vkg_bench_op_fn)(const vkg_bench_op *op, void *user);
+
+/* Measure every kernel of the model at the shapes of opts->config (decode shapes M = 1, prefill
+ * shapes M = prefill_rows; attention decode at contexts 128, 512, 1024, 2048 and prefill at 128 and
+ * 512 where they fit n_positions; the cooperative-matrix matmul where the device offers it). Inputs
+ * are constant-filled buffers (values do not change these kernels' speed). opts may be NULL.
+ * VKG_ERROR_INVALID_ARGUMENT for an unknown config or a filter matching nothing;
+ * VKG_ERROR_FEATURE_MISSING for f16 storage without 16-bit storage. */
+vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts, vkg_bench_op_fn fn,
+                             void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,358 @@
+/*
+ * bench/ops.c — per-kernel benchmarks at the shapes of one GPT-2 configuration
+ * (vkg_bench_ops_run): every kernel family of src/kernels is recorded alone, at decode (one row)
+ * and prefill (prefill_rows rows) shapes, into constant-filled buffers and timed with
+ * bench/timing.c. Each op carries the bytes it must move and the FLOPs it does, so the caller can
+ * compare with the device's peaks (bench/probes.c). This measures kernels, not the model: it does
+ * not check results (the kernel tests do) and is not used by inference.
+ */
+#include "bench/timing.h"
+
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/rowwise.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_OPS = 64, F32_BYTES = 4 };
+
+typedef enum op_kind {
+    OP_MATMUL, OP_LAYERNORM, OP_SOFTMAX, OP_GELU, OP_ADD, OP_EMBEDDING, OP_KV_STORE, OP_ATTN_DECODE,
+    OP_ATTN_PREFILL, OP_ARGMAX,
+} op_kind;
+
+/* One measured op: what to record and what it costs. */
+typedef struct op {
+    op_kind kind;
+    char name[48];
+    char shape[64];
+    uint64_t bytes, flops;
+    uint32_t M, N, K;     /* matmul; rows/width of the row-wise ops are M and N */
+    vkg_epilogue ep;
+    bool bias;
+    vkg_matmul_path path;
+    bool causal;          /* softmax */
+    uint32_t pos;         /* step_pos the op runs at (attention decode: context - 1) */
+} op;
+
+/* The buffers every op binds parts of; sized once for the largest op. */
+typedef struct bench_bufs {
+    vkg_kernels k;
+    vkg_model_config cfg;
+    vkg_storage w, kv;
+    uint32_t rows;          /* prefill rows R */
+    vkg_buffer *x, *y;      /* fp32 activations, act_floats each */
+    vkg_buffer *weights;    /* [V, d] in w storage: every matrix, wte and wpe are views of it */
+    vkg_buffer *bias;       /* fp32, max(4d, V) */
+    vkg_buffer *gamma, *beta;
+    vkg_buffer *kc, *vc;    /* one layer's cache [H, P, hd] */
+    vkg_buffer *step;       /* vkg_step: header + R tokens */
+    vkg_buffer *attn_scratch, *argmax_scratch, *argmax_out;
+    const op *cur;
+} bench_bufs;
+
+static vkg_view head(vkg_buffer *b, uint64_t floats) { return (vkg_view){b, 0, floats * F32_BYTES}; }
+
+static vkg_status record_op(void *user, vkg_cmd *cmd) {
+    const bench_bufs *b = user;
+    const op *o = b->cur;
+    const vkg_kernels *k = &b->k;
+    uint32_t d = b->cfg.n_embd, H = b->cfg.n_head, hd = d / H, P = b->cfg.n_positions, V = b->cfg.vocab_size;
+    vkg_view step = vkg_view_whole(b->step), kc = vkg_view_whole(b->kc), vc = vkg_view_whole(b->vc);
+    switch (o->kind) {
+    case OP_MATMUL: {
+        vkg_matrix w = {b->weights, 0, o->N, o->K, b->w};
+        vkg_view y = head(b->y, (uint64_t)o->M * o->N), bias = head(b->bias, o->N);
+        vkg_matmul_options mo = {.path = o->path};
+        return vkg_matmul_ex(k, cmd, y, head(b->x, (uint64_t)o->M * o->K), &w, o->bias ? &bias : NULL,
+                             o->ep == VKG_EPILOGUE_RESIDUAL ? &y : NULL, o->M, o->ep, &mo);
+    }
+    case OP_LAYERNORM:
+        return vkg_layernorm(k, cmd, head(b->y, (uint64_t)o->M * o->N), head(b->x, (uint64_t)o->M * o->N),
+                             vkg_view_whole(b->gamma), vkg_view_whole(b->beta), o->M, o->N,
+                             b->cfg.layer_norm_epsilon);
+    case OP_SOFTMAX:
+        return vkg_softmax(k, cmd, head(b->y, (uint64_t)o->M * o->N), head(b->x, (uint64_t)o->M * o->N), o->M,
+                           o->N, 0.125f, o->causal, 0);
+    case OP_GELU:
+        return vkg_gelu(k, cmd, head(b->y, o->N), head(b->x, o->N), o->N);
+    case OP_ADD:
+        return vkg_add(k, cmd, head(b->y, o->N), head(b->x, o->N), head(b->y, o->N), o->N);
+    case OP_EMBEDDING: {
+        vkg_matrix wte = {b->weights, 0, V, d, b->w}, wpe = {b->weights, 0, P, d, b->w};
+        return vkg_embedding(k, cmd, head(b->y, (uint64_t)o->M * d), &wte, &wpe, step, o->M);
+    }
+    case OP_KV_STORE:
+        return vkg_kv_store(k, cmd, kc, vc, b->kv, head(b->x, (uint64_t)o->M * 3 * d), step, o->M, H, hd, P);
+    case OP_ATTN_DECODE:
+        return vkg_attention_decode(k, cmd, head(b->y, d), head(b->x, 3ull * d), kc, vc, b->kv, step,
+                                    vkg_view_whole(b->attn_scratch), H, hd, P);
+    case OP_ATTN_PREFILL:
+        return vkg_attention_prefill(k, cmd, head(b->y, (uint64_t)o->M * d), head(b->x, (uint64_t)o->M * 3 * d),
+                                     kc, vc, b->kv, step, o->M, H, hd, P);
+    case OP_ARGMAX:
+        return vkg_argmax(k, cmd, vkg_view_whole(b->argmax_out), 0, head(b->x, V), V,
+                          vkg_view_whole(b->argmax_scratch));
+    }
+    return vkg_fail(VKG_ERROR_INTERNAL, "bench ops: unknown op kind %d", (int)o->kind);
+}
+
+/* ---- the op list ---- */
+
+typedef struct op_list {
+    op ops[MAX_OPS];
+    uint32_t n;
+} op_list;
+
+static op *add(op_list *l, op_kind kind, const char *name) {
+    assert(l->n < MAX_OPS);
+    op *o = &l->ops[l->n++];
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    snprintf(o->name, sizeof o->name, "%s", name);
+    return o;
+}
+
+static void add_matmul(op_list *l, const char *kernel, vkg_matmul_path path, const char *role, uint32_t M,
+                       uint32_t N, uint32_t K, vkg_epilogue ep, bool bias, uint32_t wb) {
+    op *o = add(l, OP_MATMUL, "");
+    snprintf(o->name, sizeof o->name, "%s %s", kernel, role);
+    snprintf(o->shape, sizeof o->shape, "M=%u N=%u K=%u", M, N, K);
+    o->M = M, o->N = N, o->K = K, o->ep = ep, o->bias = bias, o->path = path;
+    uint64_t mn = (uint64_t)M * N;
+    o->bytes = (uint64_t)N * K * wb + (uint64_t)M * K * F32_BYTES + mn * F32_BYTES + (bias ? N * F32_BYTES : 0) +
+               (ep == VKG_EPILOGUE_RESIDUAL ? mn * F32_BYTES : 0);
+    o->flops = 2 * mn * K;
+}
+
+static void add_matmuls(op_list *l, const char *kernel, vkg_matmul_path path, uint32_t M, const vkg_model_config *c,
+                        uint32_t wb, bool lm_head) {
+    uint32_t d = c->n_embd;
+    add_matmul(l, kernel, path, "qkv", M, 3 * d, d, VKG_EPILOGUE_NONE, true, wb);
+    add_matmul(l, kernel, path, "proj", M, d, d, VKG_EPILOGUE_RESIDUAL, true, wb);
+    add_matmul(l, kernel, path, "fc", M, 4 * d, d, VKG_EPILOGUE_GELU, true, wb);
+    add_matmul(l, kernel, path, "fcproj", M, d, 4 * d, VKG_EPILOGUE_RESIDUAL, true, wb);
+    if (lm_head)
+        add_matmul(l, kernel, path, "lm_head", M, c->vocab_size, d, VKG_EPILOGUE_NONE, false, wb);
+}
+
+/* An op over rows x width fp32 elements, `per` FLOPs per element, `touch` bytes per element. */
+static op *add_rowwise(op_list *l, op_kind kind, const char *name, uint32_t rows, uint32_t width, uint32_t per,
+                       uint32_t touch) {
+    op *o = add(l, kind, name);
+    o->M = rows, o->N = width;
+    uint64_t n = (uint64_t)rows * width;
+    if (rows == 1)
+        snprintf(o->shape, sizeof o->shape, "n=%u", width);
+    else
+        snprintf(o->shape, sizeof o->shape, "rows=%u width=%u", rows, width);
+    o->bytes = n * touch;
+    o->flops = n * per;
+    return o;
+}
+
+static void build(op_list *l, const bench_bufs *b, bool coopmat) {
+    const vkg_model_config *c = &b->cfg;
+    uint32_t d = c->n_embd, H = c->n_head, hd = d / H, P = c->n_positions, V = c->vocab_size, R = b->rows;
+    uint32_t wb = vkg_storage_bytes(b->w), kvb = vkg_storage_bytes(b->kv);
+    l->n = 0;
+    add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, 1, c, wb, true);
+    add_matmuls(l, "matmul_tiled", VKG_MATMUL_PATH_TILED, R, c, wb, false);
+    if (coopmat)
+        add_matmuls(l, "matmul_coopmat", VKG_MATMUL_PATH_COOPMAT, R, c, wb, false);
+
+    add_rowwise(l, OP_LAYERNORM, "layernorm", 1, d, 8, 2 * F32_BYTES);
+    add_rowwise(l, OP_LAYERNORM, "layernorm", R, d, 8, 2 * F32_BYTES);
+    uint32_t scores = vkg_min_u32(1024, P);
+    add_rowwise(l, OP_SOFTMAX, "softmax", H, scores, 5, 2 * F32_BYTES);
+    add_rowwise(l, OP_SOFTMAX, "softmax causal", R, R, 5, 2 * F32_BYTES)->causal = true;
+    add_rowwise(l, OP_GELU, "gelu", 1, 4 * d, 9, 2 * F32_BYTES);
+    op *g = add_rowwise(l, OP_GELU, "gelu", R, 4 * d, 9, 2 * F32_BYTES);
+    g->N = R * 4 * d;
+    add_rowwise(l, OP_ADD, "add", 1, d, 1, 3 * F32_BYTES);
+    op *a = add_rowwise(l, OP_ADD, "add", R, d, 1, 3 * F32_BYTES);
+    a->N = R * d;
+    const uint32_t rows[2] = {1, R};
+    uint32_t n_rows = R > 1 ? 2 : 1;
+    for (uint32_t i = 0; i < n_rows; i++) {
+        uint32_t T = rows[i];
+        op *o = add(l, OP_EMBEDDING, "embedding");
+        o->M = T;
+        snprintf(o->shape, sizeof o->shape, "T=%u d=%u", T, d);
+        o->bytes = (uint64_t)T * d * (2 * wb + F32_BYTES) + (4 + T) * 4ull;
+        o->flops = (uint64_t)T * d;
+    }
+    for (uint32_t i = 0; i < n_rows; i++) {
+        uint32_t T = rows[i];
+        op *o = add(l, OP_KV_STORE, "kv_store");
+        o->M = T;
+        snprintf(o->shape, sizeof o->shape, "T=%u H=%u hd=%u", T, H, hd);
+        o->bytes = (uint64_t)T * 2 * d * (F32_BYTES + kvb);
+    }
+    static const uint32_t decode_ctx[] = {128, 512, 1024, 2048};
+    for (size_t i = 0; i < VKG_ARRAY_LEN(decode_ctx); i++) {
+        uint32_t T = decode_ctx[i];
+        if (T > P)
+            break;
+        op *o = add(l, OP_ATTN_DECODE, "attention_decode");
+        o->pos = T - 1;
+        snprintf(o->shape, sizeof o->shape, "ctx=%u H=%u hd=%u", T, H, hd);
+        o->bytes = 2ull * T * d * kvb + 4ull * d * F32_BYTES;
+        o->flops = 4ull * T * d;
+    }
+    /* Prefill attention at 128 and 512 rows where they fit; with fewer prefill rows, at R. */
+    const uint32_t prefill_T[2] = {R < 128 ? R : 128, 512};
+    for (size_t i = 0; i < VKG_ARRAY_LEN(prefill_T); i++) {
+        uint32_t T = prefill_T[i];
+        if (T > R || T > P || (i > 0 && T == prefill_T[0]))
+            break;
+        op *o = add(l, OP_ATTN_PREFILL, "attention_prefill");
+        o->M = T;
+        snprintf(o->shape, sizeof o->shape, "T=%u H=%u hd=%u", T, H, hd);
+        o->bytes = (uint64_t)T * d * (4 * F32_BYTES + 2 * kvb);
+        o->flops = 2ull * d * T * (T + 1); /* causal: row t attends t+1 keys, 4 FLOPs per key and dim */
+    }
+    op *m = add(l, OP_ARGMAX, "argmax");
+    snprintf(m->shape, sizeof m->shape, "n=%u", V);
+    m->bytes = (uint64_t)V * F32_BYTES;
+}
+
+/* ---- buffers and the run ---- */
+
+static vkg_status make(vkg_context *ctx, uint64_t bytes, const char *name, uint32_t pattern, vkg_buffer **out) {
+    VKG_TRY(vkg_buffer_create(ctx, bytes, VKG_MEMORY_DEVICE, name, out));
+    return vkg_buffer_fill(*out, 0, bytes, pattern);
+}
+
+enum {
+    ONE_F32 = 0x3c23d70a, /* 0.01f: finite through every op */
+    ONE_F16X2 = 0x211f211f, /* two halves of about 0.01 */
+};
+
+static vkg_status alloc_bufs(vkg_context *ctx, bench_bufs *b) {
+    const vkg_model_config *c = &b->cfg;
+    uint64_t d = c->n_embd, V = c->vocab_size, P = c->n_positions, R = b->rows, H = c->n_head;
+    uint64_t act = R * 4 * d;
+    if (V > act)
+        act = V;
+    if (R * R > act)
+        act = R * R;
+    if (H * 1024 > act)
+        act = H * 1024;
+    uint32_t wpat = b->w == VKG_STORAGE_F16 ? ONE_F16X2 : ONE_F32;
+    uint32_t kvpat = b->kv == VKG_STORAGE_F16 ? ONE_F16X2 : ONE_F32;
+    uint64_t cache = P * d * vkg_storage_bytes(b->kv);
+    VKG_TRY(make(ctx, act * F32_BYTES, "bench x", ONE_F32, &b->x));
+    VKG_TRY(make(ctx, act * F32_BYTES, "bench y", 0, &b->y));
+    VKG_TRY(make(ctx, V * d * vkg_storage_bytes(b->w), "bench weights", wpat, &b->weights));
+    VKG_TRY(make(ctx, (V > 4 * d ? V : 4 * d) * F32_BYTES, "bench bias", ONE_F32, &b->bias));
+    VKG_TRY(make(ctx, d * F32_BYTES, "bench gamma", ONE_F32, &b->gamma));
+    VKG_TRY(make(ctx, d * F32_BYTES, "bench beta", 0, &b->beta));
+    VKG_TRY(make(ctx, cache, "bench K cache", kvpat, &b->kc));
+    VKG_TRY(make(ctx, cache, "bench V cache", kvpat, &b->vc));
+    VKG_TRY(make(ctx, (4 + R) * 4, "bench step", 0, &b->step));
+    uint64_t scratch = vkg_attention_decode_scratch_bytes(&b->k, (uint32_t)H, (uint32_t)(d / H), (uint32_t)P);
+    VKG_TRY(make(ctx, scratch ? scratch : 16, "bench attention scratch", 0, &b->attn_scratch));
+    scratch = vkg_argmax_scratch_bytes((uint32_t)V);
+    VKG_TRY(make(ctx, scratch ? scratch : 16, "bench argmax scratch", 0, &b->argmax_scratch));
+    return make(ctx, 16, "bench argmax out", 0, &b->argmax_out);
+}
+
+static void free_bufs(bench_bufs *b) {
+    vkg_buffer *all[] = {b->x, b->y, b->weights, b->bias, b->gamma, b->beta, b->kc, b->vc, b->step,
+                         b->attn_scratch, b->argmax_scratch, b->argmax_out};
+    for (size_t i = 0; i < VKG_ARRAY_LEN(all); i++)
+        vkg_buffer_destroy(all[i]);
+}
+
+/* Step buffer for an op: its position and T token ids spread over the vocabulary. */
+static vkg_status write_step(bench_bufs *b, const op *o) {
+    uint32_t n = 4 + b->rows;
+    uint32_t *s = calloc(n, sizeof *s);
+    if (!s)
+        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a step buffer");
+    s[0] = o->pos;
+    for (uint32_t t = 0; t < b->rows; t++)
+        s[4 + t] = (uint32_t)(((uint64_t)t * 7919u + 13u) % b->cfg.vocab_size);
+    vkg_status st = vkg_buffer_upload(b->step, 0, s, (uint64_t)n * sizeof *s);
+    free(s);
+    return st;
+}
+
+vkg_bench_ops_options vkg_bench_ops_default_options(void) {
+    return (vkg_bench_ops_options){.config = "gpt2", .weights = VKG_PRECISION_F32, .kv = VKG_PRECISION_F32,
+                                   .prefill_rows = 0, .filter = NULL, .sample_time_s = 0.002,
+                                   .min_time_s = 0.02, .min_samples = 5, .max_samples = 200};
+}
+
+static vkg_status run_ops(vkg_context *ctx, const vkg_bench_ops_options *o, bench_bufs *b, op_list *l,
+                          vkg_cmd *cmd, vkg_bench_op_fn fn, void *user) {
+    vkg_bench_policy pol = {.sample_time_s = o->sample_time_s, .min_time_s = o->min_time_s,
+                            .min_samples = o->min_samples ? o->min_samples : 1,
+                            .max_samples = o->max_samples ? o->max_samples : 1, .max_reps = 256};
+    if (pol.max_samples < pol.min_samples)
+        pol.max_samples = pol.min_samples;
+    VKG_TRY(alloc_bufs(ctx, b));
+    for (uint32_t i = 0; i < l->n; i++) {
+        const op *p = &l->ops[i];
+        if (o->filter && !strstr(p->name, o->filter))
+            continue;
+        b->cur = p;
+        VKG_TRY(write_step(b, p));
+        vkg_bench_timing t;
+        vkg_status st = vkg_bench_time(ctx, cmd, record_op, b, &pol, &t);
+        if (st != VKG_OK)
+            return vkg_fail_context(st, "benchmarking %s (%s)", p->name, p->shape);
+        vkg_bench_op r = {.name = p->name, .shape = p->shape, .dispatches = t.dispatches, .bytes = p->bytes,
+                          .flops = p->flops, .median_ns = t.median_ns, .min_ns = t.min_ns, .reps = t.reps,
+                          .n_samples = t.n_samples, .samples_ns = t.samples_ns,
+                          .gpu_timestamps = t.gpu_timestamps};
+        if (fn)
+            fn(&r, user);
+        free(t.samples_ns);
+    }
+    return VKG_OK;
+}
+
+vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts, vkg_bench_op_fn fn, void *user) {
+    if (!ctx)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_bench_ops_run: NULL context");
+    vkg_bench_ops_options o = opts ? *opts : vkg_bench_ops_default_options();
+    if (!o.config)
+        o.config = "gpt2";
+    const vkg_device_info *info = vkg_context_device(ctx);
+    bench_bufs b = {.k = vkg_kernels_default(ctx)};
+    VKG_TRY(vkg_synthetic_config(o.config, &b.cfg));
+    if ((o.weights == VKG_PRECISION_F16 || o.kv == VKG_PRECISION_F16) && !info->storage_16bit)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "bench ops: f16 storage needs 16-bit storage, which %s lacks "
+                        "(or VKG_DISABLE_FP16 is set)", info->name);
+    b.w = o.weights == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
+    b.kv = o.kv == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
+    b.rows = vkg_min_u32(o.prefill_rows ? o.prefill_rows : 512, b.cfg.n_positions);
+    op_list *l = vkg_calloc(1, sizeof *l);
+    if (!l)
+        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for the op list");
+    build(l, &b, b.w == VKG_STORAGE_F16 && vkg_matmul_coopmat_usable(&b.k));
+    bool any = !o.filter;
+    for (uint32_t i = 0; i < l->n && !any; i++)
+        any = strstr(l->ops[i].name, o.filter) != NULL;
+    vkg_status st = VKG_OK;
+    if (!any) {
+        st = vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "bench ops: no op name contains '%s' (names: matmul_vec, "
+                      "matmul_tiled, matmul_coopmat, layernorm, softmax, gelu, add, embedding, kv_store, "
+                      "attention_decode, attention_prefill, argmax)", o.filter);
+        free(l);
+        return st;
+    }
+    vkg_cmd *cmd = NULL;
+    st = vkg_cmd_create(ctx, "bench ops", &cmd);
+    if (st == VKG_OK)
+        st = run_ops(ctx, &o, &b, l, cmd, fn, user);
+    vkg_cmd_destroy(cmd);
+    free_bufs(&b);
+    free(l);
+    return st;
+}
