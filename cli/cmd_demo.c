@@ -44,16 +44,18 @@ static vkg_status generate(vkg_model *m, bool cached, int kv, const int32_t *pro
     return st;
 }
 
-int cmd_demo(int argc, char **argv) {
-    model_args args = {.config = "gpt-mini", .device = -1, .seed = 1};
-    uint32_t n = 511;
-    int kv = 0;
+typedef struct demo_opts {
+    model_args args;
+    uint32_t n;
+    int kv;
+} demo_opts;
+
+static int parse(int argc, char **argv, demo_opts *o) {
+    *o = (demo_opts){.args = {.config = "gpt-mini", .device = -1, .seed = 1}, .n = 511};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            print_help();
-            return CLI_OK;
-        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return CLI_HELP;
         if (!strcmp(a, "--config") || !strcmp(a, "-n") || !strcmp(a, "--dtype") || !strcmp(a, "--kv-dtype") ||
             !strcmp(a, "--seed") || !strcmp(a, "--device")) {
             if (opt_value("demo", argc, argv, &i, &v))
@@ -62,17 +64,41 @@ int cmd_demo(int argc, char **argv) {
             return cli_usage_error("demo", "unknown option '%s'", a);
         }
         uint32_t d;
-        if (!strcmp(a, "--config")) args.config = v;
-        else if (!strcmp(a, "-n") && opt_u32("demo", a, v, 1, 100000, &n)) return CLI_USAGE;
-        else if (!strcmp(a, "--dtype") && opt_precision("demo", a, v, &args.dtype)) return CLI_USAGE;
-        else if (!strcmp(a, "--kv-dtype") && opt_precision("demo", a, v, &kv)) return CLI_USAGE;
-        else if (!strcmp(a, "--seed") && opt_u64("demo", a, v, &args.seed)) return CLI_USAGE;
+        if (!strcmp(a, "--config")) o->args.config = v;
+        else if (!strcmp(a, "-n") && opt_u32("demo", a, v, 1, 100000, &o->n)) return CLI_USAGE;
+        else if (!strcmp(a, "--dtype") && opt_precision("demo", a, v, &o->args.dtype)) return CLI_USAGE;
+        else if (!strcmp(a, "--kv-dtype") && opt_precision("demo", a, v, &o->kv)) return CLI_USAGE;
+        else if (!strcmp(a, "--seed") && opt_u64("demo", a, v, &o->args.seed)) return CLI_USAGE;
         else if (!strcmp(a, "--device")) {
             if (opt_u32("demo", a, v, 0, 1024, &d))
                 return CLI_USAGE;
-            args.device = (int)d;
+            o->args.device = (int)d;
         }
     }
+    return CLI_OK;
+}
+
+int cmd_demo_parse(int argc, char **argv) {
+    demo_opts o;
+    vkg_model_config cfg;
+    int rc = parse(argc, argv, &o);
+    if (rc == CLI_OK && vkg_synthetic_config(o.args.config, &cfg) != VKG_OK)
+        rc = cli_usage_error("demo", "%s", vkg_last_error());
+    return rc;
+}
+
+int cmd_demo(int argc, char **argv) {
+    demo_opts o;
+    int prc = parse(argc, argv, &o);
+    if (prc == CLI_HELP) {
+        print_help();
+        return CLI_OK;
+    }
+    if (prc != CLI_OK)
+        return prc;
+    model_args args = o.args;
+    uint32_t n = o.n;
+    int kv = o.kv;
     vkg_model_config cfg;
     if (vkg_synthetic_config(args.config, &cfg) != VKG_OK)
         return cli_usage_error("demo", "%s", vkg_last_error());

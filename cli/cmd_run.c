@@ -97,7 +97,7 @@ static int parse(int argc, char **argv, run_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
 #define VALUE() do { if (opt_value(cmd, argc, argv, &i, &v)) return CLI_USAGE; } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { print_help(); exit(CLI_OK); }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return CLI_HELP;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model.path = v; }
         else if (!strcmp(a, "--config")) { VALUE(); o->model.config = v; }
         else if (!strcmp(a, "--tokenizer")) { VALUE(); o->tokenizer_dir = v; }
@@ -107,7 +107,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "--device")) { VALUE(); uint32_t d; if (opt_u32(cmd, a, v, 0, 1024, &d)) return CLI_USAGE; o->model.device = (int)d; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { VALUE(); o->prompt_file = v; }
-        else if (!strcmp(a, "--prompt-ids")) { VALUE(); free(o->prompt_ids); if (opt_ids(cmd, a, v, &o->prompt_ids, &o->n_prompt_ids)) return CLI_USAGE; }
+        else if (!strcmp(a, "--prompt-ids")) { VALUE(); free(o->prompt_ids); o->prompt_ids = NULL; if (opt_ids(cmd, a, v, &o->prompt_ids, &o->n_prompt_ids)) return CLI_USAGE; }
         else if (!strcmp(a, "-i") || !strcmp(a, "--interactive")) o->interactive = true;
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->n_predict)) return CLI_USAGE; }
         else if (!strcmp(a, "--temp")) { VALUE(); if (opt_float(cmd, a, v, 0, 100, &o->sampling.temperature)) return CLI_USAGE; }
@@ -221,11 +221,12 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
         g->context_full = true;
         return VKG_OK;
     }
-    int32_t *feed = g->history + g->n_history;
-    if (g->pending >= 0)
-        feed[0] = g->pending;
+    /* The pending token is already the last of the history (it was recorded when generated):
+     * feed it from there rather than appending it a second time, which let the history outgrow its
+     * n_positions + 1 entries over a few interactive turns (found by ASan in test_cli_run). */
+    int32_t *feed = g->history + g->n_history - (g->pending >= 0);
     memcpy(feed + (g->pending >= 0), prompt, n_prompt * sizeof *prompt);
-    g->n_history += n_feed;
+    g->n_history += n_prompt;
     g->pending = -1;
     double t0 = now_seconds();
     TRY(vkg_session_prefill(g->session, feed, n_feed, NULL));
@@ -312,12 +313,21 @@ static int interactive_loop(gen *g) {
     return rc;
 }
 
+int cmd_run_parse(int argc, char **argv) {
+    run_opts o;
+    int rc = parse(argc, argv, &o);
+    free(o.prompt_ids);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv) {
     run_opts o;
     int rc = parse(argc, argv, &o);
     if (rc != CLI_OK) {
         free(o.prompt_ids);
-        return rc;
+        if (rc == CLI_HELP)
+            print_help();
+        return rc == CLI_HELP ? CLI_OK : rc;
     }
     gen g = {.o = &o, .pending = -1};
     vkg_context *ctx = NULL;

@@ -32,35 +32,53 @@ static char *slurp(FILE *f, size_t *len) {
     return buf;
 }
 
-int cmd_tokenize(int argc, char **argv) {
-    const char *dir = NULL, *file = NULL, *text = NULL, *v;
+static void print_tokenize_help(void) {
+    printf("usage: vkgpt tokenize -m DIR [TEXT | --file F]\n\n"
+           "Prints the GPT-2 token ids of TEXT (or of file F, '-' for stdin) space-separated on one line.\n"
+           "  -m, --model DIR   directory with vocab.json + merges.txt, or tokenizer.json\n");
+}
+
+static int parse_tokenize(int argc, char **argv, const char **dir, const char **file, const char **text) {
+    const char *v;
+    *dir = *file = *text = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: vkgpt tokenize -m DIR [TEXT | --file F]\n\n"
-                   "Prints the GPT-2 token ids of TEXT (or of file F, '-' for stdin) space-separated on one line.\n"
-                   "  -m, --model DIR   directory with vocab.json + merges.txt, or tokenizer.json\n");
-            return CLI_OK;
-        }
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return CLI_HELP;
         if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
             if (opt_value("tokenize", argc, argv, &i, &v))
                 return CLI_USAGE;
-            dir = v;
+            *dir = v;
         } else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
             if (opt_value("tokenize", argc, argv, &i, &v))
                 return CLI_USAGE;
-            file = v;
+            *file = v;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("tokenize", "unknown option '%s'", argv[i]);
-        } else if (text) {
+        } else if (*text) {
             return cli_usage_error("tokenize", "give the text as one argument (quote it)");
         } else {
-            text = argv[i];
+            *text = argv[i];
         }
     }
-    if (!dir)
+    if (!*dir)
         return cli_usage_error("tokenize", "no tokenizer: give -m DIR");
-    if (!!text + !!file != 1)
+    if (!!*text + !!*file != 1)
         return cli_usage_error("tokenize", "give TEXT or --file F (one of them)");
+    return CLI_OK;
+}
+
+int cmd_tokenize_parse(int argc, char **argv) {
+    const char *dir, *file, *text;
+    return parse_tokenize(argc, argv, &dir, &file, &text);
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    const char *dir, *file, *text;
+    int prc = parse_tokenize(argc, argv, &dir, &file, &text);
+    if (prc == CLI_HELP)
+        print_tokenize_help();
+    if (prc != CLI_OK)
+        return prc == CLI_HELP ? CLI_OK : prc;
     vkg_tokenizer *tok = NULL;
     if (load("tokenize", dir, &tok) != CLI_OK)
         return CLI_FAILED;
@@ -97,43 +115,69 @@ int cmd_tokenize(int argc, char **argv) {
     return rc;
 }
 
-int cmd_detokenize(int argc, char **argv) {
-    const char *dir = NULL, *v;
-    size_t cap = 64, n = 0;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    int rc = CLI_OK;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: vkgpt detokenize -m DIR ID...\n\nPrints the text of the token ids (each argument may "
-                   "also be a comma-separated list).\n  -m, --model DIR   tokenizer directory\n");
-            free(ids);
-            return CLI_OK;
-        }
+/* Parse detokenize's arguments: *ids (malloc'd, *n of them; the caller frees it whatever the
+ * result) and the tokenizer directory. */
+static int parse_detokenize(int argc, char **argv, const char **dir, int32_t **ids, size_t *n) {
+    const char *v;
+    size_t cap = 64;
+    *dir = NULL;
+    *n = 0;
+    if (!(*ids = malloc(cap * sizeof **ids)))
+        return cli_usage_error("detokenize", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return CLI_HELP;
         if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
             if (opt_value("detokenize", argc, argv, &i, &v))
-                rc = CLI_USAGE;
-            dir = v;
+                return CLI_USAGE;
+            *dir = v;
             continue;
         }
         int32_t *part = NULL;
         uint32_t k = 0;
-        if (opt_ids("detokenize", "ID", argv[i], &part, &k)) {
-            rc = CLI_USAGE;
-            break;
+        if (opt_ids("detokenize", "ID", argv[i], &part, &k))
+            return CLI_USAGE;
+        while (*n + k > cap) {
+            int32_t *grown = realloc(*ids, (cap *= 2) * sizeof **ids);
+            if (!grown) {
+                free(part);
+                return cli_usage_error("detokenize", "out of memory");
+            }
+            *ids = grown;
         }
-        while (ids && n + k > cap)
-            ids = realloc(ids, (cap *= 2) * sizeof *ids);
-        if (ids)
-            memcpy(ids + n, part, k * sizeof *ids);
-        n += k;
+        memcpy(*ids + *n, part, k * sizeof **ids);
+        *n += k;
         free(part);
     }
-    if (rc == CLI_OK && !dir)
-        rc = cli_usage_error("detokenize", "no tokenizer: give -m DIR");
-    if (rc == CLI_OK && n == 0)
-        rc = cli_usage_error("detokenize", "no token ids given");
+    if (!*dir)
+        return cli_usage_error("detokenize", "no tokenizer: give -m DIR");
+    if (*n == 0)
+        return cli_usage_error("detokenize", "no token ids given");
+    return CLI_OK;
+}
+
+int cmd_detokenize_parse(int argc, char **argv) {
+    const char *dir;
+    int32_t *ids;
+    size_t n;
+    int rc = parse_detokenize(argc, argv, &dir, &ids, &n);
+    free(ids);
+    return rc;
+}
+
+int cmd_detokenize(int argc, char **argv) {
+    const char *dir;
+    int32_t *ids;
+    size_t n;
+    int rc = parse_detokenize(argc, argv, &dir, &ids, &n);
+    if (rc == CLI_HELP) {
+        printf("usage: vkgpt detokenize -m DIR ID...\n\nPrints the text of the token ids (each argument may "
+               "also be a comma-separated list).\n  -m, --model DIR   tokenizer directory\n");
+        free(ids);
+        return CLI_OK;
+    }
     vkg_tokenizer *tok = NULL;
-    if (rc == CLI_OK && ids)
+    if (rc == CLI_OK)
         rc = load("detokenize", dir, &tok);
     if (rc == CLI_OK) {
         char *text = NULL;

@@ -58,6 +58,21 @@ static vkg_status alloc_buffers(vkg_session *s) {
                         (unsigned long long)V, info->name);
     uint64_t R = a->max_rows, H = c->n_head, hd = d / H, P = c->n_positions;
     uint64_t step_bytes = (4 + R) * sizeof(uint32_t);
+    /* Refuse a session that cannot fit before allocating any of it: a driver that commits memory
+     * lazily (lavapipe) would otherwise hand out every per-layer buffer and fail only when the cache
+     * is written, long after the user asked. */
+    uint64_t kv_elem = s->opts.kv == VKG_PRECISION_F16 ? 2 : 4, kv_total = 0, need = 0, heap = 0;
+    bool ok = vkg_mul_u64(2 * (uint64_t)c->n_layer, H * P * hd * kv_elem, &kv_total) &&
+              vkg_add_u64(kv_total, R * d * f * 10 + (uint64_t)a->logit_rows * V * f, &need);
+    for (uint32_t i = 0; i < info->n_heaps; i++)
+        if (info->heaps[i].device_local && info->heaps[i].size > heap)
+            heap = info->heaps[i].size;
+    uint64_t used = vkg_context_device_bytes(ctx), avail = heap > used ? heap - used : 0;
+    if (!ok || need > avail)
+        return vkg_fail(VKG_ERROR_OUT_OF_DEVICE_MEMORY, "a session needs %.1f MiB of device memory (KV cache "
+                        "%.1f MiB for %u positions x %u layers) but %s has %.1f MiB left of its %.1f MiB heap",
+                        need / 1048576.0, kv_total / 1048576.0, c->n_positions, c->n_layer, info->name,
+                        avail / 1048576.0, heap / 1048576.0);
     VKG_TRY(make(ctx, step_bytes, VKG_MEMORY_HOST, "step (host)", &a->step_host));
     VKG_TRY(make(ctx, step_bytes, VKG_MEMORY_DEVICE, "step", &a->step));
     VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "x", &a->x));

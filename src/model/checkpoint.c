@@ -83,7 +83,8 @@ static bool shard_name_ok(const char *name) {
     return true;
 }
 
-static vkg_status read_index(const char *path, json_t **out) {
+/* Read a whole index file into a malloc'd buffer (bounded: an index is a few KB). */
+static vkg_status read_index(const char *path, char **out, size_t *len) {
     *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -106,15 +107,94 @@ static vkg_status read_index(const char *path, json_t **out) {
         s = vkg_fail(VKG_ERROR_IO, "%s: short read", path);
         goto done;
     }
-    json_error_t jerr;
-    *out = json_loadb(buf, size, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*out)
-        s = vkg_fail(VKG_ERROR_INDEX_JSON, "%s: not valid JSON: %s (line %d, column %d)", path,
-                     jerr.text, jerr.line, jerr.column);
+    *out = buf;
+    *len = size;
+    buf = NULL;
 done:
     free(buf);
     fclose(fp);
     return s;
+}
+
+struct vkg_index {
+    json_t *root;
+    const char **names;   /* (n_names) distinct shard file names, pointing into root */
+    size_t n_names;
+    const char **tensors; /* (n_tensors) tensor names of weight_map, pointing into root */
+    size_t *shard_of;     /* (n_tensors) index into names */
+    size_t n_tensors;
+};
+
+void vkg_index_free(vkg_index *ix) {
+    if (!ix)
+        return;
+    json_decref(ix->root);
+    free(ix->names);
+    free(ix->tensors);
+    free(ix->shard_of);
+    free(ix);
+}
+
+vkg_status vkg_index_parse(const char *json, size_t len, const char *label, vkg_index **out) {
+    *out = NULL;
+    vkg_index *ix = vkg_calloc(1, sizeof *ix);
+    if (!ix)
+        return VKG_ERROR_OUT_OF_HOST_MEMORY;
+    vkg_status s = VKG_OK;
+    json_error_t jerr;
+    ix->root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!ix->root) {
+        s = vkg_fail(VKG_ERROR_INDEX_JSON, "%s: not valid JSON: %s (line %d, column %d)", label,
+                     jerr.text, jerr.line, jerr.column);
+        goto done;
+    }
+    const json_t *map = json_is_object(ix->root) ? json_object_get(ix->root, "weight_map") : NULL;
+    if (!json_is_object(map) || json_object_size(map) == 0) {
+        s = vkg_fail(VKG_ERROR_INDEX_JSON, "%s: no \"weight_map\" object (or it is empty)", label);
+        goto done;
+    }
+    size_t n_map = json_object_size(map);
+    ix->names = vkg_calloc(n_map, sizeof *ix->names);
+    ix->tensors = vkg_calloc(n_map, sizeof *ix->tensors);
+    ix->shard_of = vkg_calloc(n_map, sizeof *ix->shard_of);
+    if (!ix->names || !ix->tensors || !ix->shard_of) {
+        s = VKG_ERROR_OUT_OF_HOST_MEMORY;
+        goto done;
+    }
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)map, key, v) {
+        if (!json_is_string(v) || !shard_name_ok(json_string_value(v))) {
+            s = vkg_fail(VKG_ERROR_INDEX_JSON,
+                         "%s: weight_map entry for tensor %s is not a file name inside the "
+                         "checkpoint directory",
+                         label, key);
+            goto done;
+        }
+        /* A few shards, many tensors: a linear scan over distinct names is plenty. */
+        size_t j = 0;
+        while (j < ix->n_names && strcmp(ix->names[j], json_string_value(v)) != 0)
+            j++;
+        if (j == ix->n_names)
+            ix->names[ix->n_names++] = json_string_value(v);
+        ix->tensors[ix->n_tensors] = key;
+        ix->shard_of[ix->n_tensors++] = j;
+    }
+done:
+    if (s != VKG_OK)
+        vkg_index_free(ix);
+    else
+        *out = ix;
+    return s;
+}
+
+size_t vkg_index_shard_count(const vkg_index *ix) { return ix->n_names; }
+const char *vkg_index_shard(const vkg_index *ix, size_t i) { return ix->names[i]; }
+size_t vkg_index_tensor_count(const vkg_index *ix) { return ix->n_tensors; }
+
+const char *vkg_index_tensor(const vkg_index *ix, size_t i, size_t *shard) {
+    *shard = ix->shard_of[i];
+    return ix->tensors[i];
 }
 
 static vkg_status add_shard(vkg_checkpoint *c, const char *file) {
@@ -126,67 +206,42 @@ static vkg_status add_shard(vkg_checkpoint *c, const char *file) {
 
 /* Open the shards an index names, each once, and check that each holds what the map says. */
 static vkg_status open_index(vkg_checkpoint *c, const char *index_path, const char *dir) {
-    json_t *root;
-    VKG_TRY(read_index(index_path, &root));
-    vkg_status s = VKG_OK;
-    char *file = NULL;
-    const char **names = NULL; /* distinct shard names, pointing into root */
-    const json_t *map = json_is_object(root) ? json_object_get(root, "weight_map") : NULL;
-    if (!json_is_object(map) || json_object_size(map) == 0) {
-        s = vkg_fail(VKG_ERROR_INDEX_JSON, "%s: no \"weight_map\" object (or it is empty)",
-                     index_path);
+    char *json = NULL, *file = NULL;
+    size_t len = 0;
+    vkg_index *ix = NULL;
+    VKG_TRY(read_index(index_path, &json, &len));
+    vkg_status s = vkg_index_parse(json, len, index_path, &ix);
+    if (s != VKG_OK)
         goto done;
-    }
-    size_t n_map = json_object_size(map), n_names = 0;
-    names = vkg_calloc(n_map, sizeof *names);
-    c->shards = vkg_calloc(n_map, sizeof *c->shards);
-    if (!names || !c->shards) {
+    c->shards = vkg_calloc(ix->n_names, sizeof *c->shards);
+    if (!c->shards) {
         s = VKG_ERROR_OUT_OF_HOST_MEMORY;
         goto done;
     }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)map, key, v) {
-        if (!json_is_string(v) || !shard_name_ok(json_string_value(v))) {
-            s = vkg_fail(VKG_ERROR_INDEX_JSON,
-                         "%s: weight_map entry for tensor %s is not a file name inside the "
-                         "checkpoint directory",
-                         index_path, key);
-            goto done;
-        }
-        /* A few shards, many tensors: a linear scan over distinct names is plenty. */
-        size_t j = 0;
-        while (j < n_names && strcmp(names[j], json_string_value(v)) != 0)
-            j++;
-        if (j == n_names)
-            names[n_names++] = json_string_value(v);
-    }
-    for (size_t i = 0; i < n_names; i++) {
+    for (size_t i = 0; i < ix->n_names; i++) {
         free(file);
-        if (!(file = str_printf("%s/%s", dir, names[i]))) {
+        if (!(file = str_printf("%s/%s", dir, ix->names[i]))) {
             s = VKG_ERROR_OUT_OF_HOST_MEMORY;
             goto done;
         }
         if ((s = add_shard(c, file)) != VKG_OK) {
-            vkg_fail_context(s, "%s names shard %s", index_path, names[i]);
+            vkg_fail_context(s, "%s names shard %s", index_path, ix->names[i]);
             goto done;
         }
     }
-    json_object_foreach((json_t *)map, key, v) {
-        size_t j = 0;
-        while (strcmp(names[j], json_string_value(v)) != 0)
-            j++;
-        if (!vkg_st_find(c->shards[j], key)) {
+    for (size_t i = 0; i < ix->n_tensors; i++) {
+        size_t j = ix->shard_of[i];
+        if (!vkg_st_find(c->shards[j], ix->tensors[i])) {
             s = vkg_fail(VKG_ERROR_TENSOR_MISSING,
                          "%s: weight_map puts tensor %s in %s, which does not contain it",
-                         index_path, key, names[j]);
+                         index_path, ix->tensors[i], ix->names[j]);
             goto done;
         }
     }
 done:
     free(file);
-    free(names);
-    json_decref(root);
+    free(json);
+    vkg_index_free(ix);
     return s;
 }
 

@@ -47,4 +47,23 @@ const vkg_st_tensor *vkg_checkpoint_tensor_at(const vkg_checkpoint *c, size_t i)
 /* Number of safetensors files opened (1 for an unsharded checkpoint). */
 size_t vkg_checkpoint_shard_count(const vkg_checkpoint *c);
 
+/* model.safetensors.index.json, parsed and checked but not yet opened: which shard files exist and
+ * which tensor each one should hold. vkg_checkpoint_open uses it; it is separate so that the fuzz
+ * target (tests/fuzz/fuzz_index.c) can feed it bytes. */
+typedef struct vkg_index vkg_index;
+
+/* Parse `len` bytes of index JSON (no NUL needed); `label` names the file in messages.
+ * VKG_ERROR_INDEX_JSON when it is not JSON (line and column given), has no non-empty "weight_map"
+ * object, or maps a tensor to something other than a file name inside the checkpoint directory
+ * (empty, absolute, or climbing out with ".."). On success release *out with vkg_index_free(). */
+vkg_status vkg_index_parse(const char *json, size_t len, const char *label, vkg_index **out);
+/* NULL is allowed. Names returned below die with the index. */
+void vkg_index_free(vkg_index *ix);
+/* Distinct shard file names, in order of first appearance in weight_map. */
+size_t vkg_index_shard_count(const vkg_index *ix);
+const char *vkg_index_shard(const vkg_index *ix, size_t i);
+/* weight_map entries: tensor i's name, and in *shard the index of its shard file. */
+size_t vkg_index_tensor_count(const vkg_index *ix);
+const char *vkg_index_tensor(const vkg_index *ix, size_t i, size_t *shard);
+
 #endif /* VKG_MODEL_CHECKPOINT_H */
