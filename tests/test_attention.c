@@ -3,7 +3,8 @@
  * reference ref_attention: kv_store (exact rows, nothing else touched, positions past P skipped),
  * flash-decoding over contexts 1..2048 from one recording replayed at every position, the
  * recorded decode step (kv_store + decode) replayed token by token, causal prefill for fresh and
- * continued prompts, fp16 caches, forced subgroup sizes, argument errors, and (printed, not
+ * continued prompts (both the CPU-tuned one-row-per-invocation variant and the tiled GPU one), fp16
+ * caches, forced subgroup sizes, argument errors, and (printed, not
  * asserted) decode bandwidth.
  *
  * Caches start filled with a NaN sentinel, so a kernel that reads a position it should not see
@@ -530,10 +531,17 @@ static const prefill_shape PREFILL_CASES_F16[] = {{64, 0, 4, 64, 2}, {37, 100, 3
 static void test_prefill_f32(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     vkg_kernels kk = vkg_kernels_default(ctx);
-    for (size_t i = 0; i < VKG_ARRAY_LEN(PREFILL_CASES); i++) {
-        const prefill_shape *c = &PREFILL_CASES[i];
-        prefill_case(ctx, &kk, c->T, c->pos0, c->H, c->hd, c->pos0 + c->T + c->extra, VKG_STORAGE_F32, 1, 400 + i);
+    /* Every case with both variants on any device: CPU tuning (attn_prefill_rows, one row per
+     * invocation) and GPU tuning (attn_prefill, shared-memory tiles). */
+    for (int cpu = 0; cpu < 2; cpu++) {
+        kk.cpu_tuning = cpu;
+        for (size_t i = 0; i < VKG_ARRAY_LEN(PREFILL_CASES); i++) {
+            const prefill_shape *c = &PREFILL_CASES[i];
+            prefill_case(ctx, &kk, c->T, c->pos0, c->H, c->hd, c->pos0 + c->T + c->extra, VKG_STORAGE_F32, 1,
+                         400 + i);
+        }
     }
+    kk = vkg_kernels_default(ctx);
     if (exhaustive()) {
         static const uint32_t Ts[] = {1, 2, 7, 31, 32, 33, 64, 100, 513};
         static const uint32_t hds[] = {1, 17, 48, 64, 80, 128, 160, 256};
@@ -553,10 +561,15 @@ static void test_prefill_f16(void **state) {
         skip();
     }
     vkg_kernels kk = vkg_kernels_default(ctx);
-    for (size_t i = 0; i < VKG_ARRAY_LEN(PREFILL_CASES_F16); i++) {
-        const prefill_shape *c = &PREFILL_CASES_F16[i];
-        prefill_case(ctx, &kk, c->T, c->pos0, c->H, c->hd, c->pos0 + c->T + c->extra, VKG_STORAGE_F16, 1, 500 + i);
+    for (int cpu = 0; cpu < 2; cpu++) { /* both variants, as for fp32 */
+        kk.cpu_tuning = cpu;
+        for (size_t i = 0; i < VKG_ARRAY_LEN(PREFILL_CASES_F16); i++) {
+            const prefill_shape *c = &PREFILL_CASES_F16[i];
+            prefill_case(ctx, &kk, c->T, c->pos0, c->H, c->hd, c->pos0 + c->T + c->extra, VKG_STORAGE_F16, 1,
+                         500 + i);
+        }
     }
+    kk = vkg_kernels_default(ctx);
     if (exhaustive())
         for (size_t i = 0; i < VKG_ARRAY_LEN(PREFILL_CASES); i++) {
             const prefill_shape *c = &PREFILL_CASES[i];

@@ -21,6 +21,13 @@ enum {
     DECODE_CHUNK_CPU_MAX = 4096,
     COMBINE_WG = 64,
     PREFILL_WG = 128,
+    /* CPU prefill (attn_prefill_rows.comp): keys per softmax block (one rescale of the output per
+     * block), the widest SIMD vector of rows taken, the most rows per invocation, and the cap on
+     * rows x BK x padded hd (the length of the shader's unrolled key block: compile time). */
+    PREFILL_ROWS_BK = 1,
+    PREFILL_ROWS_WG_MAX = 64,
+    PREFILL_ROWS_R = 16,
+    PREFILL_ROWS_WORK = 256,
     /* Shared-memory budget of a prefill workgroup: lavapipe's limit, below NVIDIA's 48 KiB. */
     PREFILL_SHARED_MAX = 32768,
 };
@@ -154,6 +161,39 @@ static uint64_t prefill_shared(uint32_t hd, uint32_t bq, uint32_t bk) {
     return 4u * ((uint64_t)bq * (hd + 1) + (uint64_t)bk * (hd + 1) + (uint64_t)bk * hd + (uint64_t)bq * (bk + 1));
 }
 
+/* Grid check shared by both prefill variants. */
+static vkg_status prefill_grid(const vkg_kernels *k, const char *name, uint32_t n_blocks, uint32_t H) {
+    const uint32_t *max = vkg_context_device(k->ctx)->max_workgroup_count;
+    if (n_blocks > max[0] || H > max[1])
+        return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: grid %u x %u above the device's %u x %u", name, n_blocks, H,
+                        max[0], max[1]);
+    return VKG_OK;
+}
+
+/* CPU devices: attn_prefill_rows.comp, query rows in SIMD lanes, no shared memory. A workgroup is
+ * one subgroup (the shader broadcasts across it; lavapipe's is its SIMD width, 8), each lane owning
+ * `rows` rows. Same bindings and push constants as the tiled variant. */
+static vkg_status prefill_rows(const vkg_kernels *k, vkg_cmd *cmd, const vkg_view *views, vkg_storage kv,
+                               uint32_t T, uint32_t H, uint32_t hd, uint32_t P) {
+    static const char *name = "attention_prefill";
+    uint32_t wg = k->subgroup_size ? k->subgroup_size : vkg_context_device(k->ctx)->subgroup_size;
+    wg = vkg_min_u32(vkg_max_u32(wg, 1), PREFILL_ROWS_WG_MAX);
+    /* Rows per invocation: each key element loaded and broadcast serves `rows` rows, but the
+     * shader's unrolled key block is rows x BK x hd multiply-adds long and LLVM's compile time
+     * grows fast with it (measured on lavapipe, cold shader cache: a cap of 1024 cost ~15 s per
+     * variant, 256 ~2 s; BK 1 ran as fast as BK 4 with R fixed). */
+    uint32_t hdp = vkg_div_up(hd, wg) * wg;
+    uint32_t rows = vkg_max_u32(1, vkg_min_u32(PREFILL_ROWS_R, PREFILL_ROWS_WORK / (PREFILL_ROWS_BK * hdp)));
+    uint32_t n_blocks = vkg_div_up(T, wg * rows);
+    VKG_TRY(prefill_grid(k, name, n_blocks, H));
+    uint32_t spec[4] = {wg, hd, PREFILL_ROWS_BK, rows};
+    vkg_pipeline *p = NULL;
+    VKG_TRY(pipeline(k, kv == VKG_STORAGE_F16 ? "attn_prefill_rows_f16" : "attn_prefill_rows", 5, 1u << 4, 4, spec,
+                     &p));
+    vkg_attention_push push = {.T = T, .H = H, .hd = hd, .P = P};
+    return vkg_cmd_dispatch(cmd, p, views, &push, n_blocks, H, 1);
+}
+
 vkg_status vkg_attention_prefill(const vkg_kernels *k, vkg_cmd *cmd, vkg_view out, vkg_view qkv, vkg_view k_cache,
                                  vkg_view v_cache, vkg_storage kv, vkg_view step, uint32_t T, uint32_t H,
                                  uint32_t hd, uint32_t P) {
@@ -162,6 +202,8 @@ vkg_status vkg_attention_prefill(const vkg_kernels *k, vkg_cmd *cmd, vkg_view ou
     VKG_TRY(check_common(k, name, k_cache, v_cache, kv, step, T, H, hd, P, &views[2], &views[3], &views[0]));
     VKG_TRY(bind(k, name, "qkv", qkv, (uint64_t)T * 3u * H * hd * 4u, &views[1]));
     VKG_TRY(bind(k, name, "out", out, (uint64_t)T * H * hd * 4u, &views[4]));
+    if (k->cpu_tuning)
+        return prefill_rows(k, cmd, views, kv, T, H, hd, P);
 
     /* Largest tile that fits: more query rows per workgroup reuse each key block more. */
     static const uint32_t tiles[][2] = {{32, 32}, {32, 16}, {16, 16}, {16, 8}, {8, 8}, {4, 4}};
@@ -178,10 +220,7 @@ vkg_status vkg_attention_prefill(const vkg_kernels *k, vkg_cmd *cmd, vkg_view ou
         return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: head dimension %u needs more than the %llu bytes of shared "
                         "memory available", name, hd, (unsigned long long)budget);
     uint32_t n_blocks = vkg_div_up(T, bq);
-    const uint32_t *max = vkg_context_device(k->ctx)->max_workgroup_count;
-    if (n_blocks > max[0] || H > max[1])
-        return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: grid %u x %u above the device's %u x %u", name, n_blocks, H,
-                        max[0], max[1]);
+    VKG_TRY(prefill_grid(k, name, n_blocks, H));
     uint32_t spec[4] = {workgroup(k, PREFILL_WG), hd, bq, bk};
     vkg_pipeline *p = NULL;
     VKG_TRY(pipeline(k, kv == VKG_STORAGE_F16 ? "attn_prefill_f16" : "attn_prefill", 5, 1u << 4, 4, spec, &p));
