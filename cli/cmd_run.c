@@ -135,33 +135,6 @@ static int parse(int argc, char **argv, run_opts *o) {
     return CLI_OK;
 }
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *grown = realloc(buf, cap *= 2);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = grown;
-        }
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
 
 /* Print a generated token: its text (streamed through the UTF-8-safe decoder) or its id. */
 static void emit(gen *g, int32_t id) {
@@ -336,7 +309,7 @@ int cmd_run(int argc, char **argv) {
     char *text = NULL;
     size_t text_len = 0;
 
-    if (o.prompt_file && !(text = read_file(o.prompt_file, &text_len))) {
+    if (o.prompt_file && !(text = cli_read_file(o.prompt_file, &text_len))) {
         fprintf(stderr, "vkgpt run: cannot read prompt file '%s'\n", o.prompt_file);
         rc = CLI_FAILED;
         goto done;

@@ -1,6 +1,7 @@
 /* cli/cmd_tokenize.c — `vkgpt tokenize` and `vkgpt detokenize`: the tokenizer on its own. */
 #include "cli.h"
 #include "options.h"
+#include "setup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,21 +17,6 @@ static int load(const char *cmd, const char *dir, vkg_tokenizer **tok) {
     return CLI_OK;
 }
 
-static char *slurp(FILE *f, size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *grown = realloc(buf, cap *= 2);
-        if (!grown)
-            free(buf);
-        buf = grown;
-    }
-    *len = n;
-    return buf;
-}
 
 static void print_tokenize_help(void) {
     printf("usage: vkgpt tokenize -m DIR [TEXT | --file F]\n\n"
@@ -85,15 +71,11 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len = 0;
     char *buf = NULL;
     if (file) {
-        FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
-        if (!f) {
-            fprintf(stderr, "vkgpt tokenize: cannot open '%s'\n", file);
+        if (!(buf = cli_read_file(file, &len))) {
+            fprintf(stderr, "vkgpt tokenize: cannot read '%s'\n", file);
             vkg_tokenizer_free(tok);
             return CLI_FAILED;
         }
-        buf = slurp(f, &len);
-        if (f != stdin)
-            fclose(f);
         text = buf;
     } else {
         len = strlen(text);

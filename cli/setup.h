@@ -17,6 +17,9 @@ typedef struct model_args {
 
 /* Create the context and model; on failure reports and returns CLI_FAILED (both outputs NULL). */
 int setup_model(const char *cmd, const model_args *args, vkg_context **ctx, vkg_model **model);
+/* The whole of file `path` ("-": standard input), malloc'd with a terminating NUL not counted in
+ * *len; NULL when it cannot be read. */
+char *cli_read_file(const char *path, size_t *len);
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
 /* "gpt-mini (9.6M params)" style description into buf. */

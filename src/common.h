@@ -54,6 +54,11 @@ static inline uint32_t vkg_max_u32(uint32_t a, uint32_t b) { return a > b ? a : 
 
 #define VKG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Read the whole regular file `path` into a NUL-terminated malloc'd buffer (*len excludes the NUL).
+ * VKG_ERROR_IO when it cannot be opened or read or is not a regular file; `too_big` when it is larger
+ * than max_bytes (a corrupt or wrong file). Messages name the path. */
+vkg_status vkg_read_file(const char *path, uint64_t max_bytes, vkg_status too_big, char **out, size_t *len);
+
 /* calloc that reports VKG_ERROR_OUT_OF_HOST_MEMORY through vkg_fail when it fails. */
 void *vkg_calloc(size_t n, size_t size);
 

@@ -83,38 +83,6 @@ static bool shard_name_ok(const char *name) {
     return true;
 }
 
-/* Read a whole index file into a malloc'd buffer (bounded: an index is a few KB). */
-static vkg_status read_index(const char *path, char **out, size_t *len) {
-    *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return vkg_fail(VKG_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    vkg_status s = VKG_OK;
-    char *buf = NULL;
-    if (fstat(fileno(fp), &st) != 0 || (uint64_t)st.st_size > INDEX_MAX_BYTES) {
-        s = vkg_fail(VKG_ERROR_INDEX_JSON, "%s: unreadable or larger than %u bytes", path,
-                     INDEX_MAX_BYTES);
-        goto done;
-    }
-    size_t size = (size_t)st.st_size;
-    buf = vkg_calloc(size + 1, 1);
-    if (!buf) {
-        s = VKG_ERROR_OUT_OF_HOST_MEMORY;
-        goto done;
-    }
-    if (fread(buf, 1, size, fp) != size) {
-        s = vkg_fail(VKG_ERROR_IO, "%s: short read", path);
-        goto done;
-    }
-    *out = buf;
-    *len = size;
-    buf = NULL;
-done:
-    free(buf);
-    fclose(fp);
-    return s;
-}
 
 struct vkg_index {
     json_t *root;
@@ -209,7 +177,7 @@ static vkg_status open_index(vkg_checkpoint *c, const char *index_path, const ch
     char *json = NULL, *file = NULL;
     size_t len = 0;
     vkg_index *ix = NULL;
-    VKG_TRY(read_index(index_path, &json, &len));
+    VKG_TRY(vkg_read_file(index_path, INDEX_MAX_BYTES, VKG_ERROR_INDEX_JSON, &json, &len));
     vkg_status s = vkg_index_parse(json, len, index_path, &ix);
     if (s != VKG_OK)
         goto done;

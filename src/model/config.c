@@ -140,34 +140,10 @@ vkg_status vkg_config_parse(const char *json, size_t len, const char *label, vkg
 }
 
 vkg_status vkg_config_load(const char *path, vkg_gpt2_config *out) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return vkg_fail(VKG_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
-    vkg_status s = VKG_OK;
     char *buf = NULL;
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        s = vkg_fail(VKG_ERROR_IO, "%s: not a readable regular file", path);
-        goto done;
-    }
-    if ((uint64_t)st.st_size > VKG_CONFIG_MAX_BYTES) {
-        s = vkg_fail(VKG_ERROR_CONFIG_VALUE, "%s: %lld bytes, larger than %u; not a config.json",
-                     path, (long long)st.st_size, VKG_CONFIG_MAX_BYTES);
-        goto done;
-    }
-    size_t size = (size_t)st.st_size;
-    buf = vkg_calloc(size + 1, 1);
-    if (!buf) {
-        s = VKG_ERROR_OUT_OF_HOST_MEMORY;
-        goto done;
-    }
-    if (fread(buf, 1, size, fp) != size) {
-        s = vkg_fail(VKG_ERROR_IO, "%s: short read", path);
-        goto done;
-    }
-    s = vkg_config_parse(buf, size, path, out);
-done:
+    size_t size = 0;
+    VKG_TRY(vkg_read_file(path, VKG_CONFIG_MAX_BYTES, VKG_ERROR_CONFIG_VALUE, &buf, &size));
+    vkg_status s = vkg_config_parse(buf, size, path, out);
     free(buf);
-    fclose(fp);
     return s;
 }

@@ -515,38 +515,11 @@ fail:
     return st;
 }
 
-/* Reads a whole file. Returns VKG_ERROR_IO naming the path when it cannot. */
+/* Tokenizer files are a few MB (GPT-2's tokenizer.json is 1.4 MB); anything past this is not one. */
+#define TOKENIZER_FILE_MAX_BYTES (256ull << 20)
+
 static vkg_status read_file(const char *path, char **data, size_t *len) {
-    *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vkg_fail(VKG_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 20, n = 0;
-    char *p = malloc(cap);
-    while (p) {
-        n += fread(p + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *q = realloc(p, cap * 2);
-        if (!q) {
-            free(p);
-            p = NULL;
-            break;
-        }
-        p = q;
-        cap *= 2;
-    }
-    bool failed = !p || ferror(f);
-    fclose(f);
-    if (!p)
-        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory reading it", path);
-    if (failed) {
-        free(p);
-        return vkg_fail(VKG_ERROR_IO, "%s: read error", path);
-    }
-    *data = p;
-    *len = n;
-    return VKG_OK;
+    return vkg_read_file(path, TOKENIZER_FILE_MAX_BYTES, VKG_ERROR_TOKENIZER, data, len);
 }
 
 static bool is_file(const char *path) {
