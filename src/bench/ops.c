@@ -160,7 +160,10 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
     uint32_t wb = vkg_storage_bytes(b->w), kvb = vkg_storage_bytes(b->kv);
     l->n = 0;
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, 1, c, wb, true);
+    /* Prefill shapes through both paths: the tiled one GPUs use, and the vector one with several rows
+     * per workgroup that CPU devices take (kernels.h, cpu_tuning). */
     add_matmuls(l, "matmul_tiled", VKG_MATMUL_PATH_TILED, R, c, wb, false);
+    add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, R, c, wb, false);
     if (coopmat)
         add_matmuls(l, "matmul_coopmat", VKG_MATMUL_PATH_COOPMAT, R, c, wb, false);
 
