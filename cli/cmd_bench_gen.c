@@ -121,6 +121,16 @@ static int parse(int argc, char **argv, gen_opts *o) {
     return 0;
 }
 
+/* One llama-bench style row: "pp512  <mean> ± <stdev>  <ms per token>" from tokens/s samples. */
+static void print_rate(const char *kind, uint32_t tokens, const double *rates, uint32_t reps) {
+    double mean = 0;
+    for (uint32_t r = 0; r < reps; r++)
+        mean += rates[r] / reps;
+    char test[32];
+    snprintf(test, sizeof test, "%s%u", kind, tokens);
+    printf("%-8s %9.2f ± %-5.2f %12.3f\n", test, mean, bench_stdev(rates, reps), 1e3 / mean);
+}
+
 int bench_gen(int argc, char **argv) {
     gen_opts o = {.args = {.device = -1, .seed = 1}, .p = 512, .n = 128, .reps = 3};
     int rc = parse(argc, argv, &o);
@@ -175,12 +185,7 @@ int bench_gen(int argc, char **argv) {
             rc = cli_report("bench gen: pp", st);
             goto done;
         }
-        double mean = 0;
-        for (uint32_t r = 0; r < o.reps; r++)
-            mean += pp[r] / o.reps;
-        char test[32];
-        snprintf(test, sizeof test, "pp%u", o.p);
-        printf("%-8s %9.2f ± %-5.2f %12.3f\n", test, mean, bench_stdev(pp, o.reps), 1e3 / mean);
+        print_rate("pp", o.p, pp, o.reps);
         fflush(stdout);
     }
     if (o.n) {
@@ -196,12 +201,7 @@ int bench_gen(int argc, char **argv) {
             rc = cli_report("bench gen: tg", st);
             goto done;
         }
-        double mean = 0;
-        for (uint32_t r = 0; r < o.reps; r++)
-            mean += tg[r] / o.reps;
-        char test[32];
-        snprintf(test, sizeof test, "tg%u", o.n);
-        printf("%-8s %9.2f ± %-5.2f %12.3f\n", test, mean, bench_stdev(tg, o.reps), 1e3 / mean);
+        print_rate("tg", o.n, tg, o.reps);
         double g = total_bytes / total_sec * 1e-9;
         printf("decode: %.2f GB/s (%.1f MB read per token on average) = %.1f%% of the measured streaming read "
                "(%.2f GB/s)\n", g, bytes / o.n * 1e-6, 100.0 * g / peaks.read_gbps, peaks.read_gbps);
