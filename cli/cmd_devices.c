@@ -18,13 +18,22 @@ static void print_device(const vkg_device_info *d, bool is_default) {
            d->api_version >> 22, (d->api_version >> 12) & 0x3ff, d->api_version & 0xfff, d->subgroup_size);
     if (d->subgroup_size_control && d->subgroup_min != d->subgroup_max)
         printf(" (%u..%u)", d->subgroup_min, d->subgroup_max);
-    printf(" | fp16 %s, 16-bit storage %s, 8-bit storage %s, int dot %s | coopmat %s",
+    printf(" | fp16 %s, 16-bit storage %s, 8-bit storage %s, int dot %s | coopmat",
            d->fp16_arithmetic ? "yes" : "no", d->storage_16bit ? "yes" : "no", d->storage_8bit ? "yes" : "no",
-           d->integer_dot_product ? "yes" : "no",
-           d->coopmat_khr ? "KHR" : d->coopmat_nv ? "NV" : "no");
-    for (uint32_t i = 0; i < d->n_coopmat_shapes; i++)
-        printf("%s%ux%ux%u", i ? "," : " ", d->coopmat_shapes[i].m, d->coopmat_shapes[i].n,
-               d->coopmat_shapes[i].k);
+           d->integer_dot_product ? "yes" : "no");
+    if (!d->coopmat_khr && !d->coopmat_nv)
+        printf(" no");
+    for (int khr = 1; khr >= 0; khr--) {
+        if (!(khr ? d->coopmat_khr : d->coopmat_nv))
+            continue;
+        printf(" %s", khr ? "KHR" : "NV");
+        const char *sep = " ";
+        for (uint32_t i = 0; i < d->n_coopmat_shapes; i++)
+            if (d->coopmat_shapes[i].khr == (bool)khr) {
+                printf("%s%ux%ux%u", sep, d->coopmat_shapes[i].m, d->coopmat_shapes[i].n, d->coopmat_shapes[i].k);
+                sep = ",";
+            }
+    }
     printf(" | shared %u KiB | storage range ", d->max_shared_memory / 1024);
     print_mib(d->max_storage_buffer_range);
     printf(" | max alloc ");

@@ -27,7 +27,7 @@ static void print_help(FILE *out) {
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         fprintf(out, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(out, "\nenvironment: VKG_DEVICE=<index> chooses the device; VKG_VALIDATION=1 turns on the "
-                 "Khronos validation layer;\nVKG_DISABLE_FP16, VKG_DISABLE_COOPMAT, "
+                 "Khronos validation layer;\nVKG_DISABLE_FP16, VKG_DISABLE_COOPMAT(_KHR|_NV), "
                  "VKG_DISABLE_SUBGROUP_SIZE_CONTROL, VKG_DISABLE_INT_DOT,\nVKG_DISABLE_HOST_VISIBLE_VRAM, "
                  "VKG_NO_PIPELINE_CACHE turn features off (see README.md).\n");
 }

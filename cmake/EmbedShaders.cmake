@@ -1,30 +1,47 @@
 # EmbedShaders — compile GLSL compute shaders to SPIR-V with glslangValidator at build time and embed
 # each as a C array in the library. Generated files live in the build tree only.
 #
-# vkg_add_shader(TARGET <lib> NAME <c_name> SOURCE <file.comp> [DEFINES A=1 B ...])
+# vkg_add_shader(TARGET <lib> NAME <c_name> SOURCE <file.comp> [DEFINES A=1 B ...] [COOPMAT_KHR])
 #   Compiles <file.comp> (with -D for each define) into ${CMAKE_CURRENT_BINARY_DIR}/spv/<c_name>.h
 #   holding `const uint32_t <c_name>[]` (glslangValidator --vn), tracks #include dependencies with
 #   --depfile, and appends the header to the list vkg_shaders.h includes. A shader that does not
 #   compile fails the build with the compiler's message.
+#   COOPMAT_KHR: the shader is written with GL_NV_cooperative_matrix; its SPIR-V is rewritten into
+#   VK_KHR_cooperative_matrix form by tools/spirv (vkg_coopmat_khr) before embedding, because
+#   Debian 12's glslang cannot compile GL_KHR_cooperative_matrix itself.
 set(VKG_SHADER_TARGET_ENV vulkan1.2)
 
 function(vkg_add_shader)
-  cmake_parse_arguments(S "" "TARGET;NAME;SOURCE" "DEFINES" ${ARGN})
+  cmake_parse_arguments(S "COOPMAT_KHR" "TARGET;NAME;SOURCE" "DEFINES" ${ARGN})
   get_filename_component(src "${S_SOURCE}" ABSOLUTE)
   set(out "${CMAKE_CURRENT_BINARY_DIR}/spv/${S_NAME}.h")
   set(defs "")
   foreach(d IN LISTS S_DEFINES)
     list(APPEND defs "-D${d}")
   endforeach()
-  add_custom_command(
-    OUTPUT "${out}"
-    COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/spv"
-    COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env ${VKG_SHADER_TARGET_ENV} -V ${defs}
-            -I${CMAKE_CURRENT_SOURCE_DIR} --vn ${S_NAME} --depfile "${out}.d" -o "${out}" "${src}"
-    DEPENDS "${src}"
-    DEPFILE "${out}.d"
-    COMMENT "glslang ${S_NAME}"
-    VERBATIM)
+  if(S_COOPMAT_KHR)
+    set(nv "${CMAKE_CURRENT_BINARY_DIR}/spv/${S_NAME}.nv.spv")
+    add_custom_command(
+      OUTPUT "${out}"
+      COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/spv"
+      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env ${VKG_SHADER_TARGET_ENV} -V ${defs}
+              -I${CMAKE_CURRENT_SOURCE_DIR} --depfile "${out}.d" -o "${nv}" "${src}"
+      COMMAND vkg_coopmat_khr "${nv}" "${out}" ${S_NAME}
+      DEPENDS "${src}" vkg_coopmat_khr
+      DEPFILE "${out}.d"
+      COMMENT "glslang ${S_NAME} (NV -> KHR cooperative matrix)"
+      VERBATIM)
+  else()
+    add_custom_command(
+      OUTPUT "${out}"
+      COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/spv"
+      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env ${VKG_SHADER_TARGET_ENV} -V ${defs}
+              -I${CMAKE_CURRENT_SOURCE_DIR} --vn ${S_NAME} --depfile "${out}.d" -o "${out}" "${src}"
+      DEPENDS "${src}"
+      DEPFILE "${out}.d"
+      COMMENT "glslang ${S_NAME}"
+      VERBATIM)
+  endif()
   set_property(GLOBAL APPEND PROPERTY VKG_SHADER_HEADERS "${out}")
   set_property(GLOBAL APPEND PROPERTY VKG_SHADER_NAMES "${S_NAME}")
 endfunction()

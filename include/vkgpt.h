@@ -118,13 +118,14 @@ typedef struct vkg_device_info {
     uint32_t max_workgroup_invocations;
     uint32_t max_push_constants_size;
     bool fp16_arithmetic;           /* shaderFloat16 */
+    bool vulkan_memory_model;       /* vulkanMemoryModel (cooperative-matrix shaders declare it) */
     bool storage_16bit;             /* storageBuffer16BitAccess: fp16 weights and KV cache */
     bool storage_8bit;              /* storageBuffer8BitAccess */
     bool integer_dot_product;       /* VK_KHR_shader_integer_dot_product */
     bool coopmat_khr;               /* VK_KHR_cooperative_matrix */
     bool coopmat_nv;                /* VK_NV_cooperative_matrix */
-    uint32_t n_coopmat_shapes;      /* fp16 x fp16 -> fp32 shapes on offer, subgroup scope */
-    struct { uint32_t m, n, k; } coopmat_shapes[VKG_MAX_COOPMAT_SHAPES];
+    uint32_t n_coopmat_shapes;      /* fp16 x fp16 -> fp32 shapes on offer, subgroup scope, */
+    struct { uint32_t m, n, k; bool khr; } coopmat_shapes[VKG_MAX_COOPMAT_SHAPES]; /* per extension */
     bool buffer_device_address;
     bool timestamps;                /* compute queue supports timestamps */
     double timestamp_period_ns;     /* nanoseconds per timestamp tick */

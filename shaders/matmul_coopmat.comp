@@ -1,22 +1,29 @@
 /*
- * matmul_coopmat.comp — the prefill path on tensor cores, through VK_NV_cooperative_matrix (the KHR
- * extension cannot be compiled by Debian 12's glslang 12.0): Y[m, n] = finish(X[m,:] · W[n,:]) for
- * fp16 W only (finish: + bias, then GELU or + residual, matmul_common.glsl).
+ * matmul_coopmat.comp — the prefill path on tensor cores: Y[m, n] = finish(X[m,:] · W[n,:]) for fp16 W
+ * only (finish: + bias, then GELU or + residual, matmul_common.glsl).
  *
- * A workgroup of 4 subgroups of 32 (the host requires subgroup size 32: NVIDIA, the only vendor with
- * the NV extension) computes a 64 x 64 block of Y; subgroup s owns the 32 x 32 quadrant (s / 2, s % 2)
- * as 2 x (32 / FN) fragments of 16 x FN fp32 accumulators. Per step of BK along K the workgroup
- * stages X [64, BK] (fp32 converted to fp16 — the one precision loss of this path besides fp16 W;
- * |x| above 65504 would overflow) and W [64, BK] (already fp16) in shared memory, k-contiguous, and
- * multiplies fragments of 16 x 16 (A, row-major) by 16 x FN (B = W^T, read column-major from the
- * W rows). The accumulators go through shared memory to a bounds-checked, coalesced epilogue.
- * Needs shaderFloat16 (the fragment types are fp16) and 16-bit storage.
+ * Written with GL_NV_cooperative_matrix, the only cooperative-matrix syntax Debian 12's glslang 12.0
+ * compiles. The build embeds it twice: as compiled (VK_NV_cooperative_matrix, "matmul_coopmat_nv")
+ * and rewritten word by word into VK_KHR_cooperative_matrix form by tools/spirv/coopmat_khr.c
+ * ("matmul_coopmat_khr", what AMD, Intel and NVIDIA offer). The KHR form gives each matrix a use
+ * (A, B or accumulator) that the rewrite infers from coopMatMulAddNV, so the three fragment types
+ * below must stay distinct SPIR-V types: A is FM x FK, B FK x FN, C FM x FN with FM and FN
+ * specialization constants, which glslang never merges with the literal FK.
+ *
+ * A workgroup of 4 subgroups (WG = 4 x the subgroup size the host runs it with) computes a 64 x 64
+ * block of Y; subgroup s owns the 32 x 32 quadrant (s / 2, s % 2) as (32 / FM) x (32 / FN) fragments
+ * of FM x FN fp32 accumulators. Per step of BK along K the workgroup stages X [64, BK] (fp32
+ * converted to fp16 — the one precision loss of this path besides fp16 W; |x| above 65504 would
+ * overflow) and W [64, BK] (already fp16) in shared memory, k-contiguous, and multiplies fragments of
+ * FM x 16 (A, row-major) by 16 x FN (B = W^T, read column-major from the W rows). The accumulators
+ * go through shared memory to a bounds-checked, coalesced epilogue. Needs shaderFloat16 (the fragment
+ * types are fp16) and 16-bit storage.
  *
  * Grid:      1-D (folded), pc.n_groups = ceil(n_count / 64) * ceil(M / 64).
  * Bindings:  0 Y[M,N] (written), 1 X[M,K], 2 W chunk [n_count,K] fp16, 3 bias[N], 4 R[M,N].
  * Push:      vkg_matmul_push (matmul_push.h); pc.aligned: K % 4 == 0 (vector staging loads).
- * Spec:      0 WG (must be 128), 1 BK (multiple of 16; default 32), 2 FN (fragment width 16 or 8:
- *            the device's 16x16x16 or 16x8x16 shape).
+ * Spec:      0 WG (4 x subgroup size), 1 BK (multiple of 16; default 32), 2 FN, 3 FM (fragment
+ *            rows and columns, 8 or 16 each: the device's FM x FN x 16 fp16 shape).
  *            Shared memory: 2 x 64 x BK halves + 64 x 64 floats = 24 KB at BK = 32.
  */
 #version 450
@@ -33,10 +40,11 @@
 layout(constant_id = 0) const uint WG = 128;
 layout(constant_id = 1) const uint BK = 32;
 layout(constant_id = 2) const uint FN = 16;
+layout(constant_id = 3) const uint FM = 16;
 layout(local_size_x_id = 0) in;
 
-const uint BM = 64, BN = 64, FM = 16, FK = 16;
-const uint NF = 32 / FN; /* fragments along n per subgroup quadrant */
+const uint BM = 64, BN = 64, FK = 16;
+const uint MF = 32 / FM, NF = 32 / FN; /* fragments along m and n per subgroup quadrant */
 
 layout(std430, binding = 2) readonly buffer WBuf { float16_t w_data[]; };
 layout(std430, binding = 2) readonly buffer WBufV { f16vec4 w_vec[]; };
@@ -81,8 +89,8 @@ void main() {
     uint tid = gl_LocalInvocationID.x;
     uint qm = (gl_SubgroupID / 2u) * 32u, qn = (gl_SubgroupID % 2u) * 32u; /* this subgroup's quadrant */
 
-    fcoopmatNV<32, gl_ScopeSubgroup, FM, FN> acc[2][NF];
-    for (uint i = 0; i < 2u; i++)
+    fcoopmatNV<32, gl_ScopeSubgroup, FM, FN> acc[MF][NF];
+    for (uint i = 0; i < MF; i++)
         for (uint j = 0; j < NF; j++)
             acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, FM, FN>(0.0);
 
@@ -90,20 +98,20 @@ void main() {
         stage(m0, n0, k0, tid);
         barrier();
         for (uint kk = 0; kk < BK; kk += FK) {
-            fcoopmatNV<16, gl_ScopeSubgroup, FM, FK> a[2];
+            fcoopmatNV<16, gl_ScopeSubgroup, FM, FK> a[MF];
             fcoopmatNV<16, gl_ScopeSubgroup, FK, FN> b[NF];
-            for (uint i = 0; i < 2u; i++)
+            for (uint i = 0; i < MF; i++)
                 coopMatLoadNV(a[i], As, (qm + i * FM) * BK + kk, BK, false);
             for (uint j = 0; j < NF; j++)
                 coopMatLoadNV(b[j], Bs, (qn + j * FN) * BK + kk, BK, true);
-            for (uint i = 0; i < 2u; i++)
+            for (uint i = 0; i < MF; i++)
                 for (uint j = 0; j < NF; j++)
                     acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
         }
         barrier();
     }
 
-    for (uint i = 0; i < 2u; i++)
+    for (uint i = 0; i < MF; i++)
         for (uint j = 0; j < NF; j++)
             coopMatStoreNV(acc[i][j], Cs, (qm + i * FM) * BN + qn + j * FN, BN, false);
     barrier();

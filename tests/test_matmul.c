@@ -283,46 +283,72 @@ static void test_chunked_weights(void **state) {
     }
 }
 
-/* The cooperative-matrix path where the device offers it; elsewhere forcing it must fail cleanly
- * and the automatic choice must fall back to the tiled path. */
+/* The cooperative-matrix path through each extension the device offers (KHR, NV); where it offers
+ * neither, forcing the path must fail cleanly, the self-check must switch it off, and the automatic
+ * choice must fall back to the tiled path. */
 static void test_coopmat(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
+    static const vkg_coopmat_api apis[] = {VKG_COOPMAT_KHR, VKG_COOPMAT_NV};
+    static const char *api_names[] = {"KHR", "NV"};
+    bool any = false;
+    uint64_t seed = 5100;
+    for (size_t a = 0; a < VKG_ARRAY_LEN(apis); a++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        if (!vkg_matmul_coopmat_usable(&k, apis[a]))
+            continue;
+        any = true;
+        k.coopmat = apis[a];
+        const char *why = NULL;
+        check_ok(vkg_matmul_coopmat_verify(&k, &why), "coopmat self-check");
+        if (why)
+            fail_msg("%s cooperative matrices: the self-check switched them off: %s", api_names[a], why);
+        static const uint32_t shapes[][3] = {{2, 3, 17}, {7, 17, 3}, {64, 64, 767}, {7, 768, 64}, {513, 64, 17},
+                                             {64, 768, 2304}, {7, 768, 50257}, {65, 3072, 768}, {2, 767, 65}};
+        for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
+            for (int ep = 0; ep < 3; ep++) {
+                mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2],
+                             .storage = VKG_STORAGE_F16, .ep = (vkg_epilogue)ep, .bias = ep != 1,
+                             .in_place = ep == 2 && i % 2, .path = VKG_MATMUL_PATH_COOPMAT,
+                             .max_chunk_rows = i == 0 ? 8 : 0};
+                run_case(ctx, &k, &c, seed++);
+            }
+    }
+    if (any)
+        return;
+    fprintf(stderr, "test_matmul: %s has no usable cooperative matrices (KHR or NV extension, fp16 FMxFNx16 "
+                    "shape, shaderFloat16): checking the fallback only\n", vkg_context_device(ctx)->name);
     vkg_kernels k = vkg_kernels_default(ctx);
-    if (!vkg_matmul_coopmat_usable(&k)) {
-        fprintf(stderr, "test_matmul: %s has no usable cooperative matrices (NV extension, fp16 16x16x16 or "
-                        "16x8x16, shaderFloat16, subgroup 32): checking the fallback only\n",
-                vkg_context_device(ctx)->name);
-        vkg_buffer *b = make_buffer(ctx, 4096, "coopmat fallback");
-        vkg_matrix w = {.buf = b, .rows = 8, .cols = 8, .storage = VKG_STORAGE_F16};
+    assert_int_equal(k.coopmat, VKG_COOPMAT_NONE);
+    vkg_buffer *b = make_buffer(ctx, 4096, "coopmat fallback");
+    vkg_matrix w = {.buf = b, .rows = 8, .cols = 8, .storage = VKG_STORAGE_F16};
+    vkg_view y = {b, 1024, 1024}, x = {b, 2048, 1024};
+    vkg_matmul_options o = {.path = VKG_MATMUL_PATH_COOPMAT};
+    for (int forced = 0; forced < 3; forced++) {
+        /* None chosen, and each extension named although the device lacks it. */
+        k.coopmat = forced == 0 ? VKG_COOPMAT_NONE : apis[forced - 1];
         vkg_cmd *cmd = NULL;
         check_ok(vkg_cmd_create(ctx, "coopmat fallback", &cmd), "cmd");
         check_ok(vkg_cmd_begin(cmd), "begin");
-        vkg_view y = {b, 1024, 1024}, x = {b, 2048, 1024};
-        vkg_matmul_options o = {.path = VKG_MATMUL_PATH_COOPMAT};
         assert_int_equal(vkg_matmul_ex(&k, cmd, y, x, &w, NULL, NULL, 8, VKG_EPILOGUE_NONE, &o),
                          VKG_ERROR_FEATURE_MISSING);
         assert_non_null(strstr(vkg_last_error(),
                                vkg_context_device(ctx)->storage_16bit ? "cooperative" : "16-bit storage"));
         assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
         vkg_cmd_destroy(cmd);
-        vkg_buffer_destroy(b);
-        /* The automatic choice with use_coopmat set still takes the tiled path here. */
-        k.use_coopmat = true;
-        mm_case c = {.M = 7, .K = 64, .N = 17, .storage = VKG_STORAGE_F32, .ep = VKG_EPILOGUE_GELU,
-                     .bias = true, .path = VKG_MATMUL_PATH_AUTO};
-        run_case(ctx, &k, &c, 5000);
-        return;
+        /* The self-check turns a named but unusable extension off, and says why. */
+        const char *why = NULL;
+        check_ok(vkg_matmul_coopmat_verify(&k, &why), "coopmat self-check");
+        assert_int_equal(k.coopmat, VKG_COOPMAT_NONE);
+        if (forced == 0)
+            assert_null(why);
+        else
+            assert_non_null(why);
     }
-    static const uint32_t shapes[][3] = {{2, 3, 17}, {7, 17, 3}, {64, 64, 767}, {7, 768, 64}, {513, 64, 17},
-                                         {64, 768, 2304}, {7, 768, 50257}, {65, 3072, 768}, {2, 767, 65}};
-    uint64_t seed = 5100;
-    for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
-        for (int ep = 0; ep < 3; ep++) {
-            mm_case c = {.M = shapes[i][0], .K = shapes[i][1], .N = shapes[i][2], .storage = VKG_STORAGE_F16,
-                         .ep = (vkg_epilogue)ep, .bias = ep != 1, .in_place = ep == 2 && i % 2,
-                         .path = VKG_MATMUL_PATH_COOPMAT, .max_chunk_rows = i == 0 ? 8 : 0};
-            run_case(ctx, &k, &c, seed++);
-        }
+    vkg_buffer_destroy(b);
+    /* The automatic choice takes the tiled path here. */
+    mm_case c = {.M = 7, .K = 64, .N = 17, .storage = VKG_STORAGE_F32, .ep = VKG_EPILOGUE_GELU,
+                 .bias = true, .path = VKG_MATMUL_PATH_AUTO};
+    run_case(ctx, &k, &c, 5000);
 }
 
 /* The small grid again at every subgroup size the device can force (lavapipe: 8 only; NVIDIA 32). */
@@ -371,7 +397,8 @@ static void test_exhaustive(void **state) {
                         vkg_matmul_path path = p < VKG_ARRAY_LEN(forced_paths) ? forced_paths[p]
                                                                                 : VKG_MATMUL_PATH_COOPMAT;
                         if (path == VKG_MATMUL_PATH_COOPMAT &&
-                            (st[s] != VKG_STORAGE_F16 || !vkg_matmul_coopmat_usable(&k)))
+                            (st[s] != VKG_STORAGE_F16 || k.coopmat == VKG_COOPMAT_NONE ||
+                             !vkg_matmul_coopmat_usable(&k, k.coopmat)))
                             continue;
                         mm_case c = {.M = ms[m], .K = kn[a], .N = kn[b], .storage = st[s],
                                      .ep = (vkg_epilogue)(seed % 3), .bias = seed % 2, .in_place = seed % 4 == 2,

@@ -165,7 +165,8 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
     add_matmuls(l, "matmul_tiled", VKG_MATMUL_PATH_TILED, R, c, wb, false);
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, R, c, wb, false);
     if (coopmat)
-        add_matmuls(l, "matmul_coopmat", VKG_MATMUL_PATH_COOPMAT, R, c, wb, false);
+        add_matmuls(l, b->k.coopmat == VKG_COOPMAT_KHR ? "matmul_coopmat_khr" : "matmul_coopmat_nv",
+                    VKG_MATMUL_PATH_COOPMAT, R, c, wb, false);
 
     add_rowwise(l, OP_LAYERNORM, "layernorm", 1, d, 8, 2 * F32_BYTES);
     add_rowwise(l, OP_LAYERNORM, "layernorm", R, d, 8, 2 * F32_BYTES);
@@ -335,17 +336,20 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     b.w = o.weights == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
     b.kv = o.kv == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
     b.rows = vkg_min_u32(o.prefill_rows ? o.prefill_rows : 512, b.cfg.n_positions);
+    const char *coopmat_off = NULL; /* timed only once it has computed a known product right */
+    if (b.w == VKG_STORAGE_F16)
+        VKG_TRY(vkg_matmul_coopmat_verify(&b.k, &coopmat_off));
     op_list *l = vkg_calloc(1, sizeof *l);
     if (!l)
         return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for the op list");
-    build(l, &b, b.w == VKG_STORAGE_F16 && vkg_matmul_coopmat_usable(&b.k));
+    build(l, &b, b.w == VKG_STORAGE_F16 && b.k.coopmat != VKG_COOPMAT_NONE);
     bool any = !o.filter;
     for (uint32_t i = 0; i < l->n && !any; i++)
         any = strstr(l->ops[i].name, o.filter) != NULL;
     vkg_status st = VKG_OK;
     if (!any) {
         st = vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "bench ops: no op name contains '%s' (names: matmul_vec, "
-                      "matmul_tiled, matmul_coopmat, layernorm, softmax, gelu, add, embedding, kv_store, "
+                      "matmul_tiled, matmul_coopmat_khr|nv, layernorm, softmax, gelu, add, embedding, kv_store, "
                       "attention_decode, attention_prefill, argmax)", o.filter);
         free(l);
         return st;

@@ -1,14 +1,15 @@
 /* kernels/kernels.c — settings shared by the kernel wrappers. */
 #include "kernels/kernels.h"
 
+#include "kernels/matmul.h"
+
 vkg_kernels vkg_kernels_default(vkg_context *ctx) {
     const vkg_device_info *info = vkg_context_device(ctx);
-    return (vkg_kernels){
-        .ctx = ctx,
-        .subgroup_size = 0,
-        .use_coopmat = info->coopmat_nv && info->n_coopmat_shapes > 0,
-        .cpu_tuning = info->type == VKG_DEVICE_CPU,
-    };
+    vkg_kernels k = {.ctx = ctx, .subgroup_size = 0, .cpu_tuning = info->type == VKG_DEVICE_CPU};
+    k.coopmat = vkg_matmul_coopmat_usable(&k, VKG_COOPMAT_KHR)  ? VKG_COOPMAT_KHR
+                : vkg_matmul_coopmat_usable(&k, VKG_COOPMAT_NV) ? VKG_COOPMAT_NV
+                                                                : VKG_COOPMAT_NONE;
+    return k;
 }
 
 vkg_status vkg_kernels_pipeline(const vkg_kernels *k, vkg_kernel_desc desc, vkg_pipeline **out) {

@@ -34,11 +34,19 @@ typedef struct vkg_matrix {
     vkg_storage storage;
 } vkg_matrix;
 
+/* Which cooperative-matrix extension the tensor-core matmul runs through (the same shader, embedded
+ * once per extension: shaders/matmul_coopmat.comp). */
+typedef enum vkg_coopmat_api {
+    VKG_COOPMAT_NONE = 0, /* no cooperative matrices: prefill takes the tiled path */
+    VKG_COOPMAT_KHR,      /* VK_KHR_cooperative_matrix (AMD, Intel, NVIDIA): preferred */
+    VKG_COOPMAT_NV,       /* VK_NV_cooperative_matrix (NVIDIA) */
+} vkg_coopmat_api;
+
 /* The kernel layer's settings for one context: which optional paths to use. */
 typedef struct vkg_kernels {
     vkg_context *ctx;
     uint32_t subgroup_size; /* 0: the driver's default; else forced (tests force each size offered) */
-    bool use_coopmat;       /* cooperative-matrix matmul where the device has it */
+    vkg_coopmat_api coopmat; /* the extension prefill matmuls with fp16 weights use, or NONE */
     /* Work distribution for a CPU driver (lavapipe): there every workgroup runs as a loop over SIMD
      * lanes on one core, so kernels take fewer, larger workgroups and avoid barriers in loops. Same
      * shaders, other specialization constants and grids. Default: the device type is CPU. Tests
@@ -46,8 +54,8 @@ typedef struct vkg_kernels {
     bool cpu_tuning;
 } vkg_kernels;
 
-/* Defaults for `ctx`: driver's subgroup size, cooperative matrices when available, CPU tuning on a
- * CPU device. */
+/* Defaults for `ctx`: driver's subgroup size, cooperative matrices when usable (KHR before NV; see
+ * vkg_matmul_coopmat_usable), CPU tuning on a CPU device. */
 vkg_kernels vkg_kernels_default(vkg_context *ctx);
 
 /* Pipeline for a kernel with the settings of `k` applied (forced subgroup size). */

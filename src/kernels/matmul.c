@@ -8,34 +8,57 @@
 
 #include "matmul_push.h"
 
+#include <stdlib.h>
+
 enum {
     BIND_Y, BIND_X, BIND_W, BIND_BIAS, BIND_R, N_BIND,
     /* matmul_tiled.comp tile, in elements; 256 threads of 4 x 4 outputs, 8.3 KB shared memory */
     TILE_BM = 64, TILE_BN = 64, TILE_BK = 16, TILE_TM = 4, TILE_TN = 4,
-    /* matmul_coopmat.comp: 64 x 64 block, 4 subgroups of 32, BK = 32, 24 KB shared memory */
-    COOP_WG = 128, COOP_BM = 64, COOP_BN = 64, COOP_BK = 32, COOP_SUBGROUP = 32,
+    /* matmul_coopmat.comp: 64 x 64 block, 4 subgroups (of 32 where possible), BK = 32, 24 KB shared */
+    COOP_SUBGROUPS = 4, COOP_BM = 64, COOP_BN = 64, COOP_BK = 32, COOP_SUBGROUP = 32, COOP_FK = 16,
     COOP_SHARED = 2 * 64 * COOP_BK * 2 + 64 * 64 * 4,
 };
 
-/* The fragment width FN of the device's fp16 16 x FN x 16 shape (16 preferred, else 8); 0 if none. */
-static uint32_t coopmat_fn(const vkg_device_info *info) {
-    uint32_t fn = 0;
+/* The fragment rows FM and columns FN of an fp16 FM x FN x 16 shape that extension `api` offers, the
+ * largest with FM, FN in {8, 16} (they must divide the 32 x 32 quadrant of a subgroup); false if none. */
+static bool coopmat_shape(const vkg_device_info *info, vkg_coopmat_api api, uint32_t *fm, uint32_t *fn) {
+    uint32_t best = 0;
     for (uint32_t i = 0; i < info->n_coopmat_shapes; i++) {
-        uint32_t m = info->coopmat_shapes[i].m, n = info->coopmat_shapes[i].n, kk = info->coopmat_shapes[i].k;
-        if (m == 16 && kk == 16 && (n == 16 || (n == 8 && fn == 0)))
-            fn = n;
+        uint32_t m = info->coopmat_shapes[i].m, n = info->coopmat_shapes[i].n;
+        if (info->coopmat_shapes[i].khr != (api == VKG_COOPMAT_KHR) || info->coopmat_shapes[i].k != COOP_FK ||
+            (m != 8 && m != 16) || (n != 8 && n != 16) || m * n <= best)
+            continue;
+        best = m * n;
+        *fm = m;
+        *fn = n;
     }
-    return fn;
+    return best != 0;
 }
 
-bool vkg_matmul_coopmat_usable(const vkg_kernels *k) {
+/* The subgroup size the cooperative-matrix workgroup is laid out for: a forced size, else 32 (what
+ * NVIDIA runs, and what AMD runs matrix cores with) where the driver's default is 32 or size control
+ * can require it, else the default. 0 where `api` cannot use it (the NV extension is NVIDIA's: 32). */
+static uint32_t coopmat_subgroup(const vkg_kernels *k, vkg_coopmat_api api) {
     const vkg_device_info *info = vkg_context_device(k->ctx);
-    bool sg32 = k->subgroup_size ? k->subgroup_size == COOP_SUBGROUP
-                                 : info->subgroup_size == COOP_SUBGROUP ||
-                                       (info->subgroup_size_control && info->subgroup_min <= COOP_SUBGROUP &&
-                                        info->subgroup_max >= COOP_SUBGROUP);
-    return info->coopmat_nv && info->fp16_arithmetic && info->storage_16bit && coopmat_fn(info) != 0 && sg32 &&
-           info->max_shared_memory >= COOP_SHARED;
+    uint32_t s = k->subgroup_size;
+    if (!s)
+        s = info->subgroup_size == COOP_SUBGROUP ||
+                    (info->subgroup_size_control && info->subgroup_min <= COOP_SUBGROUP &&
+                     info->subgroup_max >= COOP_SUBGROUP)
+                ? COOP_SUBGROUP
+                : info->subgroup_size;
+    if (api == VKG_COOPMAT_NV && s != COOP_SUBGROUP)
+        return 0;
+    return s * COOP_SUBGROUPS <= info->max_workgroup_invocations ? s : 0;
+}
+
+bool vkg_matmul_coopmat_usable(const vkg_kernels *k, vkg_coopmat_api api) {
+    const vkg_device_info *info = vkg_context_device(k->ctx);
+    uint32_t fm, fn;
+    bool ext = api == VKG_COOPMAT_KHR ? info->coopmat_khr : api == VKG_COOPMAT_NV && info->coopmat_nv;
+    /* glslang declares the Vulkan memory model for cooperative-matrix shaders. */
+    return ext && info->fp16_arithmetic && info->storage_16bit && info->vulkan_memory_model && coopmat_shape(info, api, &fm, &fn) &&
+           coopmat_subgroup(k, api) != 0 && info->max_shared_memory >= COOP_SHARED;
 }
 
 /* matmul_vec.comp's work split (see its header): WG threads in teams of TPR, each team computing
@@ -149,16 +172,20 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "matmul M=%u N=%u K=%u: fp16 weights need 16-bit storage, "
                         "which %s lacks (or VKG_DISABLE_FP16 is set)", M, N, K, info->name);
     vkg_matmul_path path = opt ? opt->path : VKG_MATMUL_PATH_AUTO;
-    bool coop_ok = w->storage == VKG_STORAGE_F16 && vkg_matmul_coopmat_usable(k);
+    bool coop_ok = w->storage == VKG_STORAGE_F16 && k->coopmat != VKG_COOPMAT_NONE &&
+                   vkg_matmul_coopmat_usable(k, k->coopmat);
     if (path == VKG_MATMUL_PATH_COOPMAT && !coop_ok)
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "matmul M=%u N=%u K=%u: the cooperative-matrix path needs fp16 "
-                        "weights and VK_NV_cooperative_matrix with a 16x16x16 or 16x8x16 fp16 shape, shaderFloat16 "
-                        "and subgroup size 32; %s does not offer them", M, N, K, info->name);
+                        "weights (these are %s) and VK_KHR_ or VK_NV_cooperative_matrix with an fp16 8|16 x 8|16 "
+                        "x 16 shape, shaderFloat16, 16-bit storage, the Vulkan memory model and 24 KB of shared memory; %s %s", M, N, K,
+                        w->storage == VKG_STORAGE_F16 ? "fp16" : "fp32", info->name,
+                        k->coopmat == VKG_COOPMAT_NONE ? "has none of it usable (or it is switched off)"
+                                                       : "does not offer them through the chosen extension");
     /* A CPU device runs prefill on the vector path too, with MB rows of X per workgroup: the tiled
      * path's shared-memory staging and barriers in its K loop cost far more there (lavapipe). */
     if (path == VKG_MATMUL_PATH_AUTO)
         path = M == 1 || k->cpu_tuning ? VKG_MATMUL_PATH_VECTOR
-                      : (k->use_coopmat && coop_ok) ? VKG_MATMUL_PATH_COOPMAT : VKG_MATMUL_PATH_TILED;
+                      : coop_ok ? VKG_MATMUL_PATH_COOPMAT : VKG_MATMUL_PATH_TILED;
     if (path != VKG_MATMUL_PATH_VECTOR && path != VKG_MATMUL_PATH_TILED && path != VKG_MATMUL_PATH_COOPMAT)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: unknown path %d", M, N, K, (int)path);
 
@@ -229,13 +256,16 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         block_n = COOP_BN;
         block_m = COOP_BM;
         aligned = K % 4 == 0;
-        desc.shader = "matmul_coopmat";
-        desc.n_spec = 3;
-        desc.spec[0] = COOP_WG;
+        uint32_t fm = 0, fn = 0, sg = coopmat_subgroup(k, k->coopmat);
+        coopmat_shape(info, k->coopmat, &fm, &fn);
+        desc.shader = k->coopmat == VKG_COOPMAT_KHR ? "matmul_coopmat_khr" : "matmul_coopmat_nv";
+        desc.n_spec = 4;
+        desc.spec[0] = COOP_SUBGROUPS * sg;
         desc.spec[1] = COOP_BK;
-        desc.spec[2] = coopmat_fn(info);
-        /* The fragments are laid out for subgroups of 32: require it where that is not the default. */
-        desc.subgroup_size = info->subgroup_size == COOP_SUBGROUP ? 0 : COOP_SUBGROUP;
+        desc.spec[2] = fn;
+        desc.spec[3] = fm;
+        /* The workgroup is exactly 4 subgroups of sg: require sg where it is not the default. */
+        desc.subgroup_size = sg == info->subgroup_size ? 0 : sg;
         VKG_TRY(vkg_pipeline_get(k->ctx, &desc, &p));
     }
 
@@ -255,4 +285,76 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         VKG_TRY(vkg_cmd_dispatch_1d(cmd, p, views, &push, groups));
     }
     return VKG_OK;
+}
+
+/* vkg_matmul_coopmat_verify's problem: sizes that are not multiples of the 64 x 64 block or of the
+ * fragments, inputs that fp16 holds exactly (multiples of 1/4 and 1/2 below 2) so that every product
+ * and every partial sum is exact in fp32 and the result must match to the bit. */
+enum { VERIFY_M = 70, VERIFY_N = 72, VERIFY_K = 48 };
+
+static float verify_x(uint32_t m, uint32_t k) { return (float)((int)((m * 7 + k * 3) % 9) - 4) * 0.25f; }
+
+static int verify_w(uint32_t n, uint32_t k) { return (int)((n * 5 + k * 11) % 7) - 3; } /* times 0.5 */
+
+vkg_status vkg_matmul_coopmat_verify(vkg_kernels *k, const char **why) {
+    /* fp16 bit patterns of 0, 0.5, 1 and 1.5 (the sign is bit 15). */
+    static const uint16_t half_bits[4] = {0x0000, 0x3800, 0x3C00, 0x3E00};
+    *why = NULL;
+    if (k->coopmat == VKG_COOPMAT_NONE)
+        return VKG_OK;
+    uint64_t align = vkg_max_u32(vkg_context_device(k->ctx)->min_storage_buffer_offset_alignment, 16);
+    uint64_t x_bytes = VERIFY_M * VERIFY_K * 4, w_bytes = VERIFY_N * VERIFY_K * 2, y_bytes = VERIFY_M * VERIFY_N * 4;
+    uint64_t w_off = vkg_div_up(x_bytes, align) * align, y_off = w_off + vkg_div_up(w_bytes, align) * align;
+    float *x = malloc(x_bytes), *y = malloc(y_bytes);
+    uint16_t *w = malloc(w_bytes);
+    vkg_buffer *buf = NULL;
+    vkg_cmd *cmd = NULL;
+    vkg_status st = VKG_ERROR_OUT_OF_HOST_MEMORY;
+    if (!x || !y || !w)
+        goto done;
+    for (uint32_t m = 0; m < VERIFY_M; m++)
+        for (uint32_t kk = 0; kk < VERIFY_K; kk++)
+            x[m * VERIFY_K + kk] = verify_x(m, kk);
+    for (uint32_t n = 0; n < VERIFY_N; n++)
+        for (uint32_t kk = 0; kk < VERIFY_K; kk++) {
+            int v = verify_w(n, kk);
+            w[n * VERIFY_K + kk] = (uint16_t)(half_bits[v < 0 ? -v : v] | (v < 0 ? 0x8000 : 0));
+        }
+    if ((st = vkg_buffer_create(k->ctx, y_off + y_bytes, VKG_MEMORY_DEVICE, "coopmat self-check", &buf)) ||
+        (st = vkg_buffer_upload(buf, 0, x, x_bytes)) || (st = vkg_buffer_upload(buf, w_off, w, w_bytes)) ||
+        (st = vkg_buffer_fill(buf, y_off, y_bytes, 0x7fc00000u)) ||
+        (st = vkg_cmd_create(k->ctx, "coopmat self-check", &cmd)) || (st = vkg_cmd_begin(cmd)))
+        goto done;
+    vkg_matrix wm = {.buf = buf, .offset = w_off, .rows = VERIFY_N, .cols = VERIFY_K, .storage = VKG_STORAGE_F16};
+    vkg_matmul_options opt = {.path = VKG_MATMUL_PATH_COOPMAT};
+    st = vkg_matmul_ex(k, cmd, (vkg_view){buf, y_off, y_bytes}, (vkg_view){buf, 0, x_bytes}, &wm, NULL, NULL,
+                       VERIFY_M, VKG_EPILOGUE_NONE, &opt);
+    if (st != VKG_OK) {
+        /* The driver would not build the pipeline (or the path refused): use the tiled path. */
+        *why = "its pipeline could not be created";
+        st = VKG_OK;
+        goto disable;
+    }
+    if ((st = vkg_cmd_end(cmd)) || (st = vkg_cmd_run(cmd)) || (st = vkg_buffer_download(buf, y_off, y, y_bytes)))
+        goto done;
+    for (uint32_t m = 0; m < VERIFY_M && !*why; m++)
+        for (uint32_t n = 0; n < VERIFY_N; n++) {
+            double want = 0;
+            for (uint32_t kk = 0; kk < VERIFY_K; kk++)
+                want += (double)verify_x(m, kk) * verify_w(n, kk) * 0.5;
+            if (y[m * VERIFY_N + n] != (float)want) {
+                *why = "its result differed from the exact one";
+                break;
+            }
+        }
+disable:
+    if (*why)
+        k->coopmat = VKG_COOPMAT_NONE;
+done:
+    vkg_cmd_destroy(cmd);
+    vkg_buffer_destroy(buf);
+    free(x);
+    free(y);
+    free(w);
+    return st;
 }

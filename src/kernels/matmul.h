@@ -7,8 +7,9 @@
  * Paths (shaders/matmul_*.comp):
  *   VECTOR   M = 1 decode: a memory-bound matrix-vector product streaming W with wide loads.
  *   TILED    M > 1 prefill: shared-memory tiles of 64 x 64 with 4 x 4 register micro-tiles.
- *   COOPMAT  M > 1 with fp16 W on devices with VK_NV_cooperative_matrix (16x16x16 or 16x8x16 fp16
- *            shapes), shaderFloat16 and subgroup size 32, when k->use_coopmat.
+ *   COOPMAT  M > 1 with fp16 W through the cooperative-matrix extension k->coopmat (KHR or NV): an
+ *            fp16 FM x FN x 16 shape with FM, FN in {8, 16}, shaderFloat16, 16-bit storage and
+ *            24 KB of shared memory; workgroups of 4 subgroups (of 32 where the device can run 32).
  * Every path computes every M, so tests force each one at every shape.
  *
  * W may be larger than one storage binding: it is bound in row chunks of vkg_rows_per_binding() rows
@@ -30,7 +31,8 @@ typedef enum vkg_matmul_path {
     VKG_MATMUL_PATH_AUTO = 0, /* VECTOR for M = 1, else COOPMAT where usable, else TILED */
     VKG_MATMUL_PATH_VECTOR,
     VKG_MATMUL_PATH_TILED,
-    VKG_MATMUL_PATH_COOPMAT,  /* VKG_ERROR_FEATURE_MISSING where vkg_matmul_coopmat_usable() is false */
+    VKG_MATMUL_PATH_COOPMAT,  /* through k->coopmat; VKG_ERROR_FEATURE_MISSING where it is NONE or
+                                 not usable (vkg_matmul_coopmat_usable) */
 } vkg_matmul_path;
 
 /* Knobs for tests and benchmarks; zero-initialised means the defaults. */
@@ -56,9 +58,16 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
                          const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep,
                          const vkg_matmul_options *opt);
 
-/* Whether the cooperative-matrix path can run on this device for fp16 weights (ignores
- * k->use_coopmat, which decides whether PATH_AUTO takes it). */
-bool vkg_matmul_coopmat_usable(const vkg_kernels *k);
+/* Whether the cooperative-matrix path can run through extension `api` on this device for fp16 weights
+ * with the settings of `k` (a forced subgroup size must be one the path can use). */
+bool vkg_matmul_coopmat_usable(const vkg_kernels *k, vkg_coopmat_api api);
+
+/* Check k->coopmat on this device once before trusting it: a small prefill-shaped product whose
+ * exact result is known (inputs exactly representable in fp16) runs through the cooperative-matrix
+ * path. If its pipeline cannot be built or any element differs, k->coopmat becomes NONE (the tiled
+ * path) and *why says what happened (a static string); else *why is NULL. Fails only on errors that
+ * would fail any kernel (out of memory, device lost). */
+vkg_status vkg_matmul_coopmat_verify(vkg_kernels *k, const char **why);
 
 /* Number of W chunks (dispatches per path) vkg_matmul_ex records for `w` under `opt` (NULL: defaults). */
 uint32_t vkg_matmul_chunk_count(const vkg_kernels *k, const vkg_matrix *w, const vkg_matmul_options *opt);

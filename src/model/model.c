@@ -5,6 +5,8 @@
  * (synthetic.c) only describe where values come from.
  */
 #include "model/model.h"
+
+#include "kernels/matmul.h"
 #include "model/dtype.h"
 
 #include <stdio.h>
@@ -167,6 +169,10 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
         if (s == VKG_OK) s = make_weight(&b, VKG_W_FCPROJ_W, l, d, 4 * d, &w->fcproj_w, NULL);
         if (s == VKG_OK) s = make_weight(&b, VKG_W_FCPROJ_B, l, 1, d, NULL, &w->fcproj_b);
     }
+    /* Tensor cores serve fp16 weights only; their shader is trusted on this device once it has
+     * computed one known product (it falls back to the tiled path otherwise). */
+    if (s == VKG_OK && o.weights == VKG_PRECISION_F16)
+        s = vkg_matmul_coopmat_verify(&m->kernels, &m->coopmat_off);
     if (s != VKG_OK) {
         vkg_model_free(m);
         return s;

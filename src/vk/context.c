@@ -269,6 +269,7 @@ static vkg_status create_device(vkg_context *ctx) {
         .shaderFloat16 = info->fp16_arithmetic,
         .storageBuffer8BitAccess = info->storage_8bit,
         .bufferDeviceAddress = info->buffer_device_address,
+        .vulkanMemoryModel = info->vulkan_memory_model,
     };
     chain = &f12;
     VkPhysicalDeviceSubgroupSizeControlFeatures sgc = {

@@ -40,49 +40,52 @@ static bool has_extension(const VkExtensionProperties *exts, uint32_t n, const c
     return false;
 }
 
+static void add_coopmat_shape(vkg_device_info *info, uint32_t m, uint32_t n, uint32_t k, bool khr) {
+    if (info->n_coopmat_shapes < VKG_MAX_COOPMAT_SHAPES) {
+        uint32_t i = info->n_coopmat_shapes++;
+        info->coopmat_shapes[i].m = m;
+        info->coopmat_shapes[i].n = n;
+        info->coopmat_shapes[i].k = k;
+        info->coopmat_shapes[i].khr = khr;
+    }
+}
+
+/* The fp16 x fp16 -> fp32 subgroup shapes of each extension the device has. Both lists are kept
+ * (NVIDIA offers both extensions, not always with the same shapes): each shader variant checks the
+ * shapes of its own extension. */
 static void query_coopmat_shapes(VkPhysicalDevice phys, vkg_device_info *info) {
     if (info->coopmat_khr) {
         VkgGetCoopmatPropsKHR get = (VkgGetCoopmatPropsKHR)vkGetInstanceProcAddr(
             volkGetLoadedInstance(), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
         uint32_t n = 0;
-        if (!get || get(phys, &n, NULL) != VK_SUCCESS)
-            return;
-        VkgCooperativeMatrixPropertiesKHR *p = calloc(n ? n : 1, sizeof *p);
-        if (!p)
-            return;
-        for (uint32_t i = 0; i < n; i++)
-            p[i].sType = VKG_STYPE_COOPMAT_PROPERTIES_KHR;
-        if (get(phys, &n, p) == VK_SUCCESS)
-            for (uint32_t i = 0; i < n && info->n_coopmat_shapes < VKG_MAX_COOPMAT_SHAPES; i++)
-                if (p[i].AType == COMPONENT_F16 && p[i].BType == COMPONENT_F16 &&
-                    p[i].CType == COMPONENT_F32 && p[i].ResultType == COMPONENT_F32 &&
-                    p[i].scope == SCOPE_SUBGROUP) {
-                    uint32_t k = info->n_coopmat_shapes++;
-                    info->coopmat_shapes[k].m = p[i].MSize;
-                    info->coopmat_shapes[k].n = p[i].NSize;
-                    info->coopmat_shapes[k].k = p[i].KSize;
-                }
+        VkgCooperativeMatrixPropertiesKHR *p = NULL;
+        if (get && get(phys, &n, NULL) == VK_SUCCESS && (p = calloc(n ? n : 1, sizeof *p))) {
+            for (uint32_t i = 0; i < n; i++)
+                p[i].sType = VKG_STYPE_COOPMAT_PROPERTIES_KHR;
+            if (get(phys, &n, p) == VK_SUCCESS)
+                for (uint32_t i = 0; i < n; i++)
+                    if (p[i].AType == COMPONENT_F16 && p[i].BType == COMPONENT_F16 &&
+                        p[i].CType == COMPONENT_F32 && p[i].ResultType == COMPONENT_F32 &&
+                        p[i].scope == SCOPE_SUBGROUP && !p[i].saturatingAccumulation)
+                        add_coopmat_shape(info, p[i].MSize, p[i].NSize, p[i].KSize, true);
+        }
         free(p);
-    } else if (info->coopmat_nv && vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
+    }
+    if (info->coopmat_nv && vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
         uint32_t n = 0;
-        if (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(phys, &n, NULL) != VK_SUCCESS)
-            return;
-        VkCooperativeMatrixPropertiesNV *p = calloc(n ? n : 1, sizeof *p);
-        if (!p)
-            return;
-        for (uint32_t i = 0; i < n; i++)
-            p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
-        if (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(phys, &n, p) == VK_SUCCESS)
-            for (uint32_t i = 0; i < n && info->n_coopmat_shapes < VKG_MAX_COOPMAT_SHAPES; i++)
-                if (p[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-                    p[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-                    p[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
-                    p[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV && p[i].scope == VK_SCOPE_SUBGROUP_NV) {
-                    uint32_t k = info->n_coopmat_shapes++;
-                    info->coopmat_shapes[k].m = p[i].MSize;
-                    info->coopmat_shapes[k].n = p[i].NSize;
-                    info->coopmat_shapes[k].k = p[i].KSize;
-                }
+        VkCooperativeMatrixPropertiesNV *p = NULL;
+        if (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(phys, &n, NULL) == VK_SUCCESS &&
+            (p = calloc(n ? n : 1, sizeof *p))) {
+            for (uint32_t i = 0; i < n; i++)
+                p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+            if (vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(phys, &n, p) == VK_SUCCESS)
+                for (uint32_t i = 0; i < n; i++)
+                    if (p[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                        p[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                        p[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                        p[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV && p[i].scope == VK_SCOPE_SUBGROUP_NV)
+                        add_coopmat_shape(info, p[i].MSize, p[i].NSize, p[i].KSize, false);
+        }
         free(p);
     }
 }
@@ -174,6 +177,7 @@ void vkg_device_info_query(VkPhysicalDevice phys, uint32_t index, vkg_device_inf
     }
 
     info->fp16_arithmetic = f12.shaderFloat16;
+    info->vulkan_memory_model = f12.vulkanMemoryModel;
     info->storage_16bit = f11.storageBuffer16BitAccess;
     info->storage_8bit = f12.storageBuffer8BitAccess;
     /* vkgpt's instance is Vulkan 1.2: features that are core in 1.3 need their extension. */
@@ -224,15 +228,29 @@ void vkg_device_info_query(VkPhysicalDevice phys, uint32_t index, vkg_device_inf
     free(exts);
 }
 
+/* Forget one cooperative-matrix extension (KHR or NV) and its shapes. */
+static void drop_coopmat(vkg_device_info *info, bool khr) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < info->n_coopmat_shapes; i++)
+        if (info->coopmat_shapes[i].khr != khr)
+            info->coopmat_shapes[kept++] = info->coopmat_shapes[i];
+    info->n_coopmat_shapes = kept;
+    if (khr)
+        info->coopmat_khr = false;
+    else
+        info->coopmat_nv = false;
+}
+
 void vkg_device_info_apply_env(vkg_device_info *info) {
     if (vkg_env_flag("VKG_DISABLE_FP16")) {
         info->fp16_arithmetic = false;
         info->storage_16bit = false;
     }
-    if (vkg_env_flag("VKG_DISABLE_COOPMAT")) {
-        info->coopmat_khr = info->coopmat_nv = false;
-        info->n_coopmat_shapes = 0;
-    }
+    bool all = vkg_env_flag("VKG_DISABLE_COOPMAT");
+    if (all || vkg_env_flag("VKG_DISABLE_COOPMAT_KHR"))
+        drop_coopmat(info, true);
+    if (all || vkg_env_flag("VKG_DISABLE_COOPMAT_NV"))
+        drop_coopmat(info, false);
     if (vkg_env_flag("VKG_DISABLE_SUBGROUP_SIZE_CONTROL")) {
         info->subgroup_size_control = false;
         info->subgroup_min = info->subgroup_max = info->subgroup_size;
