@@ -158,6 +158,7 @@ int bench_gen(int argc, char **argv) {
     printf("driver: %s\n", bench_driver_line(info, drv, sizeof drv));
     printf("model: %s, %s weights, %s KV cache; repetitions: %u after a warm-up\n", describe_model(&o.args, m, desc,
            sizeof desc), o.args.dtype ? "f16" : "f32", o.kv_dtype ? "f16" : "f32", o.reps);
+    printf("prefill matmul: %s\n", vkg_model_prefill_matmul(m));
     fflush(stdout);
     if (st == VKG_OK)
         st = vkg_probe_run(ctx, &po, &peaks);
@@ -208,9 +209,10 @@ int bench_gen(int argc, char **argv) {
     }
     if (o.json) {
         root = bench_json_header(info, "gen", argc, argv);
-        json_object_set_new(root, "model", json_pack("{s:s, s:f, s:s, s:s}", "name", o.args.path ? o.args.path
+        json_object_set_new(root, "model", json_pack("{s:s, s:f, s:s, s:s, s:s}", "name", o.args.path ? o.args.path
                             : o.args.config, "params_m", (double)vkg_model_param_count(m) / 1e6, "dtype",
-                            o.args.dtype ? "f16" : "f32", "kv_dtype", o.kv_dtype ? "f16" : "f32"));
+                            o.args.dtype ? "f16" : "f32", "kv_dtype", o.kv_dtype ? "f16" : "f32",
+                            "prefill_matmul", vkg_model_prefill_matmul(m)));
         json_object_set_new(root, "probe", json_pack("{s:f, s:I, s:f, s:f, s:f}", "read_gbps", peaks.read_gbps,
                             "read_bytes", (json_int_t)peaks.read_bytes, "fma_gflops", peaks.fma_gflops,
                             "dispatch_us", peaks.dispatch_us, "submit_us", peaks.submit_us));

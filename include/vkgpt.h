@@ -211,6 +211,11 @@ uint64_t vkg_model_param_count(const vkg_model *m);
 uint64_t vkg_model_weight_bytes(const vkg_model *m);
 vkg_precision vkg_model_precision(const vkg_model *m);
 vkg_context *vkg_model_context(const vkg_model *m);
+/* Which matmul kernel prefill (M > 1) runs on this model's device, in words: "cooperative matrix
+ * (VK_KHR_cooperative_matrix)", "... (VK_NV_cooperative_matrix)", "tiled", "vector (CPU device)";
+ * when the device's cooperative matrices failed their self-check, "tiled (cooperative matrices
+ * off: <why>)". Owned by the model. */
+const char *vkg_model_prefill_matmul(const vkg_model *m);
 
 typedef struct vkg_session_options {
     vkg_precision kv;  /* KV cache storage; default F32 */

@@ -69,10 +69,12 @@ grep -q 'gpt-nano KV cache' "$TMP/kv.svg" || fail "bench kv --plot: no legend"
 # bench gen: pp and tg lines, decode GB/s against the probe
 expect_rc 0 "bench gen" "$VKGPT" bench gen --config gpt-nano -p 16 -n 4 --reps 1 --probe-mib 4 --json "$TMP/gen.json"
 expect_line "$TMP/out" '^device: .+$' "bench gen device"
+expect_line "$TMP/out" '^prefill matmul: (vector \(CPU device\)|tiled|cooperative matrix \(VK_(KHR|NV)_cooperative_matrix\))( \(cooperative matrices off: .+\))?$' "bench gen prefill matmul"
 expect_line "$TMP/out" '^pp16 +[0-9]+\.[0-9]{2} ± [0-9]+\.[0-9]{2} +[0-9]+\.[0-9]{3}$' "bench gen pp16"
 expect_line "$TMP/out" '^tg4 +[0-9]+\.[0-9]{2} ± [0-9]+\.[0-9]{2} +[0-9]+\.[0-9]{3}$' "bench gen tg4"
 expect_line "$TMP/out" '^decode: [0-9]+\.[0-9]{2} GB/s .* = [0-9]+\.[0-9]% of the measured streaming read \([0-9]+\.[0-9]{2} GB/s\)$' "bench gen decode"
 grep -q '"tokens_per_s"' "$TMP/gen.json" || fail "bench gen --json lacks tokens_per_s"
+grep -q '"prefill_matmul"' "$TMP/gen.json" || fail "bench gen --json lacks prefill_matmul"
 
 # bench ops: peaks, header, one row per op
 expect_rc 0 "bench ops" "$VKGPT" bench ops --config gpt-nano --rows 16 --min-time 0 --samples 1 --probe-mib 4 \

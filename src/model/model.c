@@ -131,6 +131,23 @@ vkg_model_options vkg_model_default_options(void) {
     return (vkg_model_options){.weights = VKG_PRECISION_F32, .check_finite = true};
 }
 
+/* vkg_model_prefill_matmul's words, fixed when the model is built. */
+static void describe_prefill_matmul(vkg_model *m, const char *coopmat_off) {
+    const vkg_kernels *k = &m->kernels;
+    const char *what = "tiled";
+    if (k->cpu_tuning)
+        what = "vector (CPU device)";
+    else if (m->precision == VKG_PRECISION_F16 && k->coopmat == VKG_COOPMAT_KHR)
+        what = "cooperative matrix (VK_KHR_cooperative_matrix)";
+    else if (m->precision == VKG_PRECISION_F16 && k->coopmat == VKG_COOPMAT_NV)
+        what = "cooperative matrix (VK_NV_cooperative_matrix)";
+    if (coopmat_off)
+        snprintf(m->prefill_matmul, sizeof m->prefill_matmul, "%s (cooperative matrices off: %s)", what,
+                 coopmat_off);
+    else
+        snprintf(m->prefill_matmul, sizeof m->prefill_matmul, "%s", what);
+}
+
 vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const vkg_model_options *opts,
                            vkg_weight_source_fn get, void *user, vkg_model **out) {
     *out = NULL;
@@ -171,8 +188,10 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
     }
     /* Tensor cores serve fp16 weights only; their shader is trusted on this device once it has
      * computed one known product (it falls back to the tiled path otherwise). */
+    const char *coopmat_off = NULL;
     if (s == VKG_OK && o.weights == VKG_PRECISION_F16)
-        s = vkg_matmul_coopmat_verify(&m->kernels, &m->coopmat_off);
+        s = vkg_matmul_coopmat_verify(&m->kernels, &coopmat_off);
+    describe_prefill_matmul(m, coopmat_off);
     if (s != VKG_OK) {
         vkg_model_free(m);
         return s;
@@ -204,3 +223,5 @@ uint64_t vkg_model_param_count(const vkg_model *m) { return m->params; }
 uint64_t vkg_model_weight_bytes(const vkg_model *m) { return m->weight_bytes; }
 vkg_precision vkg_model_precision(const vkg_model *m) { return m->precision; }
 vkg_context *vkg_model_context(const vkg_model *m) { return m->ctx; }
+
+const char *vkg_model_prefill_matmul(const vkg_model *m) { return m->prefill_matmul; }

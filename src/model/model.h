@@ -27,7 +27,7 @@ typedef struct vkg_layer_weights {
 struct vkg_model {
     vkg_context *ctx;
     vkg_kernels kernels;
-    const char *coopmat_off;     /* why the device's cooperative matrices are not used, or NULL */
+    char prefill_matmul[128];    /* vkg_model_prefill_matmul() */
     vkg_model_config cfg;
     vkg_precision precision;
     vkg_matrix wte;              /* [V, d] */
