@@ -563,6 +563,22 @@ static void test_bad_overlap(void **state) {
                20, VKG_ERROR_ST_OVERLAP, "tensors x [0, 16) and y [12, 20) overlap");
 }
 
+/* The tensors must tile the data section: a gap between two, before the first or after the last is
+ * refused (the format's reference implementation does the same). */
+static void test_bad_gaps(void **state) {
+    expect_raw(state,
+               "{\"x\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
+               " \"y\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [12, 20]}}",
+               20, VKG_ERROR_ST_OFFSETS, "data bytes [8, 12) before tensor y belong to no tensor");
+    expect_raw(state, "{\"w\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}",
+               12, VKG_ERROR_ST_OFFSETS, "data bytes [0, 4) before tensor w");
+    expect_raw(state, "{\"w\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}",
+               13, VKG_ERROR_ST_OFFSETS, "holds 13 bytes but the tensors end at byte 8: 5 trailing bytes");
+    /* Only empty tensors: any data byte is trailing. */
+    expect_raw(state, "{\"e\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]}}",
+               4, VKG_ERROR_ST_OFFSETS, "4 trailing bytes");
+}
+
 static void test_bad_alignment(void **state) {
     expect_raw(state, "{\"w\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [2, 10]}}",
                12, VKG_ERROR_ST_ALIGNMENT, "tensor w: data offset 2");
@@ -839,6 +855,7 @@ int main(void) {
         T(test_bad_dtype),
         T(test_bad_offsets),
         T(test_bad_overlap),
+        T(test_bad_gaps),
         T(test_bad_alignment),
         T(test_bad_size_mismatch),
         T(test_bad_overflow),

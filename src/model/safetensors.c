@@ -175,23 +175,37 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(sort_base[*(const size_t *)a].name, sort_base[*(const size_t *)b].name);
 }
 
-/* Two non-empty tensors may not share a byte. Empty tensors occupy nothing and are skipped. */
-static vkg_status check_overlap(vkg_st_file *f) {
+/* The tensors tile the data section exactly, as the format's reference implementation requires:
+ * no two non-empty tensors share a byte, and no byte between or after them belongs to none (a gap
+ * means a damaged or hand-edited file). Empty tensors occupy nothing and are skipped. */
+static vkg_status check_layout(vkg_st_file *f, uint64_t data_size) {
     sort_base = f->tensors;
     qsort(f->by_name, f->n, sizeof *f->by_name, cmp_offset);
     const vkg_st_tensor *prev = NULL;
+    uint64_t end = 0;
     for (size_t i = 0; i < f->n; i++) {
         const vkg_st_tensor *t = &f->tensors[f->by_name[i]];
         if (!t->nbytes)
             continue;
-        if (prev && prev->offset + prev->nbytes > t->offset)
+        if (t->offset < end)
             return vkg_fail(VKG_ERROR_ST_OVERLAP,
                             "%s: tensors %s [%" PRIu64 ", %" PRIu64 ") and %s [%" PRIu64
                             ", %" PRIu64 ") overlap",
                             f->label, prev->name, prev->offset, prev->offset + prev->nbytes,
                             t->name, t->offset, t->offset + t->nbytes);
+        if (t->offset > end)
+            return vkg_fail(VKG_ERROR_ST_OFFSETS,
+                            "%s: data bytes [%" PRIu64 ", %" PRIu64 ") before tensor %s belong to no tensor "
+                            "(tensors must follow each other without gaps)",
+                            f->label, end, t->offset, t->name);
+        end = t->offset + t->nbytes;
         prev = t;
     }
+    if (end != data_size)
+        return vkg_fail(VKG_ERROR_ST_OFFSETS,
+                        "%s: the data section holds %" PRIu64 " bytes but the tensors end at byte %" PRIu64
+                        ": %" PRIu64 " trailing bytes belong to no tensor",
+                        f->label, data_size, end, data_size - end);
     return VKG_OK;
 }
 
@@ -245,7 +259,7 @@ static vkg_status parse_header(vkg_st_file *f, const json_t *root, const uint8_t
             f->n_meta++;
         }
     }
-    VKG_TRY(check_overlap(f));
+    VKG_TRY(check_layout(f, data_size));
     sort_base = f->tensors;
     qsort(f->by_name, f->n, sizeof *f->by_name, cmp_name);
     return VKG_OK;
