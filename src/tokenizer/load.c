@@ -407,6 +407,20 @@ static vkg_status tokenizer_new(vkg_tokenizer **out) {
     return VKG_OK;
 }
 
+/* The end of both loaders: free the parse state and hand over the tokenizer when st is VKG_OK, else
+ * free it too. */
+static vkg_status finish_load(vkg_status st, json_t *root, uint8_t *added, vkg_tokenizer *tok,
+                              vkg_tokenizer **out) {
+    json_decref(root);
+    free(added);
+    if (st != VKG_OK) {
+        vkg_tokenizer_free(tok);
+        return st;
+    }
+    *out = tok;
+    return VKG_OK;
+}
+
 vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
                                       const char *merges_txt, size_t merges_len,
                                       const char *vocab_name, const char *merges_name,
@@ -427,15 +441,9 @@ vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
         (st = merges_parse_txt(tok, merges_txt ? merges_txt : "", merges_len, merges_name)) ||
         (st = regex_compile(tok)))
         goto fail;
-    json_decref(root);
-    free(added);
-    *out = tok;
-    return VKG_OK;
+    return finish_load(VKG_OK, root, added, tok, out);
 fail:
-    json_decref(root);
-    free(added);
-    vkg_tokenizer_free(tok);
-    return st;
+    return finish_load(st, root, added, tok, out);
 }
 
 /* tokenizer.json model.merges: "left right" strings (older files) or ["left", "right"] pairs. */
@@ -504,15 +512,9 @@ vkg_status vkg_tokenizer_load_hf_json(const char *json, size_t len, const char *
         (st = merges_parse_json(tok, json_object_get(model, "merges"), name)) ||
         (st = regex_compile(tok)))
         goto fail;
-    json_decref(root);
-    free(added);
-    *out = tok;
-    return VKG_OK;
+    return finish_load(VKG_OK, root, added, tok, out);
 fail:
-    json_decref(root);
-    free(added);
-    vkg_tokenizer_free(tok);
-    return st;
+    return finish_load(st, root, added, tok, out);
 }
 
 /* Tokenizer files are a few MB (GPT-2's tokenizer.json is 1.4 MB); anything past this is not one. */
