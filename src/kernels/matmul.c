@@ -57,8 +57,9 @@ bool vkg_matmul_coopmat_usable(const vkg_kernels *k, vkg_coopmat_api api) {
     uint32_t fm, fn;
     bool ext = api == VKG_COOPMAT_KHR ? info->coopmat_khr : api == VKG_COOPMAT_NV && info->coopmat_nv;
     /* glslang declares the Vulkan memory model for cooperative-matrix shaders. */
-    return ext && info->fp16_arithmetic && info->storage_16bit && info->vulkan_memory_model && coopmat_shape(info, api, &fm, &fn) &&
-           coopmat_subgroup(k, api) != 0 && info->max_shared_memory >= COOP_SHARED;
+    return ext && info->fp16_arithmetic && info->storage_16bit && info->vulkan_memory_model &&
+           coopmat_shape(info, api, &fm, &fn) && coopmat_subgroup(k, api) != 0 &&
+           info->max_shared_memory >= COOP_SHARED;
 }
 
 /* matmul_vec.comp's work split (see its header): WG threads in teams of TPR, each team computing
@@ -177,7 +178,8 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
     if (path == VKG_MATMUL_PATH_COOPMAT && !coop_ok)
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "matmul M=%u N=%u K=%u: the cooperative-matrix path needs fp16 "
                         "weights (these are %s) and VK_KHR_ or VK_NV_cooperative_matrix with an fp16 8|16 x 8|16 "
-                        "x 16 shape, shaderFloat16, 16-bit storage, the Vulkan memory model and 24 KB of shared memory; %s %s", M, N, K,
+                        "x 16 shape, shaderFloat16, 16-bit storage, the Vulkan memory model and 24 KB of shared "
+                        "memory; %s %s", M, N, K,
                         w->storage == VKG_STORAGE_F16 ? "fp16" : "fp32", info->name,
                         k->coopmat == VKG_COOPMAT_NONE ? "has none of it usable (or it is switched off)"
                                                        : "does not offer them through the chosen extension");
