@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const sentences[] = {
     "The quick brown fox jumps over the lazy dog, and the dog doesn't seem to mind at all.",
@@ -78,12 +77,6 @@ static char *make_text(size_t target, size_t *len) {
     return t;
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -102,13 +95,13 @@ int main(int argc, char **argv) {
     if (runs < 1 || runs > 1000)
         runs = 7;
 
-    double t0 = now();
+    double t0 = vkg_bench_now();
     vkg_tokenizer *tok;
     if (vkg_tokenizer_load(dir, &tok) != VKG_OK) {
         fprintf(stderr, "bench_tokenizer: %s\n", vkg_last_error());
         return 1;
     }
-    double load_s = now() - t0;
+    double load_s = vkg_bench_now() - t0;
     size_t jit = 0;
     pcre2_pattern_info(tok->re, PCRE2_INFO_JITSIZE, &jit);
 
@@ -125,18 +118,18 @@ int main(int argc, char **argv) {
         int32_t *ids;
         char *back;
         size_t back_len;
-        double a = now();
+        double a = vkg_bench_now();
         if (vkg_tokenizer_encode(tok, text, len, &ids, &n_ids) != VKG_OK) {
             fprintf(stderr, "bench_tokenizer: %s\n", vkg_last_error());
             return 1;
         }
-        double b = now();
+        double b = vkg_bench_now();
         if (vkg_tokenizer_decode(tok, ids, n_ids, &back, &back_len) != VKG_OK ||
             back_len != len || memcmp(back, text, len) != 0) {
             fprintf(stderr, "bench_tokenizer: decode(encode(text)) != text\n");
             return 1;
         }
-        double c = now();
+        double c = vkg_bench_now();
         enc_mbs[r] = (double)len / 1e6 / (b - a);
         dec_mbs[r] = (double)len / 1e6 / (c - b);
         free(ids);

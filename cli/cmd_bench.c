@@ -99,24 +99,6 @@ int bench_option_value(const char *cmd, const char *const *known, int argc, char
     return cli_usage_error(cmd, "unknown option '%s'", argv[*i]);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double bench_median(const double *v, uint32_t n) {
-    if (n == 0)
-        return 0;
-    double *c = malloc(n * sizeof *c);
-    if (!c)
-        return v[n / 2];
-    memcpy(c, v, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_double);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
-
 double bench_stdev(const double *v, uint32_t n) {
     if (n < 2)
         return 0;

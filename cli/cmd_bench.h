@@ -32,7 +32,6 @@ json_t *bench_json_doubles(const double *v, uint32_t n, double scale);
  * error naming the option when it is unknown or its value is missing. */
 int bench_option_value(const char *cmd, const char *const *known, int argc, char **argv, int *i, const char **v);
 
-double bench_median(const double *v, uint32_t n);
 /* Sample standard deviation (0 for n < 2). */
 double bench_stdev(const double *v, uint32_t n);
 

@@ -52,11 +52,11 @@ static int token_at(uint32_t i, uint32_t vocab) { return (int)(((uint64_t)i * 79
 /* One ppN run: seconds. */
 static vkg_status run_pp(vkg_session *s, const int32_t *tokens, uint32_t p, double *sec) {
     vkg_session_reset(s);
-    double t0 = now_seconds();
+    double t0 = vkg_bench_now();
     vkg_status st = vkg_session_prefill(s, tokens, p, NULL);
     volatile int32_t next = vkg_session_argmax(s);
     (void)next;
-    *sec = now_seconds() - t0;
+    *sec = vkg_bench_now() - t0;
     return st;
 }
 
@@ -64,7 +64,7 @@ static vkg_status run_pp(vkg_session *s, const int32_t *tokens, uint32_t p, doub
 static vkg_status run_tg(vkg_session *s, uint32_t n, int32_t first, double *sec, double *bytes) {
     vkg_session_reset(s);
     int32_t tok = first;
-    double b = 0, t0 = now_seconds();
+    double b = 0, t0 = vkg_bench_now();
     for (uint32_t i = 0; i < n; i++) {
         b += (double)vkg_session_step_bytes(s);
         vkg_status st = vkg_session_step(s, tok);
@@ -72,7 +72,7 @@ static vkg_status run_tg(vkg_session *s, uint32_t n, int32_t first, double *sec,
             return st;
         tok = vkg_session_argmax(s);
     }
-    *sec = now_seconds() - t0;
+    *sec = vkg_bench_now() - t0;
     *bytes = b;
     return VKG_OK;
 }

@@ -79,11 +79,11 @@ static vkg_status time_steps(vkg_session *s, uint32_t T, const int32_t *tokens, 
                              double *ms) {
     vkg_status st = seek(s, T - 1, tokens);
     for (uint32_t r = 1 - warmup; st == VKG_OK && r <= reps; r++) {
-        double t0 = now_seconds();
+        double t0 = vkg_bench_now();
         st = vkg_session_step(s, tokens[T - 1]);
         volatile int32_t next = vkg_session_argmax(s);
         (void)next;
-        double t = (now_seconds() - t0) * 1e3;
+        double t = (vkg_bench_now() - t0) * 1e3;
         if (r > 0) /* r == 0 is the warm-up */
             ms[r - 1] = t;
         if (st == VKG_OK)
@@ -143,7 +143,7 @@ static int run_config(const kv_opts *o, const char *config, vkg_context **ctx, k
              * pass that is recorded afresh each time: after the first context nothing is left to warm
              * (same pipelines), and on a CPU driver one step at T = 1536 costs minutes. */
             st = time_steps(s[mode], T, tokens, mode == 1 || c == 0 ? 1 : 0, reps, res->samples[c][mode]);
-            res->median[c][mode] = bench_median(res->samples[c][mode], reps);
+            res->median[c][mode] = vkg_bench_median(res->samples[c][mode], reps);
         }
         if (st == VKG_OK) {
             printf("%-9u   %10.2f   %7.2f   %6.2fx\n", T, res->median[c][0], res->median[c][1],

@@ -32,14 +32,14 @@ static vkg_status generate(vkg_model *m, bool cached, int kv, const int32_t *pro
     vkg_status st = vkg_session_create(m, &so, &s);
     if (st != VKG_OK)
         return st;
-    double t0 = now_seconds();
+    double t0 = vkg_bench_now();
     st = vkg_session_prefill(s, prompt, n_prompt, NULL);
     for (uint32_t i = 0; st == VKG_OK && i < n; i++) {
         out[i] = vkg_session_argmax(s);
         if (i + 1 < n)
             st = vkg_session_step(s, out[i]);
     }
-    *seconds = now_seconds() - t0;
+    *seconds = vkg_bench_now() - t0;
     vkg_session_free(s);
     return st;
 }

@@ -201,13 +201,13 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     memcpy(feed + (g->pending >= 0), prompt, n_prompt * sizeof *prompt);
     g->n_history += n_prompt;
     g->pending = -1;
-    double t0 = now_seconds();
+    double t0 = vkg_bench_now();
     TRY(vkg_session_prefill(g->session, feed, n_feed, NULL));
-    g->prompt_s = now_seconds() - t0;
+    g->prompt_s = vkg_bench_now() - t0;
     g->prompt_tokens = n_feed;
     vkg_session_want_logits(g->session, g->o->sampling.temperature > 0 || g->dump);
 
-    double t1 = now_seconds();
+    double t1 = vkg_bench_now();
     for (uint32_t i = 0; i < g->o->n_predict && !interrupted; i++) {
         int32_t next;
         TRY(choose(g, &next));
@@ -226,7 +226,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
         }
         TRY(vkg_session_step(g->session, next));
     }
-    g->gen_s = now_seconds() - t1;
+    g->gen_s = vkg_bench_now() - t1;
     finish_output(g);
     return VKG_OK;
 }

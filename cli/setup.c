@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 char *cli_read_file(const char *path, size_t *len) {
@@ -34,12 +33,6 @@ char *cli_read_file(const char *path, size_t *len) {
     buf[n] = 0;
     *len = n;
     return buf;
-}
-
-double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* A one-line progress bar on stderr, only when stderr is a terminal. */

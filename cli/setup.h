@@ -20,8 +20,6 @@ int setup_model(const char *cmd, const model_args *args, vkg_context **ctx, vkg_
 /* The whole of file `path` ("-": standard input), malloc'd with a terminating NUL not counted in
  * *len; NULL when it cannot be read. */
 char *cli_read_file(const char *path, size_t *len);
-/* Seconds on a monotonic clock. */
-double now_seconds(void);
 /* "gpt-mini (9.6M params)" style description into buf. */
 const char *describe_model(const model_args *args, const vkg_model *m, char *buf, size_t n);
 

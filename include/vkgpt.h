@@ -412,6 +412,11 @@ typedef struct vkg_probe_results {
     bool gpu_timestamps;  /* false: the device has no timestamps; host clock used */
 } vkg_probe_results;
 
+/* Seconds on a monotonic clock, and the median of n values (a sorted copy; 0 for n == 0): the timing
+ * helpers the library's measurements and the benchmark commands share. */
+double vkg_bench_now(void);
+double vkg_bench_median(const double *v, uint32_t n);
+
 typedef struct vkg_probe_options {
     uint64_t read_bytes;  /* buffer the read probe streams; 0: min(maxStorageBufferRange, 512 MiB,
                              a quarter of the largest device-local heap). Rounded down to 64 KiB. */

@@ -33,10 +33,6 @@ typedef struct vkg_bench_timing {
 vkg_status vkg_bench_time(vkg_context *ctx, vkg_cmd *cmd, vkg_bench_record_fn record, void *user,
                           const vkg_bench_policy *policy, vkg_bench_timing *out);
 
-/* Median of n values (sorts a copy); 0 for n == 0. */
-double vkg_bench_median(const double *v, uint32_t n);
-
-/* Seconds on a monotonic clock. */
-double vkg_bench_now(void);
+/* vkg_bench_now and vkg_bench_median are public (vkgpt.h). */
 
 #endif /* VKG_BENCH_TIMING_H */
