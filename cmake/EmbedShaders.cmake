@@ -19,27 +19,29 @@ function(vkg_add_shader)
   foreach(d IN LISTS S_DEFINES)
     list(APPEND defs "-D${d}")
   endforeach()
+  # glslang writes the header itself (--vn), or for COOPMAT_KHR the NV module that the rewrite then
+  # turns into the header: two steps, so that glslang's depfile (#includes) names its own output.
+  set(compiled "${out}")
+  set(vn --vn ${S_NAME})
   if(S_COOPMAT_KHR)
-    set(nv "${CMAKE_CURRENT_BINARY_DIR}/spv/${S_NAME}.nv.spv")
+    set(compiled "${CMAKE_CURRENT_BINARY_DIR}/spv/${S_NAME}.nv.spv")
+    set(vn "")
+  endif()
+  add_custom_command(
+    OUTPUT "${compiled}"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/spv"
+    COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env ${VKG_SHADER_TARGET_ENV} -V ${defs}
+            -I${CMAKE_CURRENT_SOURCE_DIR} ${vn} --depfile "${compiled}.d" -o "${compiled}" "${src}"
+    DEPENDS "${src}"
+    DEPFILE "${compiled}.d"
+    COMMENT "glslang ${S_NAME}"
+    VERBATIM)
+  if(S_COOPMAT_KHR)
     add_custom_command(
       OUTPUT "${out}"
-      COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/spv"
-      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env ${VKG_SHADER_TARGET_ENV} -V ${defs}
-              -I${CMAKE_CURRENT_SOURCE_DIR} --depfile "${out}.d" -o "${nv}" "${src}"
-      COMMAND vkg_coopmat_khr "${nv}" "${out}" ${S_NAME}
-      DEPENDS "${src}" vkg_coopmat_khr
-      DEPFILE "${out}.d"
-      COMMENT "glslang ${S_NAME} (NV -> KHR cooperative matrix)"
-      VERBATIM)
-  else()
-    add_custom_command(
-      OUTPUT "${out}"
-      COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/spv"
-      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env ${VKG_SHADER_TARGET_ENV} -V ${defs}
-              -I${CMAKE_CURRENT_SOURCE_DIR} --vn ${S_NAME} --depfile "${out}.d" -o "${out}" "${src}"
-      DEPENDS "${src}"
-      DEPFILE "${out}.d"
-      COMMENT "glslang ${S_NAME}"
+      COMMAND vkg_coopmat_khr "${compiled}" "${out}" ${S_NAME}
+      DEPENDS "${compiled}" vkg_coopmat_khr
+      COMMENT "vkg_coopmat_khr ${S_NAME} (NV -> KHR cooperative matrix)"
       VERBATIM)
   endif()
   set_property(GLOBAL APPEND PROPERTY VKG_SHADER_HEADERS "${out}")
