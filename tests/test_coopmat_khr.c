@@ -24,21 +24,33 @@
 #include <cmocka.h>
 
 #include "coopmat_khr_check.h"
-#include "matmul_coopmat_khr.h" /* vkg_test_matmul_coopmat_khr[]: written by vkg_coopmat_khr at build time */
 #include "spirv/coopmat_khr.h"
+#include "vk/shader_table.h" /* the library's embedded modules: what the shader build shipped */
 
 #ifndef VKG_COOPMAT_SPV_DIR
 #error "VKG_COOPMAT_SPV_DIR must name the directory of the test's compiled shaders"
 #endif
+#ifndef VKG_COOPMAT_KERNEL_SPV
+#error "VKG_COOPMAT_KERNEL_SPV must name the NV module the shader build compiled from matmul_coopmat.comp"
+#endif
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
+/* Where module `name` is: "matmul_coopmat" is the kernel as the shader build compiled it, the others
+ * the test's own shaders (tests/data/coopmat). */
+static void spv_path(char *path, size_t size, const char *name) {
+    if (strcmp(name, "matmul_coopmat") == 0)
+        snprintf(path, size, "%s", VKG_COOPMAT_KERNEL_SPV);
+    else
+        snprintf(path, size, "%s/%s.spv", VKG_COOPMAT_SPV_DIR, name);
+}
+
 static uint32_t *load_spv(const char *name, size_t *n) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s.spv", VKG_COOPMAT_SPV_DIR, name);
+    spv_path(path, sizeof path, name);
     FILE *f = fopen(path, "rb");
     if (!f)
-        fail_msg("cannot open %s (built by the test_coopmat_khr_inputs target)", path);
+        fail_msg("cannot open %s (built by the shader build or the test_coopmat_khr_inputs target)", path);
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     rewind(f);
@@ -192,15 +204,20 @@ static void test_matmul_translates(void **state) {
     free(in);
 }
 
-/* The header the build wrote with the command is this same translation. */
+/* The KHR module the library embeds (written by the command at build time) is this same translation. */
 static void test_matmul_build_header(void **state) {
     (void)state;
     size_t n, n_out;
     khr_stats st;
     uint32_t *in = load_spv("matmul_coopmat", &n);
     uint32_t *out = translate_checked(in, n, &n_out, &st);
-    assert_int_equal(sizeof vkg_test_matmul_coopmat_khr / sizeof vkg_test_matmul_coopmat_khr[0], n_out);
-    assert_memory_equal(vkg_test_matmul_coopmat_khr, out, n_out * sizeof *out);
+    const vkg_spirv *shipped = NULL;
+    for (size_t i = 0; i < vkg_spirv_table_len; i++)
+        if (strcmp(vkg_spirv_table[i].name, "matmul_coopmat_khr") == 0)
+            shipped = &vkg_spirv_table[i];
+    assert_non_null(shipped);
+    assert_int_equal(shipped->size, n_out * sizeof *out);
+    assert_memory_equal(shipped->code, out, n_out * sizeof *out);
     free(out);
     free(in);
 }
@@ -213,7 +230,7 @@ static void test_inputs_pass_spirv_val(void **state) {
         skip(); /* spirv-val not installed: the NV inputs go unvalidated */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[1024], *text = NULL;
-        snprintf(path, sizeof path, "%s/%s.spv", VKG_COOPMAT_SPV_DIR, names[i]);
+        spv_path(path, sizeof path, names[i]);
         const char *argv[] = {VKG_SPIRV_VAL, "--target-env", "vulkan1.2", path, NULL};
         int status = run_prog(argv, &text);
         if (status != 0)
@@ -232,7 +249,7 @@ static void test_checker_table_matches_spirv_dis(void **state) {
         size_t n;
         char path[1024], *text = NULL;
         uint32_t *w = load_spv(names[i], &n);
-        snprintf(path, sizeof path, "%s/%s.spv", VKG_COOPMAT_SPV_DIR, names[i]);
+        spv_path(path, sizeof path, names[i]);
         const char *argv[] = {VKG_SPIRV_DIS, "--raw-id", "--no-header", "--no-indent", "--no-color",
                               path, NULL};
         assert_int_equal(run_prog(argv, &text), 0);
@@ -577,7 +594,7 @@ static void test_cli_bad_inputs(void **state) {
     assert_int_equal(count_entries(dir, 0), 0);
 
     char spv[1024];
-    snprintf(spv, sizeof spv, "%s/matmul_coopmat.spv", VKG_COOPMAT_SPV_DIR);
+    spv_path(spv, sizeof spv, "matmul_coopmat");
     const char *bad_name[] = {VKG_COOPMAT_KHR_BIN, spv, out, "9lives", NULL};
     assert_int_equal(run_prog(bad_name, &text), 1);
     assert_non_null(strstr(text, "9lives"));
@@ -596,7 +613,7 @@ static void test_cli_writes_header(void **state) {
     khr_stats st;
     make_tmpdir(dir, sizeof dir);
     snprintf(out, sizeof out, "%s/m.h", dir);
-    snprintf(spv, sizeof spv, "%s/matmul_coopmat.spv", VKG_COOPMAT_SPV_DIR);
+    spv_path(spv, sizeof spv, "matmul_coopmat");
     const char *argv[] = {VKG_COOPMAT_KHR_BIN, spv, out, "vkg_cli_test", NULL};
     int status = run_prog(argv, &text);
     if (status != 0)

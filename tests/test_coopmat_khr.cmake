@@ -1,12 +1,11 @@
 # tests/test_coopmat_khr.cmake — the inputs of test_coopmat_khr (included from tests/CMakeLists.txt
-# after its vkg_add_test line): SPIR-V compiled by glslang at build time from the current
-# shaders/matmul_coopmat.comp (so the test always sees the kernel as it is now) and from the small
-# shaders in data/coopmat/, plus the header vkg_coopmat_khr writes from the kernel, as the shader
-# build will. Optional spirv-val / spirv-dis: the tests that use them skip without them.
+# after its vkg_add_test line): the NV module the shader build compiles from the current
+# shaders/matmul_coopmat.comp (shaders/CMakeLists.txt; the library the test links depends on it), and
+# SPIR-V compiled by glslang at build time from the small shaders in data/coopmat/. Optional
+# spirv-val / spirv-dis: the tests that use them skip without them.
 set(vkg_coopmat_dir "${CMAKE_CURRENT_BINARY_DIR}/coopmat")
 set(vkg_coopmat_inputs "")
-foreach(src IN ITEMS ${PROJECT_SOURCE_DIR}/shaders/matmul_coopmat.comp
-                     data/coopmat/store_length.comp data/coopmat/convert.comp
+foreach(src IN ITEMS data/coopmat/store_length.comp data/coopmat/convert.comp
                      data/coopmat/ab_same.comp data/coopmat/spec_layout.comp
                      data/coopmat/no_muladd.comp)
   get_filename_component(src "${src}" ABSOLUTE)
@@ -23,23 +22,15 @@ foreach(src IN ITEMS ${PROJECT_SOURCE_DIR}/shaders/matmul_coopmat.comp
     VERBATIM)
   list(APPEND vkg_coopmat_inputs "${spv}")
 endforeach()
-add_custom_command(
-  OUTPUT "${vkg_coopmat_dir}/matmul_coopmat_khr.h"
-  COMMAND vkg_coopmat_khr "${vkg_coopmat_dir}/matmul_coopmat.spv"
-          "${vkg_coopmat_dir}/matmul_coopmat_khr.h" vkg_test_matmul_coopmat_khr
-  DEPENDS vkg_coopmat_khr "${vkg_coopmat_dir}/matmul_coopmat.spv"
-  COMMENT "vkg_coopmat_khr matmul_coopmat (test_coopmat_khr)"
-  VERBATIM)
-add_custom_target(test_coopmat_khr_inputs
-  DEPENDS ${vkg_coopmat_inputs} "${vkg_coopmat_dir}/matmul_coopmat_khr.h")
+add_custom_target(test_coopmat_khr_inputs DEPENDS ${vkg_coopmat_inputs})
 
 find_program(VKG_SPIRV_VAL spirv-val)
 find_program(VKG_SPIRV_DIS spirv-dis)
 target_sources(test_coopmat_khr PRIVATE coopmat_khr_check.c)
-target_include_directories(test_coopmat_khr PRIVATE "${vkg_coopmat_dir}")
 target_link_libraries(test_coopmat_khr PRIVATE vkg_spirv_tools)
 target_compile_definitions(test_coopmat_khr PRIVATE
   VKG_COOPMAT_SPV_DIR="${vkg_coopmat_dir}"
+  VKG_COOPMAT_KERNEL_SPV="${PROJECT_BINARY_DIR}/shaders/spv/matmul_coopmat_khr.nv.spv"
   VKG_COOPMAT_KHR_BIN="$<TARGET_FILE:vkg_coopmat_khr>"
   VKG_SPIRV_VAL="$<$<BOOL:${VKG_SPIRV_VAL}>:${VKG_SPIRV_VAL}>"
   VKG_SPIRV_DIS="$<$<BOOL:${VKG_SPIRV_DIS}>:${VKG_SPIRV_DIS}>")
