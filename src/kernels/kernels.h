@@ -21,10 +21,11 @@
 
 typedef enum vkg_storage {
     VKG_STORAGE_F32 = 0,
-    VKG_STORAGE_F16 = 1, /* needs storage_16bit; no fp16 arithmetic is used */
+    VKG_STORAGE_F16 = 1,  /* needs storage_16bit; no fp16 arithmetic is used */
+    VKG_STORAGE_BF16 = 2, /* weights only: 16-bit words, widened to fp32 in the shader (x << 16) */
 } vkg_storage;
 
-static inline uint32_t vkg_storage_bytes(vkg_storage s) { return s == VKG_STORAGE_F16 ? 2 : 4; }
+static inline uint32_t vkg_storage_bytes(vkg_storage s) { return s == VKG_STORAGE_F32 ? 4 : 2; }
 
 /* A weight matrix [rows = N outputs, cols = K inputs] at byte `offset` of `buf`. */
 typedef struct vkg_matrix {

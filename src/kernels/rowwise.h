@@ -44,7 +44,8 @@ vkg_status vkg_add(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view a, v
 /* y[t, :] = wte[tok_t, :] + wpe[pos + t, :] for t < T, with tok_t and pos read at run time from
  * `step` (a vkg_step buffer, shaders/step.h: header then T token ids; the view's offset must meet
  * minStorageBufferOffsetAlignment), so the recording replays for any tokens and position.
- * wte [V, d] and wpe [P, d] are fp32 or fp16 (independently); y is [T, d] fp32; T <= P.
+ * wte [V, d] and wpe [P, d] are fp32, fp16 or bf16 (independently); wpe may be NULL (no learned
+ * positions: y = wte row only); y is [T, d] fp32; T <= P.
  * wte is bound in row chunks of at most one binding each, four chunks per dispatch; a step with
  * more than four chunks records one dispatch per four (derived barriers serialise them: they
  * write the same y). At run time a token id >= V or a position >= P gives a row of zeros and
@@ -56,6 +57,31 @@ vkg_status vkg_embedding(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, const v
  * For tests: small chunks exercise the chunked and multi-dispatch paths on any device. */
 vkg_status vkg_embedding_chunked(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, const vkg_matrix *wte,
                                  const vkg_matrix *wpe, vkg_view step, uint32_t T, uint32_t chunk_rows);
+
+/* y[rows, width] = x * rsqrt(mean(x^2) + eps) * w[width] (RMSNorm; mean over the row, fp32). One
+ * workgroup per row. y may be x. */
+vkg_status vkg_rmsnorm(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, vkg_view w, uint32_t rows,
+                       uint32_t width, float eps);
+
+/* In place RMSNorm of attention heads inside qkv rows (Qwen3's q_norm / k_norm): for t < T and
+ * h < n_heads, the hd floats at x[t*row_stride + col + h*hd ..] are normalised over hd and scaled by
+ * w[hd]. Called once for the q heads (col 0) and once for the k heads (col H*hd). */
+vkg_status vkg_rmsnorm_heads(const vkg_kernels *k, vkg_cmd *cmd, vkg_view x, vkg_view w, uint32_t T,
+                             uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t col, float eps);
+
+/* Rotary position embedding, in place, on the first n_heads heads of each of the T rows of x
+ * (row stride row_stride floats; the q and k heads of a qkv row are contiguous, so n_heads = H + KVH
+ * covers both). Row t is at position step_pos + t (step buffer). The angles come from `table`, fp32
+ * [P, hd/2, 2]: (cos, sin) of position p times inverse frequency i, computed by the host; P bounds
+ * the positions (a row at or past P is left unrotated). Pairing: VKG_ROPE_HALF rotates
+ * (x[i], x[i + hd/2]), VKG_ROPE_ADJACENT (x[2i], x[2i+1]), each by angle i (pairing: 0 = HALF, 1 = ADJACENT, as vkg_rope_pairing):
+ *   x'[a] = x[a] cos - x[b] sin,  x'[b] = x[b] cos + x[a] sin. hd even, <= 256. */
+vkg_status vkg_rope(const vkg_kernels *k, vkg_cmd *cmd, vkg_view x, vkg_view step, vkg_view table, uint32_t T,
+                    uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t P, uint32_t pairing);
+
+/* y[T, ff] = silu(gu[t, 0..ff)) * gu[t, ff..2ff): the SwiGLU product of the stacked gate/up matmul's
+ * output [T, 2ff]. */
+vkg_status vkg_swiglu(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view gu, uint32_t T, uint32_t ff);
 
 /* Bytes of scratch vkg_argmax needs for n elements (0 when one workgroup does it all; any scratch,
  * even an empty view, is then accepted). */
