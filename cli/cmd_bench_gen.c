@@ -31,7 +31,7 @@ static void print_help(void) {
            "  -n N                generated tokens (default 128; 0 skips tg)\n"
            "  --config NAME       synthetic model (default gpt2)\n"
            "  -m PATH             a checkpoint instead (directory or .safetensors)\n"
-           "  --dtype f32|f16     weight storage (default f32)\n"
+           "  --dtype f32|f16|bf16 weight storage (default f32)\n"
            "  --kv-dtype f32|f16  KV cache storage (default f32)\n"
            "  --reps N            timed repetitions of each test (default 3)\n"
            "  --probe-mib N       size of the bandwidth probe's buffer (default: up to 512 MiB)\n"
@@ -93,7 +93,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         else if (!strcmp(a, "-n")) bad = opt_u32(cmd, a, v, 0, 1u << 20, &o->n);
         else if (!strcmp(a, "--config")) o->args.config = v;
         else if (!strcmp(a, "-m")) o->args.path = v;
-        else if (!strcmp(a, "--dtype")) bad = opt_precision(cmd, a, v, &o->args.dtype);
+        else if (!strcmp(a, "--dtype")) bad = opt_weights(cmd, a, v, &o->args.dtype);
         else if (!strcmp(a, "--kv-dtype")) bad = opt_precision(cmd, a, v, &o->kv_dtype);
         else if (!strcmp(a, "--reps")) bad = opt_u32(cmd, a, v, 1, 100000, &o->reps);
         else if (!strcmp(a, "--probe-mib")) bad = opt_u32(cmd, a, v, 1, 1u << 20, &o->probe_mib);
@@ -150,14 +150,14 @@ int bench_gen(int argc, char **argv) {
     vkg_probe_results peaks;
     vkg_probe_options po = {.read_bytes = (uint64_t)o.probe_mib << 20};
     vkg_status st = pp && tg && gbs ? VKG_OK : VKG_ERROR_OUT_OF_HOST_MEMORY;
-    if (o.p > cfg->n_positions || o.n > cfg->n_positions) {
+    if (o.p > cfg->n_positions || o.n + 1 > cfg->n_positions) {
         rc = cli_usage_error("bench gen", "-p %u / -n %u: the model has %u positions", o.p, o.n, cfg->n_positions);
         goto done;
     }
     printf("device: %s\n", info->name);
     printf("driver: %s\n", bench_driver_line(info, drv, sizeof drv));
     printf("model: %s, %s weights, %s KV cache; repetitions: %u after a warm-up\n", describe_model(&o.args, m, desc,
-           sizeof desc), o.args.dtype ? "f16" : "f32", o.kv_dtype ? "f16" : "f32", o.reps);
+           sizeof desc), cli_precision_name(o.args.dtype), o.kv_dtype ? "f16" : "f32", o.reps);
     printf("prefill matmul: %s\n", vkg_model_prefill_matmul(m));
     fflush(stdout);
     if (st == VKG_OK)
@@ -169,6 +169,7 @@ int bench_gen(int argc, char **argv) {
     printf("streaming read (probe): %.2f GB/s\n", peaks.read_gbps);
     vkg_session_options so = vkg_session_default_options();
     so.kv = o.kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    so.n_ctx = o.p > o.n + 1 ? o.p : o.n + 1; /* what the runs need, not the model's whole context */
     tokens = calloc(o.p ? o.p : 1, sizeof *tokens);
     if (!tokens || (st = vkg_session_create(m, &so, &s)) != VKG_OK) {
         rc = cli_report("bench gen", tokens ? st : VKG_ERROR_OUT_OF_HOST_MEMORY);
@@ -190,7 +191,7 @@ int bench_gen(int argc, char **argv) {
         fflush(stdout);
     }
     if (o.n) {
-        int32_t first = cfg->eos_token_id >= 0 ? cfg->eos_token_id : 0;
+        int32_t first = cfg->bos_token_id >= 0 ? cfg->bos_token_id : cfg->n_eos ? cfg->eos_token_ids[0] : 0;
         for (uint32_t r = 0; st == VKG_OK && r <= o.reps; r++)
             if ((st = run_tg(s, o.n, first, &sec, &bytes)) == VKG_OK && r > 0) {
                 tg[r - 1] = o.n / sec;
@@ -211,7 +212,7 @@ int bench_gen(int argc, char **argv) {
         root = bench_json_header(info, "gen", argc, argv);
         json_object_set_new(root, "model", json_pack("{s:s, s:f, s:s, s:s, s:s}", "name", o.args.path ? o.args.path
                             : o.args.config, "params_m", (double)vkg_model_param_count(m) / 1e6, "dtype",
-                            o.args.dtype ? "f16" : "f32", "kv_dtype", o.kv_dtype ? "f16" : "f32",
+                            cli_precision_name(o.args.dtype), "kv_dtype", o.kv_dtype ? "f16" : "f32",
                             "prefill_matmul", vkg_model_prefill_matmul(m)));
         json_object_set_new(root, "probe", json_pack("{s:f, s:I, s:f, s:f, s:f}", "read_gbps", peaks.read_gbps,
                             "read_bytes", (json_int_t)peaks.read_bytes, "fma_gflops", peaks.fma_gflops,

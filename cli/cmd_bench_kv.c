@@ -32,7 +32,7 @@ static void print_help(void) {
            "positions), and the speedup.\n\n"
            "  --configs A,B       synthetic configs (default gpt-mini,gpt2)\n"
            "  --contexts T1,T2    context lengths (default 64,128,256,512,1024,1536)\n"
-           "  --dtype f32|f16     weight storage (default f32)\n"
+           "  --dtype f32|f16|bf16 weight storage (default f32)\n"
            "  --kv-dtype f32|f16  KV cache storage (default f32)\n"
            "  --reps N            timed steps per mode and context (default %d without the cache, %d with it)\n"
            "  --reps-kv N, --reps-no-kv N   the same for one mode\n"
@@ -103,7 +103,7 @@ static int run_config(const kv_opts *o, const char *config, vkg_context **ctx, k
         printf("device: %s\n", vkg_context_device(*ctx)->name);
     } else {
         vkg_model_options mo = vkg_model_default_options();
-        mo.weights = o->dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+        mo.weights = (vkg_precision)o->dtype;
         if ((st = vkg_model_synthetic(*ctx, config, o->seed, &mo, &m)) != VKG_OK)
             return cli_report("bench kv: loading the model", st);
     }
@@ -125,6 +125,7 @@ static int run_config(const kv_opts *o, const char *config, vkg_context **ctx, k
         vkg_session_options so = vkg_session_default_options();
         so.no_kv_cache = mode == 0;
         so.kv = o->kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+        so.n_ctx = max_T + 1 < cfg->n_positions ? max_T + 1 : cfg->n_positions;
         st = vkg_session_create(m, &so, &s[mode]);
     }
     for (uint32_t i = 0; tokens && i < max_T; i++)
@@ -164,7 +165,7 @@ static bool write_json(const kv_opts *o, const vkg_device_info *info, const kv_r
                        int argc, char **argv) {
     json_t *root = bench_json_header(info, "kv", argc, argv);
     json_t *models = json_array();
-    json_object_set_new(root, "dtype", json_string(o->dtype ? "f16" : "f32"));
+    json_object_set_new(root, "dtype", json_string(cli_precision_name(o->dtype)));
     json_object_set_new(root, "kv_dtype", json_string(o->kv_dtype ? "f16" : "f32"));
     json_object_set_new(root, "reps_no_kv", json_integer(o->reps_nokv));
     json_object_set_new(root, "reps_kv", json_integer(o->reps_kv));
@@ -214,7 +215,7 @@ static bool write_plot(const kv_opts *o, const vkg_device_info *info, const kv_r
     }
     char sub[600], drv[400];
     snprintf(sub, sizeof sub, "%s; %s weights, %s KV cache; median of %u / %u steps; commit %.12s",
-             bench_driver_line(info, drv, sizeof drv), o->dtype ? "f16" : "f32", o->kv_dtype ? "f16" : "f32",
+             bench_driver_line(info, drv, sizeof drv), cli_precision_name(o->dtype), o->kv_dtype ? "f16" : "f32",
              o->reps_nokv, o->reps_kv, bench_commit());
     char title[400];
     snprintf(title, sizeof title, "vkgpt: one generation step, with and without the KV cache — %s", info->name);
@@ -263,7 +264,7 @@ int bench_kv(int argc, char **argv) {
             o.n_contexts = n;
             free(ids);
         } else if (!strcmp(a, "--dtype")) {
-            if (opt_precision(cmd, a, v, &o.dtype))
+            if (opt_weights(cmd, a, v, &o.dtype))
                 return CLI_USAGE;
         } else if (!strcmp(a, "--kv-dtype")) {
             if (opt_precision(cmd, a, v, &o.kv_dtype))

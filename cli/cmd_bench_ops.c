@@ -26,7 +26,7 @@ static void print_help(void) {
            "bytes moved, GB/s, FLOPs, GFLOP/s and the %% of the device's peaks measured on the spot by probe\n"
            "kernels (streaming read, FMA loop, chain of tiny dispatches).\n\n"
            "  --config NAME       shapes of this synthetic config (default gpt2)\n"
-           "  --dtype f32|f16     weight storage (default f32)\n"
+           "  --dtype f32|f16|bf16 weight storage (default f32)\n"
            "  --kv-dtype f32|f16  KV cache storage (default f32)\n"
            "  --rows N            rows of the prefill shapes (default 512)\n"
            "  --filter TEXT       only ops whose name contains TEXT (e.g. matmul, attention)\n"
@@ -86,7 +86,7 @@ int bench_ops(int argc, char **argv) {
             return CLI_USAGE;
         int bad = 0;
         if (!strcmp(a, "--config")) bo.config = v;
-        else if (!strcmp(a, "--dtype")) bad = opt_precision(cmd, a, v, &dtype);
+        else if (!strcmp(a, "--dtype")) bad = opt_weights(cmd, a, v, &dtype);
         else if (!strcmp(a, "--kv-dtype")) bad = opt_precision(cmd, a, v, &kv);
         else if (!strcmp(a, "--rows")) bad = opt_u32(cmd, a, v, 1, 4096, &bo.prefill_rows);
         else if (!strcmp(a, "--filter")) bo.filter = v;
@@ -106,7 +106,7 @@ int bench_ops(int argc, char **argv) {
     vkg_model_config cfg;
     if (vkg_synthetic_config(bo.config, &cfg) != VKG_OK)
         return cli_usage_error(cmd, "--config: %s", vkg_last_error());
-    bo.weights = dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    bo.weights = (vkg_precision)dtype;
     bo.kv = kv ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
     bo.min_time_s = min_ms * 1e-3;
     if (bo.max_samples < bo.min_samples)
@@ -137,9 +137,10 @@ int bench_ops(int argc, char **argv) {
     printf("peaks (measured): streaming read %.2f GB/s (%.0f MiB buffer), fp32 FMA %.1f GFLOP/s, "
            "dispatch+barrier %.2f us, empty submit+wait %.1f us\n", s.peaks.read_gbps,
            (double)s.peaks.read_bytes / (1 << 20), s.peaks.fma_gflops, s.peaks.dispatch_us, s.peaks.submit_us);
-    printf("config %s (d=%u, %u heads, vocab %u, %u positions), %s weights, %s KV cache; %s, median of >= %u "
-           "samples and >= %u ms per op\n", bo.config, cfg.n_embd, cfg.n_head, cfg.vocab_size, cfg.n_positions,
-           dtype ? "f16" : "f32", kv ? "f16" : "f32",
+    printf("config %s (%s, d=%u, %u heads, %u K/V heads, head_dim %u, FFN %u, vocab %u, %u positions), %s weights, "
+           "%s KV cache; %s, median of >= %u samples and >= %u ms per op\n", bo.config, cfg.family, cfg.d_model,
+           cfg.n_head, cfg.n_kv_head, cfg.head_dim, cfg.d_ff, cfg.vocab_size, cfg.n_positions,
+           cli_precision_name(dtype), kv ? "f16" : "f32",
            s.peaks.gpu_timestamps ? "GPU timestamps" : "host clock (no timestamps)", bo.min_samples, min_ms);
     printf("%-24s %-24s %4s %11s %9s %9s %6s %9s %9s %6s\n", "op", "shape", "disp", "time(us)", "MB", "GB/s",
            "%read", "GFLOP", "GFLOP/s", "%fma");
@@ -162,7 +163,7 @@ int bench_ops(int argc, char **argv) {
     if (json) {
         root = bench_json_header(info, "ops", argc, argv);
         json_object_set_new(root, "config", json_string(bo.config));
-        json_object_set_new(root, "dtype", json_string(dtype ? "f16" : "f32"));
+        json_object_set_new(root, "dtype", json_string(cli_precision_name(dtype)));
         json_object_set_new(root, "kv_dtype", json_string(kv ? "f16" : "f32"));
         json_object_set_new(root, "gpu_timestamps", json_boolean(s.peaks.gpu_timestamps));
         json_object_set_new(root, "peaks", json_pack("{s:f, s:I, s:f, s:f, s:f}", "read_gbps", s.peaks.read_gbps,

@@ -16,7 +16,7 @@ static void print_help(void) {
            "Generates tokens greedily from a synthetic GPT-2 with and without the KV cache and compares.\n\n"
            "  --config NAME     synthetic model: gpt-nano, gpt-mini, gpt2, gpt2-medium, gpt2-large, gpt2-xl (default gpt-mini)\n"
            "  -n N              tokens to generate (default 511)\n"
-           "  --dtype f32|f16   weight storage (default f32)\n"
+           "  --dtype f32|f16|bf16 weight storage (default f32)\n"
            "  --kv-dtype f32|f16 KV cache storage (default f32)\n"
            "  --seed S          seed of the synthetic weights (default 1)\n"
            "  --device I        Vulkan device index (default: $VKG_DEVICE, else the first discrete GPU)\n");
@@ -66,7 +66,7 @@ static int parse(int argc, char **argv, demo_opts *o) {
         uint32_t d;
         if (!strcmp(a, "--config")) o->args.config = v;
         else if (!strcmp(a, "-n") && opt_u32("demo", a, v, 1, 100000, &o->n)) return CLI_USAGE;
-        else if (!strcmp(a, "--dtype") && opt_precision("demo", a, v, &o->args.dtype)) return CLI_USAGE;
+        else if (!strcmp(a, "--dtype") && opt_weights("demo", a, v, &o->args.dtype)) return CLI_USAGE;
         else if (!strcmp(a, "--kv-dtype") && opt_precision("demo", a, v, &o->kv)) return CLI_USAGE;
         else if (!strcmp(a, "--seed") && opt_u64("demo", a, v, &o->args.seed)) return CLI_USAGE;
         else if (!strcmp(a, "--device")) {
@@ -103,7 +103,7 @@ int cmd_demo(int argc, char **argv) {
     if (vkg_synthetic_config(args.config, &cfg) != VKG_OK)
         return cli_usage_error("demo", "%s", vkg_last_error());
     /* A one-token prompt (the end-of-text token GPT-2 uses to start a text); n more must fit. */
-    const int32_t prompt[1] = {cfg.eos_token_id};
+    const int32_t prompt[1] = {cfg.bos_token_id >= 0 ? cfg.bos_token_id : cfg.n_eos ? cfg.eos_token_ids[0] : 0};
     if (n + 1 > cfg.n_positions)
         return cli_usage_error("demo", "-n %u: prompt and generated tokens must fit the %u positions", n,
                                cfg.n_positions);
@@ -116,7 +116,7 @@ int cmd_demo(int argc, char **argv) {
     char desc[256];
     printf("device: %s\n", vkg_context_device(ctx)->name);
     printf("model: %s, %s weights, %s KV cache, prompt of 1 token, %u tokens generated greedily\n",
-           describe_model(&args, m, desc, sizeof desc), args.dtype ? "f16" : "f32", kv ? "f16" : "f32", n);
+           describe_model(&args, m, desc, sizeof desc), cli_precision_name(args.dtype), kv ? "f16" : "f32", n);
     fflush(stdout);
     int32_t *with = calloc(n, sizeof *with), *without = calloc(n, sizeof *without);
     double t_with = 0, t_without = 0;

@@ -30,7 +30,7 @@ typedef struct run_opts {
     model_args model;
     const char *prompt, *prompt_file, *tokenizer_dir, *dump_logits;
     int32_t *prompt_ids;
-    uint32_t n_prompt_ids, n_predict;
+    uint32_t n_prompt_ids, n_predict, n_ctx;
     vkg_sampler_params sampling;
     bool ids, quiet, ignore_eos, interactive, no_kv_cache;
     int kv_dtype;
@@ -57,13 +57,17 @@ typedef struct gen {
 
 static void print_help(void) {
     printf("usage: vkgpt run (-m PATH | --config NAME) [options]\n\n"
-           "Generates text from a prompt with a GPT-2 model, streaming tokens to stdout.\n\n"
+           "Generates text from a prompt, streaming tokens to stdout.\n\n"
            "model:\n"
-           "  -m, --model PATH       Hugging Face GPT-2 directory (config.json + model.safetensors) or .safetensors file\n"
-           "  --config NAME          synthetic model instead: gpt-nano, gpt-mini, gpt2, gpt2-medium, gpt2-large, gpt2-xl\n"
+           "  -m, --model PATH       Hugging Face model directory (config.json + model.safetensors; GPT-2, Llama, Mistral,\n"
+           "                         Qwen2, Qwen3) or a .safetensors file with config.json beside it\n"
+           "  --config NAME          synthetic model (random weights) instead: gpt-nano, gpt-mini, gpt2, gpt2-medium,\n"
+           "                         gpt2-large, gpt2-xl, llama-nano, tinyllama-1.1b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b\n"
            "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory)\n"
-           "  --dtype f32|f16        weight storage on the device (default f32)\n"
+           "  --dtype f32|f16|bf16|auto  weight storage on the device (default auto: as the checkpoint stores its\n"
+           "                         matrices, bf16 and f16 kept as they are, anything else f32; synthetic: f32)\n"
            "  --kv-dtype f32|f16     KV cache storage (default f32)\n"
+           "  -c, --ctx-size N       positions the KV cache holds (default: the model's context, at most 4096)\n"
            "  --no-kv-cache          recompute the whole sequence for every token (the uncached baseline)\n"
            "  --device I             Vulkan device index (default: $VKG_DEVICE, else the first discrete GPU; see `vkgpt devices`)\n"
            "prompt:\n"
@@ -89,7 +93,8 @@ static void print_help(void) {
 
 static int parse(int argc, char **argv, run_opts *o) {
     const char *cmd = "run";
-    *o = (run_opts){.model = {.device = -1}, .n_predict = 128, .sampling = vkg_sampler_defaults()};
+    *o = (run_opts){.model = {.device = -1, .dtype = VKG_PRECISION_AUTO}, .n_predict = 128,
+                    .sampling = vkg_sampler_defaults()};
     o->sampling.temperature = 0.8f;
     o->sampling.top_k = 40;
     o->sampling.top_p = 0.95f;
@@ -101,9 +106,10 @@ static int parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model.path = v; }
         else if (!strcmp(a, "--config")) { VALUE(); o->model.config = v; }
         else if (!strcmp(a, "--tokenizer")) { VALUE(); o->tokenizer_dir = v; }
-        else if (!strcmp(a, "--dtype")) { VALUE(); if (opt_precision(cmd, a, v, &o->model.dtype)) return CLI_USAGE; }
+        else if (!strcmp(a, "--dtype")) { VALUE(); if (opt_weights(cmd, a, v, &o->model.dtype)) return CLI_USAGE; }
         else if (!strcmp(a, "--kv-dtype")) { VALUE(); if (opt_precision(cmd, a, v, &o->kv_dtype)) return CLI_USAGE; }
         else if (!strcmp(a, "--no-kv-cache")) o->no_kv_cache = true;
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->n_ctx)) return CLI_USAGE; }
         else if (!strcmp(a, "--device")) { VALUE(); uint32_t d; if (opt_u32(cmd, a, v, 0, 1024, &d)) return CLI_USAGE; o->model.device = (int)d; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { VALUE(); o->prompt_file = v; }
@@ -165,6 +171,14 @@ static void finish_output(gen *g) {
     fflush(stdout);
 }
 
+/* Whether `id` ends a sequence for this model (any of its end-of-sequence ids). */
+static bool is_eos(const vkg_model_config *c, int32_t id) {
+    for (uint32_t i = 0; i < c->n_eos; i++)
+        if (c->eos_token_ids[i] == id)
+            return true;
+    return false;
+}
+
 /* The next token from the logits of the last position. */
 static vkg_status choose(gen *g, int32_t *next) {
     const vkg_model_config *c = vkg_model_get_config(g->model);
@@ -190,7 +204,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     uint32_t n_feed = n_prompt + (g->pending >= 0);
     if (n_feed == 0)
         return VKG_OK;
-    if (vkg_session_pos(g->session) + n_feed > c->n_positions) {
+    if (vkg_session_pos(g->session) + n_feed > vkg_session_ctx(g->session)) {
         g->context_full = true;
         return VKG_OK;
     }
@@ -211,7 +225,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     for (uint32_t i = 0; i < g->o->n_predict && !interrupted; i++) {
         int32_t next;
         TRY(choose(g, &next));
-        if (next == c->eos_token_id && !g->o->ignore_eos)
+        if (is_eos(c, next) && !g->o->ignore_eos)
             break;
         emit(g, next);
         g->history[g->n_history++] = next;
@@ -220,7 +234,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
             g->pending = next; /* fed with the next turn, so the cache stays the whole sequence */
             break;
         }
-        if (vkg_session_pos(g->session) == c->n_positions) {
+        if (vkg_session_pos(g->session) == vkg_session_ctx(g->session)) {
             g->context_full = true;
             break;
         }
@@ -234,7 +248,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
 static void summary(const gen *g) {
     if (g->o->quiet)
         return;
-    const vkg_model_config *c = vkg_model_get_config(g->model);
+    uint32_t n_ctx = vkg_session_ctx(g->session);
     fprintf(stderr, "vkgpt: prompt %u tokens in %.3f s (%.1f tok/s)", g->prompt_tokens, g->prompt_s,
             g->prompt_s > 0 ? g->prompt_tokens / g->prompt_s : 0.0);
     if (g->reused)
@@ -245,10 +259,11 @@ static void summary(const gen *g) {
     if (steps)
         fprintf(stderr, ": %.1f tok/s, %.2f ms/token, %.2f GB/s", 1.0 / per, per * 1e3,
                 (double)vkg_session_step_bytes(g->session) / per / 1e9);
-    fprintf(stderr, " | context %u/%u\n", vkg_session_pos(g->session), c->n_positions);
+    fprintf(stderr, " | context %u/%u, KV cache %.1f MiB\n", vkg_session_pos(g->session), n_ctx,
+            vkg_session_kv_bytes(g->session) / 1048576.0);
     if (g->context_full)
-        fprintf(stderr, "vkgpt: the context is full (%u positions): no more tokens fit in this session\n",
-                c->n_positions);
+        fprintf(stderr, "vkgpt: the context is full (%u positions): no more tokens fit in this session%s\n", n_ctx,
+                n_ctx < vkg_model_get_config(g->model)->n_positions ? " (a larger --ctx-size allows more)" : "");
     if (interrupted)
         fprintf(stderr, "vkgpt: interrupted\n");
 }
@@ -375,20 +390,25 @@ int cmd_run(int argc, char **argv) {
     if ((rc = setup_model("run", &o.model, &ctx, &g.model)) != CLI_OK)
         goto done;
     const vkg_model_config *c = vkg_model_get_config(g.model);
-    if (n_prompt > c->n_positions) {
-        fprintf(stderr, "vkgpt run: the prompt has %zu tokens but the model's context holds %u\n", n_prompt,
-                c->n_positions);
-        rc = CLI_FAILED;
-        goto done;
-    }
     vkg_session_options so = vkg_session_default_options();
     so.kv = o.kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
     so.no_kv_cache = o.no_kv_cache;
+    so.n_ctx = o.n_ctx;
     vkg_status s = vkg_session_create(g.model, &so, &g.session);
+    if (s == VKG_OK && n_prompt > vkg_session_ctx(g.session)) {
+        fprintf(stderr, "vkgpt run: the prompt has %zu tokens but the context holds %u%s\n", n_prompt,
+                vkg_session_ctx(g.session), vkg_session_ctx(g.session) < c->n_positions ? " (see --ctx-size)" : "");
+        rc = CLI_FAILED;
+        goto done;
+    }
+    if (s == VKG_OK && !o.quiet)
+        fprintf(stderr, "vkgpt: %s model, %s weights %.1f MiB, KV cache %.1f MiB (%u positions, %s)\n", c->family,
+                cli_precision_name(vkg_model_precision(g.model)), vkg_model_weight_bytes(g.model) / 1048576.0,
+                vkg_session_kv_bytes(g.session) / 1048576.0, vkg_session_ctx(g.session), so.kv ? "f16" : "f32");
     if (s == VKG_OK)
         s = vkg_sampler_create(&o.sampling, c->vocab_size, &g.sampler);
     g.logits = malloc(c->vocab_size * sizeof(float));
-    g.history = malloc((c->n_positions + 1) * sizeof(int32_t));
+    g.history = malloc(((size_t)vkg_session_ctx(g.session) + 1) * sizeof(int32_t));
     if (s == VKG_OK && (!g.logits || !g.history))
         s = VKG_ERROR_OUT_OF_HOST_MEMORY;
     if (s != VKG_OK) {

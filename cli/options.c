@@ -71,6 +71,21 @@ int opt_precision(const char *cmd, const char *name, const char *value, int *out
     return 0;
 }
 
+int opt_weights(const char *cmd, const char *name, const char *value, int *out) {
+    static const char *const names[] = {"f32", "f16", "bf16", "auto"}; /* vkg_precision order */
+    for (int i = 0; i < 4; i++)
+        if (strcmp(value, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return cli_usage_error(cmd, "%s: '%s' is not f32, f16, bf16 or auto", name, value);
+}
+
+const char *cli_precision_name(int p) {
+    static const char *const names[] = {"f32", "f16", "bf16", "auto"};
+    return p >= 0 && p < 4 ? names[p] : "?";
+}
+
 int opt_ids(const char *cmd, const char *name, const char *value, int32_t **ids, uint32_t *n) {
     size_t cap = 16, count = 0;
     int32_t *out = malloc(cap * sizeof *out);

@@ -15,6 +15,10 @@ int opt_u64(const char *cmd, const char *name, const char *value, uint64_t *out)
 int opt_float(const char *cmd, const char *name, const char *value, double min, double max, float *out);
 /* "f32" or "f16" → 0/1 */
 int opt_precision(const char *cmd, const char *name, const char *value, int *out);
+/* Weight storage "f32" | "f16" | "bf16" | "auto" → its vkg_precision value. */
+int opt_weights(const char *cmd, const char *name, const char *value, int *out);
+/* The option name of a vkg_precision value ("bf16"). */
+const char *cli_precision_name(int p);
 /* The value of option argv[*i] (advancing *i), or a usage error when it is missing. */
 int opt_value(const char *cmd, int argc, char **argv, int *i, const char **out);
 /* "1,2,3" or "1 2 3" → malloc()ed ids. */

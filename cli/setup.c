@@ -58,7 +58,7 @@ int setup_model(const char *cmd, const model_args *args, vkg_context **ctx, vkg_
     if (s != VKG_OK)
         return cli_report("opening the Vulkan device", s);
     vkg_model_options mo = vkg_model_default_options();
-    mo.weights = args->dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    mo.weights = (vkg_precision)args->dtype;
     int last = -1;
     if (isatty(STDERR_FILENO)) {
         mo.progress = show_progress;

@@ -11,7 +11,7 @@ typedef struct model_args {
     const char *path;        /* -m PATH, or NULL */
     const char *config;      /* --config NAME (synthetic), or NULL */
     int device;              /* --device I, or -1 */
-    int dtype;               /* 0 f32, 1 f16 */
+    int dtype;               /* weights: a vkg_precision (VKG_PRECISION_AUTO: as the checkpoint stores them) */
     uint64_t seed;           /* synthetic weights' seed */
 } model_args;
 

@@ -167,14 +167,83 @@ typedef struct vkg_session vkg_session;
 /* Storage precision of weights or of the KV cache. Arithmetic is always fp32. */
 typedef enum vkg_precision {
     VKG_PRECISION_F32 = 0,
-    VKG_PRECISION_F16 = 1, /* needs 16-bit storage (vkg_device_info.storage_16bit) */
+    VKG_PRECISION_F16 = 1,  /* needs 16-bit storage (vkg_device_info.storage_16bit) */
+    VKG_PRECISION_BF16 = 2, /* weights only: 16-bit words widened in the shader (no bf16 extension);
+                               needs 16-bit storage */
+    VKG_PRECISION_AUTO = 3, /* weights only: as the checkpoint stores its matrices (bf16 stays bf16,
+                               f16 stays f16, anything else f32); synthetic models: f32 */
 } vkg_precision;
 
-/* GPT-2 hyperparameters (Hugging Face config.json names). */
+/* ---- the family-neutral decoder description ----
+ * Every model vkgpt runs is a pre-norm decoder: x = embed(tokens) [+ learned positions]; per layer
+ *   x += o_proj(attention(norm(x)))    attention: q/k/v projections, optional per-head q/k RMSNorm,
+ *                                      optional RoPE, grouped-query causal attention (optional window)
+ *   x += mlp(norm(x))                  gated: down(silu(gate(h)) * up(h)); plain: down(act(up(h)))
+ * then logits = lm_head(norm(x)). A family (src/model/family_*.c) maps its config.json and tensor
+ * names onto this struct; nothing below the model layer asks which family it is. */
+typedef enum vkg_norm_kind {
+    VKG_NORM_LAYERNORM = 0, /* (x - mean) / sqrt(var + eps) * w + b */
+    VKG_NORM_RMSNORM = 1,   /* x / sqrt(mean(x^2) + eps) * w */
+} vkg_norm_kind;
+
+typedef enum vkg_activation {
+    VKG_ACT_GELU_TANH = 0, /* GPT-2's gelu_new */
+    VKG_ACT_SILU = 1,      /* x * sigmoid(x) (SwiGLU when the MLP is gated) */
+} vkg_activation;
+
+typedef enum vkg_position_kind {
+    VKG_POS_LEARNED = 0,   /* a [n_positions, d] table added to the token embedding (GPT-2) */
+    VKG_POS_ROPE = 1,      /* rotary embeddings on q and k */
+} vkg_position_kind;
+
+typedef enum vkg_rope_pairing {
+    VKG_ROPE_HALF = 0,     /* rotate-half: dims (i, i + hd/2) form a pair (Hugging Face) */
+    VKG_ROPE_ADJACENT = 1, /* dims (2i, 2i + 1) (GGUF Llama files, whose q/k rows were permuted) */
+} vkg_rope_pairing;
+
+typedef enum vkg_rope_scaling {
+    VKG_ROPE_SCALING_NONE = 0,
+    VKG_ROPE_SCALING_LINEAR = 1, /* inverse frequencies / factor */
+    VKG_ROPE_SCALING_LLAMA3 = 2, /* Llama 3.1's band-wise rule (factor, low/high_freq_factor,
+                                    original_max_position_embeddings) */
+} vkg_rope_scaling;
+
+enum { VKG_MAX_EOS = 8 };
+
 typedef struct vkg_model_config {
-    uint32_t n_layer, n_head, n_embd, vocab_size, n_positions;
-    float layer_norm_epsilon;
-    int32_t eos_token_id;
+    char family[16];          /* "gpt2", "llama", "mistral", "qwen2", "qwen3" (for messages only) */
+    uint32_t n_layer;
+    uint32_t d_model;         /* residual width (hidden_size, n_embd) */
+    uint32_t n_head;          /* query heads */
+    uint32_t n_kv_head;       /* K/V heads; divides n_head (1 = multi-query) */
+    uint32_t head_dim;        /* need not be d_model / n_head (Qwen3); <= 256 */
+    uint32_t d_ff;            /* MLP hidden width */
+    uint32_t vocab_size;
+    uint32_t n_positions;     /* the model's maximum context (rows of the learned table) */
+    vkg_norm_kind norm;
+    float norm_eps;
+    vkg_activation act;
+    bool gated_mlp;           /* gate/up/down (SwiGLU) instead of fc/proj */
+    vkg_position_kind pos;
+    struct {
+        float theta;          /* base of the inverse frequencies (rope_theta) */
+        vkg_rope_pairing pairing;
+        vkg_rope_scaling scaling;
+        float factor, low_freq_factor, high_freq_factor;
+        uint32_t original_max_positions;
+    } rope;
+    bool qkv_bias;            /* bias on the q, k, v projections */
+    bool o_bias;              /* bias on the attention output projection */
+    bool mlp_bias;            /* bias on the MLP projections */
+    bool norm_bias;           /* LayerNorm has a bias (LayerNorm only) */
+    bool qk_norm;             /* per-head RMSNorm over head_dim on q and k before RoPE (Qwen3) */
+    bool tied_lm_head;        /* the LM head is the token embedding */
+    uint32_t sliding_window;  /* 0: full causal attention; else a query sees the last W positions */
+    float attn_scale;         /* factor on q.k (1/sqrt(head_dim) unless the family says otherwise) */
+    bool attn_scale_inverse_layer; /* GPT-2's scale_attn_by_inverse_layer_idx: layer l also / (l+1) */
+    int32_t bos_token_id;     /* -1: none */
+    uint32_t n_eos;           /* end-of-sequence ids (config.json, generation_config.json), in range */
+    int32_t eos_token_ids[VKG_MAX_EOS];
 } vkg_model_config;
 
 typedef struct vkg_model_options {
@@ -218,14 +287,17 @@ vkg_context *vkg_model_context(const vkg_model *m);
 const char *vkg_model_prefill_matmul(const vkg_model *m);
 
 typedef struct vkg_session_options {
-    vkg_precision kv;  /* KV cache storage; default F32 */
+    vkg_precision kv;  /* KV cache storage (F32 or F16); default F32 */
+    uint32_t n_ctx;    /* positions the KV cache holds; 0: the model's n_positions capped at 4096.
+                          More than n_positions is refused. */
     bool no_kv_cache;  /* the uncached baseline: every step recomputes the whole sequence */
 } vkg_session_options;
 
 vkg_session_options vkg_session_default_options(void);
 
-/* A session: the model plus its own KV cache (per layer K and V sized for n_positions, allocated
- * here once and updated in place) and its recorded decode step. Several sessions may share a model
+/* A session: the model plus its own KV cache (per layer K and V for the K/V heads only, sized for
+ * the session's context, allocated here once and updated in place) and its recorded decode step.
+ * VKG_ERROR_OUT_OF_DEVICE_MEMORY (with the sizes) when the context does not fit the device. Several sessions may share a model
  * and run on different threads. */
 vkg_status vkg_session_create(vkg_model *m, const vkg_session_options *opts, vkg_session **out);
 void vkg_session_free(vkg_session *s);
@@ -239,7 +311,7 @@ vkg_status vkg_session_truncate(vkg_session *s, uint32_t pos);
 
 /* Append `n` tokens in one pass (prefill) and compute the next-token distribution of the last one.
  * With `all_logits` (n x vocab floats) the logits of every appended position are written there.
- * VKG_ERROR_CONTEXT_FULL if pos + n > n_positions; VKG_ERROR_TOKEN_RANGE for a bad id. Without the
+ * VKG_ERROR_CONTEXT_FULL if pos + n > the session's context; VKG_ERROR_TOKEN_RANGE for a bad id. Without the
  * KV cache (no_kv_cache) the whole sequence so far is recomputed. */
 vkg_status vkg_session_prefill(vkg_session *s, const int32_t *tokens, uint32_t n, float *all_logits);
 /* Append one token: one submission of the recorded decode step (or, without the cache, a full
@@ -253,6 +325,9 @@ vkg_status vkg_session_logits(vkg_session *s, float *logits);
 void vkg_session_want_logits(vkg_session *s, bool want);
 /* Bytes a decode step at the current position reads: weights + KV cache (for GB/s reports). */
 uint64_t vkg_session_step_bytes(const vkg_session *s);
+/* Positions the session's KV cache holds (its context), and the cache's size on the device. */
+uint32_t vkg_session_ctx(const vkg_session *s);
+uint64_t vkg_session_kv_bytes(const vkg_session *s);
 
 /* ---- tokenizer (src/tokenizer) ---- */
 

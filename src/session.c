@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_ROWS = 512 };
+enum {
+    MAX_ROWS = 512,
+    DEFAULT_CTX_MAX = 4096, /* a session's default context when the model allows more */
+};
 
 struct vkg_session {
     vkg_model *m;
@@ -34,66 +37,100 @@ struct vkg_session {
     uint32_t pos;
     int32_t next;
     int32_t *history;          /* tokens so far (the uncached path recomputes from them) */
+    uint64_t kv_bytes;         /* device bytes of the K and V caches */
 };
 
 vkg_session_options vkg_session_default_options(void) {
-    return (vkg_session_options){.kv = VKG_PRECISION_F32, .no_kv_cache = false};
+    return (vkg_session_options){.kv = VKG_PRECISION_F32, .n_ctx = 0, .no_kv_cache = false};
 }
 
 static vkg_status make(vkg_context *ctx, uint64_t bytes, vkg_memory_kind kind, const char *name, vkg_buffer **out) {
     return vkg_buffer_create(ctx, bytes, kind, name, out);
 }
 
+/* The cache capacity a session asks for: opts->n_ctx, or the model's context capped at 4096. */
+static vkg_status choose_ctx(const vkg_model_config *c, uint32_t asked, uint32_t *out) {
+    if (asked > c->n_positions)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "a context of %u positions is more than the model's %u", asked,
+                        c->n_positions);
+    *out = asked ? asked : vkg_min_u32(c->n_positions, DEFAULT_CTX_MAX);
+    return VKG_OK;
+}
+
 static vkg_status alloc_buffers(vkg_session *s) {
     vkg_context *ctx = s->m->ctx;
     const vkg_model_config *c = &s->m->cfg;
     const vkg_device_info *info = vkg_context_device(ctx);
-    uint64_t d = c->n_embd, V = c->vocab_size, f = sizeof(float);
+    uint64_t d = c->d_model, V = c->vocab_size, f = sizeof(float), hd = c->head_dim;
+    uint64_t H = c->n_head, KVH = c->n_kv_head, ff = c->d_ff;
+    uint64_t wq = (H + 2 * KVH) * hd, att_w = H * hd > d ? H * hd : d, up_w = c->gated_mlp ? 2 * ff : ff;
     vkg_activations *a = &s->a;
-    a->max_rows = vkg_min_u32(MAX_ROWS, c->n_positions);
+    uint32_t P = s->kv.n_ctx;
+    a->max_rows = vkg_min_u32(MAX_ROWS, P);
     uint64_t fit = info->max_storage_buffer_range / (V * f);
     a->logit_rows = (uint32_t)(fit < a->max_rows ? fit : a->max_rows);
     if (a->logit_rows == 0)
         return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "a row of %llu logits exceeds the storage-buffer range of %s",
                         (unsigned long long)V, info->name);
-    uint64_t R = a->max_rows, H = c->n_head, hd = d / H, P = c->n_positions;
+    uint64_t R = a->max_rows;
     uint64_t step_bytes = (4 + R) * sizeof(uint32_t);
+    uint64_t rope_bytes = c->pos == VKG_POS_ROPE ? (uint64_t)P * hd * f : 16;
+    s->kv.storage = s->opts.kv == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
+    uint64_t cache_bytes = KVH * P * hd * vkg_storage_bytes(s->kv.storage);
+    vkg_attn_shape shape = vkg_graph_attn_shape(s->m, &s->kv, 0, 1);
+    uint64_t scratch = vkg_attention_decode_scratch_bytes(&s->m->kernels, &shape);
     /* Refuse a session that cannot fit before allocating any of it: a driver that commits memory
      * lazily (lavapipe) would otherwise hand out every per-layer buffer and fail only when the cache
      * is written, long after the user asked. */
-    uint64_t kv_elem = s->opts.kv == VKG_PRECISION_F16 ? 2 : 4, kv_total = 0, need = 0, heap = 0;
-    bool ok = vkg_mul_u64(2 * (uint64_t)c->n_layer, H * P * hd * kv_elem, &kv_total) &&
-              vkg_add_u64(kv_total, R * d * f * 10 + (uint64_t)a->logit_rows * V * f, &need);
+    uint64_t kv_total = 2 * (uint64_t)c->n_layer * cache_bytes;
+    uint64_t act = R * f * (2 * d + wq + att_w + up_w + (c->gated_mlp ? ff : 0)) + (uint64_t)a->logit_rows * V * f +
+                   rope_bytes + scratch + V * f;
+    uint64_t need = kv_total + act, heap = 0;
     for (uint32_t i = 0; i < info->n_heaps; i++)
         if (info->heaps[i].device_local && info->heaps[i].size > heap)
             heap = info->heaps[i].size;
     uint64_t used = vkg_context_device_bytes(ctx), avail = heap > used ? heap - used : 0;
-    if (!ok || need > avail)
+    if (need > avail)
         return vkg_fail(VKG_ERROR_OUT_OF_DEVICE_MEMORY, "a session needs %.1f MiB of device memory (KV cache "
-                        "%.1f MiB for %u positions x %u layers) but %s has %.1f MiB left of its %.1f MiB heap",
-                        need / 1048576.0, kv_total / 1048576.0, c->n_positions, c->n_layer, info->name,
-                        avail / 1048576.0, heap / 1048576.0);
+                        "%.1f MiB for %u positions x %u layers, activations %.1f MiB) but %s has %.1f MiB left of "
+                        "its %.1f MiB heap: ask for a smaller context (--ctx-size)", need / 1048576.0,
+                        kv_total / 1048576.0, P, c->n_layer, act / 1048576.0, info->name, avail / 1048576.0,
+                        heap / 1048576.0);
+    if (cache_bytes > info->max_storage_buffer_range)
+        return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "one layer's K cache (%.1f MiB for %u positions) exceeds the "
+                        "storage-buffer range of %s (%.1f MiB): ask for a smaller context (--ctx-size)",
+                        cache_bytes / 1048576.0, P, info->name, info->max_storage_buffer_range / 1048576.0);
+    s->kv_bytes = kv_total;
     VKG_TRY(make(ctx, step_bytes, VKG_MEMORY_HOST, "step (host)", &a->step_host));
     VKG_TRY(make(ctx, step_bytes, VKG_MEMORY_DEVICE, "step", &a->step));
     VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "x", &a->x));
     VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "h", &a->h));
-    VKG_TRY(make(ctx, R * 3 * d * f, VKG_MEMORY_DEVICE, "qkv", &a->qkv));
-    VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "att", &a->att));
-    VKG_TRY(make(ctx, R * 4 * d * f, VKG_MEMORY_DEVICE, "mlp", &a->f));
-    VKG_TRY(make(ctx, vkg_attention_decode_scratch_bytes(&s->m->kernels, (uint32_t)H, (uint32_t)hd, (uint32_t)P),
-                 VKG_MEMORY_DEVICE, "attention scratch", &a->attn_scratch));
+    VKG_TRY(make(ctx, R * wq * f, VKG_MEMORY_DEVICE, "qkv", &a->qkv));
+    VKG_TRY(make(ctx, R * att_w * f, VKG_MEMORY_DEVICE, "att", &a->att));
+    VKG_TRY(make(ctx, R * up_w * f, VKG_MEMORY_DEVICE, "mlp", &a->f));
+    if (c->gated_mlp)
+        VKG_TRY(make(ctx, R * ff * f, VKG_MEMORY_DEVICE, "swiglu", &a->g));
+    VKG_TRY(make(ctx, rope_bytes, VKG_MEMORY_DEVICE, "rope table", &a->rope));
+    if (c->pos == VKG_POS_ROPE) {
+        float *table = malloc(rope_bytes);
+        if (!table)
+            return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for the RoPE table");
+        vkg_rope_table(c, P, table);
+        vkg_status st = vkg_buffer_upload(a->rope, 0, table, rope_bytes);
+        free(table);
+        VKG_TRY(st);
+    }
+    VKG_TRY(make(ctx, scratch ? scratch : 16, VKG_MEMORY_DEVICE, "attention scratch", &a->attn_scratch));
     VKG_TRY(make(ctx, a->logit_rows * V * f, VKG_MEMORY_DEVICE, "logits", &a->logits));
     VKG_TRY(make(ctx, 16, VKG_MEMORY_DEVICE, "argmax", &a->argmax));
-    uint64_t scratch = vkg_argmax_scratch_bytes((uint32_t)V);
-    VKG_TRY(make(ctx, scratch ? scratch : 16, VKG_MEMORY_DEVICE, "argmax scratch", &a->argmax_scratch));
+    uint64_t am = vkg_argmax_scratch_bytes((uint32_t)V);
+    VKG_TRY(make(ctx, am ? am : 16, VKG_MEMORY_DEVICE, "argmax scratch", &a->argmax_scratch));
     VKG_TRY(make(ctx, 16 + V * f, VKG_MEMORY_READBACK, "out", &a->out));
 
-    s->kv.storage = s->opts.kv == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
     s->kv.k = vkg_calloc(c->n_layer, sizeof *s->kv.k);
     s->kv.v = vkg_calloc(c->n_layer, sizeof *s->kv.v);
     if (!s->kv.k || !s->kv.v)
         return VKG_ERROR_OUT_OF_HOST_MEMORY;
-    uint64_t cache_bytes = H * P * hd * vkg_storage_bytes(s->kv.storage);
     for (uint32_t l = 0; l < c->n_layer; l++) {
         VKG_TRY(make(ctx, cache_bytes, VKG_MEMORY_DEVICE, "K cache", &s->kv.k[l]));
         VKG_TRY(make(ctx, cache_bytes, VKG_MEMORY_DEVICE, "V cache", &s->kv.v[l]));
@@ -119,7 +156,9 @@ vkg_status vkg_session_create(vkg_model *m, const vkg_session_options *opts, vkg
         return VKG_ERROR_OUT_OF_HOST_MEMORY;
     s->m = m;
     s->opts = o;
-    vkg_status st = alloc_buffers(s);
+    vkg_status st = choose_ctx(&m->cfg, o.n_ctx, &s->kv.n_ctx);
+    if (st == VKG_OK)
+        st = alloc_buffers(s);
     if (st != VKG_OK) {
         vkg_session_free(s);
         return vkg_fail_context(st, "creating a session");
@@ -135,8 +174,8 @@ void vkg_session_free(vkg_session *s) {
     vkg_cmd_destroy(s->decode_cmd[0]);
     vkg_cmd_destroy(s->decode_cmd[1]);
     vkg_activations *a = &s->a;
-    vkg_buffer *bufs[] = {a->step_host, a->step, a->x, a->h, a->qkv, a->att, a->f, a->attn_scratch, a->logits,
-                          a->argmax, a->argmax_scratch, a->out};
+    vkg_buffer *bufs[] = {a->step_host, a->step, a->x, a->h, a->qkv, a->att, a->f, a->g, a->rope, a->attn_scratch,
+                          a->logits, a->argmax, a->argmax_scratch, a->out};
     for (size_t i = 0; i < VKG_ARRAY_LEN(bufs); i++)
         vkg_buffer_destroy(bufs[i]);
     for (uint32_t l = 0; l < s->m->cfg.n_layer; l++) {
@@ -172,9 +211,9 @@ void vkg_session_want_logits(vkg_session *s, bool want) { s->want_logits = want;
 
 static vkg_status check_tokens(const vkg_session *s, const int32_t *tokens, uint32_t n) {
     const vkg_model_config *c = &s->m->cfg;
-    if (s->pos + (uint64_t)n > c->n_positions)
+    if (s->pos + (uint64_t)n > s->kv.n_ctx)
         return vkg_fail(VKG_ERROR_CONTEXT_FULL, "the context of %u positions is full: %u tokens are in it and "
-                        "%u more were given", c->n_positions, s->pos, n);
+                        "%u more were given", s->kv.n_ctx, s->pos, n);
     for (uint32_t i = 0; i < n; i++)
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->vocab_size)
             return vkg_fail(VKG_ERROR_TOKEN_RANGE, "token id %d at position %u is outside the vocabulary "
@@ -295,9 +334,16 @@ vkg_status vkg_session_logits(vkg_session *s, float *logits) {
 }
 
 uint64_t vkg_session_step_bytes(const vkg_session *s) {
-    const vkg_model_config *c = &s->m->cfg;
-    uint64_t kv = 2ull * c->n_layer * (s->pos + 1) * c->n_embd * vkg_storage_bytes(s->kv.storage);
-    /* Every matrix once (wte as the LM head), but only one row of each embedding table. */
-    uint64_t wpe = (uint64_t)c->n_positions * c->n_embd * vkg_storage_bytes(s->m->wte.storage);
-    return s->m->weight_bytes - wpe + kv;
+    const vkg_model *m = s->m;
+    const vkg_model_config *c = &m->cfg;
+    uint64_t kv = 2ull * c->n_layer * (s->pos + 1) * c->n_kv_head * c->head_dim * vkg_storage_bytes(s->kv.storage);
+    /* Every matrix once, but only one row of each embedding table (the LM head reads all of it). */
+    const vkg_matrix *tok = vkg_model_weight(m, VKG_W_TOK_EMBD, 0), *pos = vkg_model_weight(m, VKG_W_POS_EMBD, 0);
+    uint64_t skip = pos->buf ? (uint64_t)(pos->rows - 1) * pos->cols * vkg_storage_bytes(pos->storage) : 0;
+    if (!c->tied_lm_head)
+        skip += (uint64_t)(tok->rows - 1) * tok->cols * vkg_storage_bytes(tok->storage);
+    return m->weight_bytes - skip + kv;
 }
+
+uint32_t vkg_session_ctx(const vkg_session *s) { return s->kv.n_ctx; }
+uint64_t vkg_session_kv_bytes(const vkg_session *s) { return s->kv_bytes; }

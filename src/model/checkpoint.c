@@ -17,7 +17,7 @@
 
 struct vkg_checkpoint {
     char *path;
-    vkg_gpt2_config config;
+    vkg_model_config config;
     vkg_st_file **shards;
     size_t n_shards;
     const vkg_st_tensor **all;    /* n: shard order, then header order */
@@ -321,7 +321,7 @@ vkg_status vkg_checkpoint_open(const char *path, vkg_checkpoint **out) {
     return VKG_OK;
 }
 
-const vkg_gpt2_config *vkg_checkpoint_config(const vkg_checkpoint *c) { return &c->config; }
+const vkg_model_config *vkg_checkpoint_config(const vkg_checkpoint *c) { return &c->config; }
 const char *vkg_checkpoint_path(const vkg_checkpoint *c) { return c->path; }
 size_t vkg_checkpoint_tensor_count(const vkg_checkpoint *c) { return c->n; }
 size_t vkg_checkpoint_shard_count(const vkg_checkpoint *c) { return c->n_shards; }

@@ -3,7 +3,7 @@
  * a sharded set named by model.safetensors.index.json, seen as one set of tensors.
  *
  * This layer resolves paths, opens (mmaps) and validates every file, and answers "where is tensor
- * X". It does not know which tensors a GPT-2 needs (gpt2_names.h) and never copies weight data.
+ * X". It does not know which tensors a model needs (tensors.h) and never copies weight data.
  */
 #ifndef VKG_MODEL_CHECKPOINT_H
 #define VKG_MODEL_CHECKPOINT_H
@@ -32,7 +32,7 @@ vkg_status vkg_checkpoint_open(const char *path, vkg_checkpoint **out);
 void vkg_checkpoint_close(vkg_checkpoint *c);
 
 /* The checked config.json. */
-const vkg_gpt2_config *vkg_checkpoint_config(const vkg_checkpoint *c);
+const vkg_model_config *vkg_checkpoint_config(const vkg_checkpoint *c);
 
 /* The path given to vkg_checkpoint_open, for messages. */
 const char *vkg_checkpoint_path(const vkg_checkpoint *c);

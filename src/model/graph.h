@@ -1,21 +1,28 @@
 /*
- * model/graph.h — one GPT-2 forward pass expressed as kernel calls, recorded into a vkg_cmd. The
- * session owns the buffers; this file owns the order of operations.
+ * model/graph.h — one forward pass of the family-neutral decoder expressed as kernel calls, recorded
+ * into a vkg_cmd. The session owns the buffers; this file owns the order of operations, and reads
+ * the model's description (vkg_model_config), never its family.
  *
- * Per layer (pre-LayerNorm block), for T rows at positions step_pos .. step_pos+T-1:
- *   h   = layernorm(x; ln_1)                       layernorm
- *   qkv = h W_attn + b                              matmul
- *   K[:, pos+t], V[:, pos+t] = k, v of qkv          kv_store (in place, in the session's cache)
- *   a   = softmax(q K^T / sqrt(hd)) V  (causal)     attention (decode: split-K + combine; prefill: tiled)
- *   x   = x + a W_proj + b                          matmul, residual epilogue, in place
- *   h   = layernorm(x; ln_2)                       layernorm
- *   f   = gelu(h W_fc + b)                          matmul, GELU epilogue
- *   x   = x + f W_fcproj + b                        matmul, residual epilogue, in place
- * then logits = layernorm(x_last; ln_f) wte^T and argmax on the device.
+ * For T rows at positions step_pos .. step_pos+T-1:
+ *   x   = tok_embd[tokens] (+ pos_embd[positions] when learned)       embedding
+ * per layer (pre-norm block):
+ *   h   = norm(x; attn_norm)                     layernorm or rmsnorm
+ *   qkv = h W_qkv^T (+ b)                        one matmul over the stacked q/k/v weight
+ *   q, k = rmsnorm per head (q_norm, k_norm)     when qk_norm (Qwen3)
+ *   q, k = rope(q, k, positions)                 when RoPE (table of cos/sin made by the session)
+ *   K[:, pos+t], V[:, pos+t] = k, v              kv_store (in place, in the session's cache)
+ *   a   = softmax(scale q K^T) V                 grouped-query, causal (windowed when set)
+ *   x   = x + a W_o^T (+ b)                      matmul, residual epilogue, in place
+ *   h   = norm(x; ffn_norm)
+ *   gated:  x += (silu(h W_gate^T) * h W_up^T) W_down^T    one matmul over gate|up, swiglu, matmul
+ *   plain:  x += gelu(h W_up^T + b) W_down^T + b
+ * then logits = norm(x_last; out_norm) W_head^T (the token embedding when tied) and argmax on the
+ * device.
  */
 #ifndef VKG_MODEL_GRAPH_H
 #define VKG_MODEL_GRAPH_H
 
+#include "kernels/attention.h"
 #include "model/model.h"
 
 /* Buffers one forward pass works in, sized for `max_rows` rows at a time. */
@@ -24,10 +31,12 @@ typedef struct vkg_activations {
     vkg_buffer *step_host;   /* vkg_step written by the host (mapped) */
     vkg_buffer *step;        /* its device copy, read by the kernels */
     vkg_buffer *x;           /* [max_rows, d] residual stream */
-    vkg_buffer *h;           /* [max_rows, d] LayerNorm output */
-    vkg_buffer *qkv;         /* [max_rows, 3d] */
-    vkg_buffer *att;         /* [max_rows, d] attention output */
-    vkg_buffer *f;           /* [max_rows, 4d] MLP hidden */
+    vkg_buffer *h;           /* [max_rows, d] norm output */
+    vkg_buffer *qkv;         /* [max_rows, (H + 2 KVH) hd] */
+    vkg_buffer *att;         /* [max_rows, max(H hd, d)] attention output (and the last row of x) */
+    vkg_buffer *f;           /* [max_rows, 2 ff] gate|up, or [max_rows, ff] the plain MLP's hidden */
+    vkg_buffer *g;           /* [max_rows, ff] silu(gate) * up (gated MLP only) */
+    vkg_buffer *rope;        /* [n_ctx, hd/2, 2] cos, sin (RoPE only) */
     vkg_buffer *attn_scratch;/* split-K partial results of decode attention */
     vkg_buffer *logits;      /* [logit_rows, V] */
     uint32_t logit_rows;
@@ -38,8 +47,17 @@ typedef struct vkg_activations {
 
 typedef struct vkg_kv_cache {
     vkg_storage storage;
-    vkg_buffer **k, **v; /* per layer, [H, P, hd] */
+    uint32_t n_ctx;       /* positions each layer's cache holds */
+    vkg_buffer **k, **v;  /* per layer, [KVH, n_ctx, hd] */
 } vkg_kv_cache;
+
+/* The attention shape of layer l for T rows (scale, window and heads from the config). */
+vkg_attn_shape vkg_graph_attn_shape(const vkg_model *m, const vkg_kv_cache *kv, uint32_t l, uint32_t T);
+
+/* Fill `table` ([n_ctx, hd/2, 2] floats) with the cos and sin of position p times inverse frequency
+ * i, computed as Hugging Face does (fp32 inverse frequencies from theta and the scaling rule, fp32
+ * angle, cos/sin in double rounded once). */
+void vkg_rope_table(const vkg_model_config *c, uint32_t n_ctx, float *table);
 
 typedef enum vkg_logits_out {
     VKG_LOGITS_ARGMAX,    /* only the next token leaves the device */

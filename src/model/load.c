@@ -1,13 +1,13 @@
 /*
- * model/load.c — vkg_model_load: a Hugging Face GPT-2 checkpoint to a device-resident model. The
- * checkpoint layer (checkpoint.c, gpt2_names.c) maps and checks every tensor; here each one becomes a
- * weight source that converts F32/F16/BF16 to fp32 on the fly and transposes Conv1D [in, out]
- * matrices to the kernels' [out, in].
+ * model/load.c — vkg_model_load: a Hugging Face checkpoint of any supported family to a
+ * device-resident model. The checkpoint layer (checkpoint.c, tensors.c) maps and checks every
+ * tensor; here each weight role becomes a source that converts F32/F16/BF16 to fp32 on the fly,
+ * stacks q/k/v and gate/up parts by rows and transposes Conv1D [in, out] matrices to [out, in].
  */
 #include "model/checkpoint.h"
 #include "model/dtype.h"
-#include "model/gpt2_names.h"
 #include "model/model.h"
+#include "model/tensors.h"
 
 #include <string.h>
 
@@ -33,57 +33,60 @@ static float element(const vkg_st_tensor *t, uint64_t i) {
 }
 
 static void read_tensor(const vkg_weight_source *src, uint64_t first, uint64_t n, float *dst) {
-    const vkg_st_tensor *t = src->tensor;
-    if (!src->transpose) {
-        for (uint64_t i = 0; i < n; i++)
-            dst[i] = element(t, first + i);
-        return;
-    }
-    /* Device element (r, c) of [rows, cols] is file element (c, r) of [cols, rows]. */
+    uint64_t cols = src->cols;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = (first + i) / src->cols, c = (first + i) % src->cols;
-        dst[i] = element(t, c * src->rows + r);
+        uint64_t r = (first + i) / cols, c = (first + i) % cols, p = 0;
+        while (p + 1 < src->n_parts && r >= src->part_rows[p]) /* stacked parts: find the one holding r */
+            r -= src->part_rows[p++];
+        /* Conv1D parts are [cols, part_rows]: device element (r, c) is file element (c, r). */
+        uint64_t at = src->transpose ? c * src->part_rows[p] + r : r * cols + c;
+        dst[i] = element(src->parts[p], at);
     }
 }
+
+typedef struct load_ctx {
+    const vkg_model_tensors *t;
+} load_ctx;
 
 static void pick(void *user, vkg_weight_role role, uint32_t layer, vkg_weight_source *src) {
-    const vkg_gpt2_tensors *g = user;
-    const vkg_gpt2_layer_tensors *l = &g->layers[layer];
-    const vkg_st_tensor *t = NULL;
-    bool transpose = false;
-    switch (role) {
-    case VKG_W_WTE: t = g->wte; break;
-    case VKG_W_WPE: t = g->wpe; break;
-    case VKG_W_LNF_G: t = g->ln_f_w; break;
-    case VKG_W_LNF_B: t = g->ln_f_b; break;
-    case VKG_W_LN1_G: t = l->ln_1_w; break;
-    case VKG_W_LN1_B: t = l->ln_1_b; break;
-    case VKG_W_ATTN_W: t = l->c_attn_w; transpose = true; break;
-    case VKG_W_ATTN_B: t = l->c_attn_b; break;
-    case VKG_W_PROJ_W: t = l->attn_proj_w; transpose = true; break;
-    case VKG_W_PROJ_B: t = l->attn_proj_b; break;
-    case VKG_W_LN2_G: t = l->ln_2_w; break;
-    case VKG_W_LN2_B: t = l->ln_2_b; break;
-    case VKG_W_FC_W: t = l->c_fc_w; transpose = true; break;
-    case VKG_W_FC_B: t = l->c_fc_b; break;
-    case VKG_W_FCPROJ_W: t = l->mlp_proj_w; transpose = true; break;
-    case VKG_W_FCPROJ_B: t = l->mlp_proj_b; break;
+    const load_ctx *lc = user;
+    const vkg_role_tensors *r = vkg_model_tensors_role(lc->t, role, layer);
+    *src = (vkg_weight_source){.read = read_tensor, .n_parts = r->n_parts,
+                               .transpose = lc->t->family->conv1d && vkg_role_is_matrix(role) &&
+                                            role != VKG_W_TOK_EMBD && role != VKG_W_POS_EMBD && role != VKG_W_LM_HEAD,
+                               .name = r->n_parts ? r->parts[0]->name : NULL};
+    for (uint32_t p = 0; p < r->n_parts; p++) {
+        src->parts[p] = r->parts[p];
+        src->part_rows[p] = r->part_rows[p];
     }
-    *src = (vkg_weight_source){.read = read_tensor, .tensor = t, .transpose = transpose};
 }
 
-static vkg_status check_finite(const vkg_gpt2_tensors *g) {
-    const vkg_st_tensor *top[] = {g->wte, g->wpe, g->ln_f_w, g->ln_f_b};
-    for (size_t i = 0; i < VKG_ARRAY_LEN(top); i++)
-        VKG_TRY(vkg_st_check_finite(top[i]));
-    for (uint32_t l = 0; l < g->n_layer; l++) {
-        const vkg_gpt2_layer_tensors *t = &g->layers[l];
-        const vkg_st_tensor *all[] = {t->ln_1_w, t->ln_1_b, t->c_attn_w, t->c_attn_b, t->attn_proj_w, t->attn_proj_b,
-                                      t->ln_2_w, t->ln_2_b, t->c_fc_w, t->c_fc_b, t->mlp_proj_w, t->mlp_proj_b};
-        for (size_t i = 0; i < VKG_ARRAY_LEN(all); i++)
-            VKG_TRY(vkg_st_check_finite(all[i]));
-    }
+static vkg_status check_finite(const vkg_model_tensors *t) {
+    for (uint32_t l = 0; l < t->config.n_layer; l++)
+        for (int role = 0; role < VKG_W_ROLE_COUNT; role++) {
+            if (l > 0 && role < VKG_W_FIRST_LAYER_ROLE)
+                continue;
+            const vkg_role_tensors *r = vkg_model_tensors_role(t, (vkg_weight_role)role, l);
+            for (uint32_t p = 0; p < r->n_parts; p++)
+                VKG_TRY(vkg_st_check_finite(r->parts[p]));
+        }
     return VKG_OK;
+}
+
+/* VKG_PRECISION_AUTO: the dtype all the checkpoint's matrices share when it is 16-bit, else f32. */
+static vkg_precision auto_precision(const vkg_model_tensors *t) {
+    bool all_bf16 = true, all_f16 = true;
+    for (uint32_t l = 0; l < t->config.n_layer; l++)
+        for (int role = 0; role < VKG_W_ROLE_COUNT; role++) {
+            if (!vkg_role_is_matrix((vkg_weight_role)role))
+                continue;
+            const vkg_role_tensors *r = vkg_model_tensors_role(t, (vkg_weight_role)role, l);
+            for (uint32_t p = 0; p < r->n_parts; p++) {
+                all_bf16 &= r->parts[p]->dtype == VKG_DTYPE_BF16;
+                all_f16 &= r->parts[p]->dtype == VKG_DTYPE_F16;
+            }
+        }
+    return all_bf16 ? VKG_PRECISION_BF16 : all_f16 ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
 }
 
 vkg_status vkg_model_load(vkg_context *ctx, const char *path, const vkg_model_options *opts, vkg_model **out) {
@@ -92,27 +95,24 @@ vkg_status vkg_model_load(vkg_context *ctx, const char *path, const vkg_model_op
     *out = NULL;
     vkg_model_options o = opts ? *opts : vkg_model_default_options();
     vkg_checkpoint *ckpt = NULL;
-    vkg_gpt2_tensors *g = NULL;
+    vkg_model_tensors *t = NULL;
     vkg_status s = vkg_checkpoint_open(path, &ckpt);
     if (s == VKG_OK)
-        s = vkg_gpt2_tensors_map(ckpt, &g);
+        s = vkg_model_tensors_map(ckpt, &t);
     if (s == VKG_OK) {
-        const vkg_gpt2_config *c = vkg_checkpoint_config(ckpt);
-        vkg_model_config cfg = {
-            .n_layer = c->n_layer, .n_head = c->n_head, .n_embd = c->n_embd, .vocab_size = c->vocab_size,
-            .n_positions = c->n_positions, .layer_norm_epsilon = c->layer_norm_epsilon,
-            .eos_token_id = c->eos_token_id,
-        };
+        if (o.weights == VKG_PRECISION_AUTO)
+            o.weights = auto_precision(t);
         /* Refuse what will not fit before reading gigabytes of weights. */
-        s = vkg_model_check_config(ctx, &cfg, o.weights);
+        s = vkg_model_check_config(ctx, &t->config, o.weights);
         if (s == VKG_OK && o.check_finite)
-            s = check_finite(g);
+            s = check_finite(t);
+        load_ctx lc = {.t = t};
         if (s == VKG_OK)
-            s = vkg_model_build(ctx, &cfg, &o, pick, g, out);
+            s = vkg_model_build(ctx, &t->config, &o, pick, &lc, out);
     }
     if (s != VKG_OK && s != VKG_ERROR_OUT_OF_HOST_MEMORY)
         vkg_fail_context(s, "loading model %s", path);
-    vkg_gpt2_tensors_free(g);
+    vkg_model_tensors_free(t);
     vkg_checkpoint_close(ckpt);
     return s;
 }

@@ -1,68 +1,68 @@
 /*
- * model/model.h — a GPT-2 model resident on the device: its weights in the layout the kernels want,
- * and how they get there (from a checkpoint or generated). The forward graph is in model/graph.c.
+ * model/model.h — a model resident on the device: the weights of the family-neutral decoder in the
+ * layout the kernels want, and how they get there (from a checkpoint or generated). The forward
+ * graph is in model/graph.c; what each family's files mean is in model/family_*.c.
  *
- * Device layout: every linear weight is a vkg_matrix [out, in] (the transpose of the checkpoint's
- * Conv1D [in, out]), fp32 or fp16; wte [V, d] doubles as the LM head; biases and LayerNorm
- * parameters are fp32 vectors. One buffer per tensor, sub-allocated by the runtime.
+ * Device layout: every matrix is a vkg_matrix [out, in] in the storage precision (fp32, fp16 or
+ * bf16); q/k/v are stacked into one [(H + 2 KVH) hd, d] matrix and a gated MLP's gate/up into one
+ * [2 ff, d] matrix, so each is one matmul; norms and biases are fp32 vectors (a vkg_matrix with
+ * cols = 1). One buffer per weight, sub-allocated by the runtime.
  */
 #ifndef VKG_MODEL_MODEL_H
 #define VKG_MODEL_MODEL_H
 
 #include "kernels/kernels.h"
-
-typedef struct vkg_layer_weights {
-    vkg_buffer *ln1_g, *ln1_b; /* [d] */
-    vkg_matrix attn_w;         /* [3d, d]: rows 0..d-1 make q, d..2d-1 k, 2d..3d-1 v */
-    vkg_buffer *attn_b;        /* [3d] */
-    vkg_matrix proj_w;         /* [d, d] */
-    vkg_buffer *proj_b;        /* [d] */
-    vkg_buffer *ln2_g, *ln2_b; /* [d] */
-    vkg_matrix fc_w;           /* [4d, d] */
-    vkg_buffer *fc_b;          /* [4d] */
-    vkg_matrix fcproj_w;       /* [d, 4d] */
-    vkg_buffer *fcproj_b;      /* [d] */
-} vkg_layer_weights;
+#include "model/family.h"
 
 struct vkg_model {
     vkg_context *ctx;
     vkg_kernels kernels;
     char prefill_matmul[128];    /* vkg_model_prefill_matmul() */
     vkg_model_config cfg;
-    vkg_precision precision;
-    vkg_matrix wte;              /* [V, d] */
-    vkg_matrix wpe;              /* [P, d] */
-    vkg_buffer *lnf_g, *lnf_b;   /* [d] */
-    vkg_layer_weights *layers;   /* n_layer */
+    vkg_precision precision;     /* of the matrices */
+    vkg_matrix *w;               /* (n_layer + 1) x VKG_W_ROLE_COUNT; row 0 the model-wide roles;
+                                    .buf NULL where the role is absent */
     uint64_t params;
     uint64_t weight_bytes;
 };
+
+/* Weight `role` of `layer` (layer ignored for model-wide roles); .buf is NULL when absent. */
+static inline const vkg_matrix *vkg_model_weight(const vkg_model *m, vkg_weight_role role, uint32_t layer) {
+    size_t row = role < VKG_W_FIRST_LAYER_ROLE ? 0 : 1 + (size_t)layer;
+    return &m->w[row * VKG_W_ROLE_COUNT + role];
+}
+
+/* Whether `role` is stored as a matrix in the storage precision (else an fp32 vector). */
+bool vkg_role_is_matrix(vkg_weight_role role);
 
 /* Where the values of one weight come from: element i of the device tensor (row-major in device
  * layout) is produced on demand, so uploads need no second host copy. */
 typedef struct vkg_weight_source {
     /* Fill dst[0..n) with device elements [first, first+n) as fp32. */
     void (*read)(const struct vkg_weight_source *src, uint64_t first, uint64_t n, float *dst);
-    const void *tensor;  /* checkpoint tensor, or NULL for synthetic */
-    uint64_t seed;       /* synthetic: stream of this tensor */
-    float scale;         /* synthetic: values uniform in [center - scale, center + scale] */
-    float center;
-    uint32_t rows, cols; /* device shape; checkpoint matrices are transposed from [cols, rows] */
-    bool transpose;
+    uint32_t n_parts;                        /* checkpoint: tensors stacked by rows */
+    const void *parts[VKG_MAX_PARTS];
+    uint64_t part_rows[VKG_MAX_PARTS];
+    bool transpose;                          /* checkpoint parts are [cols, part_rows] (Conv1D) */
+    const char *name;                        /* for messages: the (first) tensor's name */
+    uint64_t seed;                           /* synthetic: stream of this tensor */
+    float scale;                             /* synthetic: values uniform in [center - scale, center + scale]; */
+    float center;                            /*            scale < 0: std 1/sqrt(cols) */
+    uint32_t rows, cols;                     /* device shape (set by the builder) */
 } vkg_weight_source;
 
-/* Allocate the model's buffers for `cfg` and fill each from `get(user, role, layer, &src)`. */
-typedef enum vkg_weight_role {
-    VKG_W_WTE, VKG_W_WPE, VKG_W_LNF_G, VKG_W_LNF_B,
-    VKG_W_LN1_G, VKG_W_LN1_B, VKG_W_ATTN_W, VKG_W_ATTN_B, VKG_W_PROJ_W, VKG_W_PROJ_B,
-    VKG_W_LN2_G, VKG_W_LN2_B, VKG_W_FC_W, VKG_W_FC_B, VKG_W_FCPROJ_W, VKG_W_FCPROJ_B,
-} vkg_weight_role;
+/* Fills *src for `role` of `layer`. */
 typedef void (*vkg_weight_source_fn)(void *user, vkg_weight_role role, uint32_t layer, vkg_weight_source *src);
 
+/* Allocate the model's buffers for `cfg` and fill each present role from `get`. opts->weights must
+ * be F32, F16 or BF16 here (AUTO is resolved by the loader). */
 vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const vkg_model_options *opts,
                            vkg_weight_source_fn get, void *user, vkg_model **out);
 
 /* Checks shared by every way of making a model (device support, sizes that fit the device). */
 vkg_status vkg_model_check_config(vkg_context *ctx, const vkg_model_config *cfg, vkg_precision p);
+
+/* Bytes of the model's weights on the device at precision p. */
+uint64_t vkg_model_bytes(const vkg_model_config *c, vkg_precision p);
 
 #endif /* VKG_MODEL_MODEL_H */
