@@ -20,7 +20,7 @@
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/dtype.h"
-#include "model/gpt2_names.h"
+#include "model/tensors.h"
 #include "model/safetensors.h"
 #include "st_writer.h"
 
@@ -373,14 +373,14 @@ static int teardown_dir(void **state) {
 /* Open and map; every weight must come back with the values written. */
 static void check_roundtrip(const char *path, const spec *s) {
     vkg_checkpoint *c;
-    vkg_gpt2_tensors *g;
+    vkg_model_tensors *g;
     ASSERT_OK(vkg_checkpoint_open(path, &c));
-    const vkg_gpt2_config *cfg = vkg_checkpoint_config(c);
+    const vkg_model_config *cfg = vkg_checkpoint_config(c);
     assert_int_equal(cfg->n_layer, L);
-    assert_int_equal(cfg->n_embd, D);
+    assert_int_equal(cfg->d_model, D);
     assert_int_equal(cfg->vocab_size, V);
     assert_int_equal(cfg->n_positions, P);
-    ASSERT_OK(vkg_gpt2_tensors_map(c, &g));
+    ASSERT_OK(vkg_model_tensors_map(c, &g));
     size_t checked = 0;
     float buf[V * D * 4];
     for (size_t i = 0; i < s->n; i++) {
@@ -394,16 +394,19 @@ static void check_roundtrip(const char *path, const spec *s) {
         assert_memory_equal(buf, s->vals[i], t->nelem * sizeof(float));
         checked++;
     }
-    assert_int_equal(checked, 4 + 12 * L + (g->lm_head != NULL));
-    /* The mapping put each tensor in its slot. */
-    assert_true(strstr(g->wte->name, "wte.weight") != NULL);
-    assert_true(strstr(g->wpe->name, "wpe.weight") != NULL);
-    assert_true(strstr(g->ln_f_b->name, "ln_f.bias") != NULL);
-    assert_true(strstr(g->layers[1].c_fc_w->name, "h.1.mlp.c_fc.weight") != NULL);
-    assert_true(strstr(g->layers[0].mlp_proj_b->name, "h.0.mlp.c_proj.bias") != NULL);
-    assert_true(strstr(g->layers[1].attn_proj_w->name, "h.1.attn.c_proj.weight") != NULL);
-    assert_int_equal(g->layers[1].c_attn_w->shape[1], 3 * D);
-    vkg_gpt2_tensors_free(g);
+    assert_int_equal(checked, 4 + 12 * L + (vkg_checkpoint_find(c, "lm_head.weight") != NULL));
+    /* The mapping put each tensor in its slot (a tied lm_head is checked but has none). */
+#define ROLE(r, l) vkg_model_tensors_role(g, r, l)->parts[0]->name
+    assert_true(strstr(ROLE(VKG_W_TOK_EMBD, 0), "wte.weight") != NULL);
+    assert_true(strstr(ROLE(VKG_W_POS_EMBD, 0), "wpe.weight") != NULL);
+    assert_true(strstr(ROLE(VKG_W_OUT_NORM_B, 0), "ln_f.bias") != NULL);
+    assert_true(strstr(ROLE(VKG_W_UP, 1), "h.1.mlp.c_fc.weight") != NULL);
+    assert_true(strstr(ROLE(VKG_W_DOWN_B, 0), "h.0.mlp.c_proj.bias") != NULL);
+    assert_true(strstr(ROLE(VKG_W_O, 1), "h.1.attn.c_proj.weight") != NULL);
+#undef ROLE
+    assert_int_equal(vkg_model_tensors_role(g, VKG_W_QKV, 1)->parts[0]->shape[1], 3 * D);
+    assert_int_equal(vkg_model_tensors_role(g, VKG_W_LM_HEAD, 0)->n_parts, 0);
+    vkg_model_tensors_free(g);
     vkg_checkpoint_close(c);
 }
 
@@ -609,36 +612,56 @@ static void test_bad_overflow(void **state) {
 
 /* ---- config.json ---- */
 
-static vkg_status parse_config(const char *json, vkg_gpt2_config *c) {
-    return vkg_config_parse(json, strlen(json), "my/config.json", c);
+static vkg_status parse_config(const char *json, vkg_model_config *c) {
+    return vkg_config_parse(json, strlen(json), "my/config.json", NULL, c);
 }
 
 #define CFG_BASE "\"n_layer\": 12, \"n_head\": 12, \"n_embd\": 768, \"vocab_size\": 50257"
 
 static void test_config_ok(void **state) {
     (void)state;
-    vkg_gpt2_config c;
+    vkg_model_config c;
     ASSERT_OK(parse_config("{" CFG_BASE ", \"n_ctx\": 1024}", &c)); /* old form: n_ctx only */
     assert_int_equal(c.n_layer, 12);
     assert_int_equal(c.n_head, 12);
-    assert_int_equal(c.n_embd, 768);
+    assert_int_equal(c.n_kv_head, 12);
+    assert_int_equal(c.d_model, 768);
+    assert_int_equal(c.head_dim, 64);
+    assert_int_equal(c.d_ff, 3072);
     assert_int_equal(c.vocab_size, 50257);
     assert_int_equal(c.n_positions, 1024);
-    assert_true(c.layer_norm_epsilon == 1e-5f);
-    assert_int_equal(c.eos_token_id, 50256);
+    assert_true(c.norm_eps == 1e-5f);
+    assert_int_equal(c.n_eos, 1);
+    assert_int_equal(c.eos_token_ids[0], 50256);
+    assert_true(c.tied_lm_head && c.norm == VKG_NORM_LAYERNORM && c.pos == VKG_POS_LEARNED);
+    assert_true(fabsf(c.attn_scale - 0.125f) < 1e-7f);
     ASSERT_OK(parse_config("{" CFG_BASE ", \"n_positions\": 2048, \"n_ctx\": 1024,"
                            " \"layer_norm_epsilon\": 1e-6, \"eos_token_id\": 7,"
                            " \"model_type\": \"gpt2\", \"activation_function\":"
                            " \"gelu_pytorch_tanh\"}",
                            &c));
     assert_int_equal(c.n_positions, 2048);
-    assert_true(c.layer_norm_epsilon == 1e-6f);
-    assert_int_equal(c.eos_token_id, 7);
+    assert_true(c.norm_eps == 1e-6f);
+    assert_int_equal(c.n_eos, 1);
+    assert_int_equal(c.eos_token_ids[0], 7);
+    /* A custom GPT-2 with a small vocabulary: the default 50256 is out of range, so no EOS. */
+    ASSERT_OK(parse_config("{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 65, \"n_positions\": 64}",
+                           &c));
+    assert_int_equal(c.n_eos, 0);
+    assert_int_equal(c.bos_token_id, -1);
+    ASSERT_OK(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"eos_token_id\": 50257}", &c));
+    assert_int_equal(c.n_eos, 0);
+    /* The switches that change GPT-2's attention math. */
+    ASSERT_OK(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"scale_attn_weights\": false,"
+                           " \"scale_attn_by_inverse_layer_idx\": true, \"reorder_and_upcast_attn\": true,"
+                           " \"tie_word_embeddings\": false, \"n_inner\": 100}", &c));
+    assert_true(c.attn_scale == 1.0f && c.attn_scale_inverse_layer && !c.tied_lm_head);
+    assert_int_equal(c.d_ff, 100);
 }
 
 static void test_config_bad(void **state) {
     (void)state;
-    vkg_gpt2_config c;
+    vkg_model_config c;
     ASSERT_FAIL(parse_config("{\"n_layer\": 12, \"n_embd\": 768, \"vocab_size\": 50257,"
                              " \"n_positions\": 1024}", &c),
                 VKG_ERROR_CONFIG_FIELD, "my/config.json: required field \"n_head\"");
@@ -664,18 +687,88 @@ static void test_config_bad(void **state) {
     ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"layer_norm_epsilon\": 0}",
                              &c),
                 VKG_ERROR_CONFIG_VALUE, "layer_norm_epsilon");
-    ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"eos_token_id\": 50257}",
-                             &c),
+    ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"eos_token_id\": -1}", &c),
                 VKG_ERROR_CONFIG_VALUE, "eos_token_id");
-    ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"model_type\": \"llama\"}",
+    ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"eos_token_id\": \"x\"}", &c),
+                VKG_ERROR_CONFIG_TYPE, "eos_token_id");
+    ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"model_type\": \"bert\"}",
                              &c),
-                VKG_ERROR_MODEL_UNSUPPORTED, "model_type \"llama\"");
+                VKG_ERROR_MODEL_UNSUPPORTED, "model_type \"bert\"");
+    /* A Llama config written with GPT-2's field names lacks the Llama ones. */
+    ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"model_type\": \"llama\"}", &c),
+                VKG_ERROR_CONFIG_FIELD, "hidden_size");
     ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024,"
                              " \"activation_function\": \"relu\"}", &c),
                 VKG_ERROR_MODEL_UNSUPPORTED, "activation_function \"relu\"");
     ASSERT_FAIL(parse_config("{" CFG_BASE ", \"n_positions\": 1024, \"model_type\": 2}", &c),
                 VKG_ERROR_CONFIG_TYPE, "model_type");
     ASSERT_FAIL(parse_config("n_layer = 12", &c), VKG_ERROR_CONFIG_TYPE, "line 1");
+}
+
+#define LLAMA_BASE "\"hidden_size\": 256, \"intermediate_size\": 512, \"num_hidden_layers\": 2, " \
+                   "\"num_attention_heads\": 8, \"vocab_size\": 1000"
+
+/* The Llama-shaped families: defaults, switches, RoPE scaling, token ids, refusals by name. */
+static void test_config_llama_families(void **state) {
+    (void)state;
+    vkg_model_config c;
+    ASSERT_OK(parse_config("{\"model_type\": \"llama\", " LLAMA_BASE "}", &c));
+    assert_string_equal(c.family, "llama");
+    assert_int_equal(c.n_kv_head, 8);
+    assert_int_equal(c.head_dim, 32);
+    assert_int_equal(c.n_positions, 2048);
+    assert_true(c.norm == VKG_NORM_RMSNORM && c.norm_eps == 1e-6f && c.gated_mlp && c.act == VKG_ACT_SILU);
+    assert_true(c.pos == VKG_POS_ROPE && c.rope.theta == 10000.0f && c.rope.pairing == VKG_ROPE_HALF);
+    assert_true(!c.qkv_bias && !c.o_bias && !c.mlp_bias && !c.qk_norm && !c.tied_lm_head && !c.sliding_window);
+    assert_int_equal(c.n_eos, 0);
+    ASSERT_OK(parse_config("{\"architectures\": [\"LlamaForCausalLM\"], " LLAMA_BASE ", \"num_key_value_heads\": 2,"
+                           " \"attention_bias\": true, \"mlp_bias\": true, \"tie_word_embeddings\": true,"
+                           " \"rope_theta\": 500000.0, \"rms_norm_eps\": 1e-5, \"max_position_embeddings\": 131072,"
+                           " \"bos_token_id\": 1, \"eos_token_id\": [5, 7, 5, 5000],"
+                           " \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 32.0, \"low_freq_factor\": 1.0,"
+                           " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}}", &c));
+    assert_string_equal(c.family, "llama");
+    assert_int_equal(c.n_kv_head, 2);
+    assert_true(c.qkv_bias && c.o_bias && c.mlp_bias && c.tied_lm_head);
+    assert_true(c.rope.scaling == VKG_ROPE_SCALING_LLAMA3 && c.rope.factor == 32.0f && c.rope.high_freq_factor == 4.0f);
+    assert_int_equal(c.rope.original_max_positions, 8192);
+    assert_int_equal(c.bos_token_id, 1);
+    assert_int_equal(c.n_eos, 2); /* 5 and 7: the repeat dropped, 5000 is past the vocabulary */
+    ASSERT_OK(parse_config("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"linear\","
+                           " \"factor\": 2.0}}", &c));
+    assert_true(c.rope.scaling == VKG_ROPE_SCALING_LINEAR && c.rope.factor == 2.0f);
+    ASSERT_OK(parse_config("{\"model_type\": \"mistral\", " LLAMA_BASE "}", &c));
+    assert_int_equal(c.sliding_window, 4096); /* MistralConfig's default */
+    ASSERT_OK(parse_config("{\"model_type\": \"mistral\", " LLAMA_BASE ", \"sliding_window\": null}", &c));
+    assert_int_equal(c.sliding_window, 0);
+    ASSERT_OK(parse_config("{\"model_type\": \"qwen2\", " LLAMA_BASE ", \"use_sliding_window\": false,"
+                           " \"sliding_window\": 4096}", &c));
+    assert_true(c.qkv_bias && !c.o_bias && c.sliding_window == 0);
+    ASSERT_OK(parse_config("{\"model_type\": \"qwen3\", " LLAMA_BASE ", \"head_dim\": 64}", &c));
+    assert_true(c.qk_norm && !c.qkv_bias && c.head_dim == 64);
+    assert_true(fabsf(c.attn_scale - 0.125f) < 1e-7f);
+    /* generation_config.json overrides the end-of-sequence ids. */
+    const char *cfg = "{\"model_type\": \"qwen3\", " LLAMA_BASE ", \"eos_token_id\": 3}";
+    ASSERT_OK(vkg_config_parse(cfg, strlen(cfg), "c.json", "{\"eos_token_id\": [8, 9]}", &c));
+    assert_int_equal(c.n_eos, 2);
+    assert_int_equal(c.eos_token_ids[1], 9);
+
+    ASSERT_FAIL(parse_config("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"rope_type\": \"yarn\","
+                             " \"factor\": 4.0}}", &c), VKG_ERROR_MODEL_UNSUPPORTED, "\"yarn\"");
+    ASSERT_FAIL(parse_config("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"rope_type\": \"dynamic\","
+                             " \"factor\": 4.0}}", &c), VKG_ERROR_MODEL_UNSUPPORTED, "\"dynamic\"");
+    ASSERT_FAIL(parse_config("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"rope_type\": \"llama3\","
+                             " \"factor\": 8.0}}", &c), VKG_ERROR_CONFIG_FIELD, "low_freq_factor");
+    ASSERT_FAIL(parse_config("{\"model_type\": \"llama\", " LLAMA_BASE ", \"hidden_act\": \"gelu\"}", &c),
+                VKG_ERROR_MODEL_UNSUPPORTED, "hidden_act \"gelu\"");
+    ASSERT_FAIL(parse_config("{\"model_type\": \"qwen2\", " LLAMA_BASE ", \"use_sliding_window\": true}", &c),
+                VKG_ERROR_MODEL_UNSUPPORTED, "use_sliding_window");
+    ASSERT_FAIL(parse_config("{\"model_type\": \"llama\", " LLAMA_BASE ", \"num_key_value_heads\": 3}", &c),
+                VKG_ERROR_CONFIG_VALUE, "K/V heads");
+    ASSERT_FAIL(parse_config("{\"model_type\": \"llama\", \"hidden_size\": 256, \"num_hidden_layers\": 2,"
+                             " \"num_attention_heads\": 8}", &c), VKG_ERROR_CONFIG_FIELD, "intermediate_size");
+    ASSERT_FAIL(parse_config("{\"model_type\": \"qwen3\", " LLAMA_BASE ", \"head_dim\": 512}", &c),
+                VKG_ERROR_UNSUPPORTED, "head size 512");
 }
 
 /* ---- checkpoints: directories, shards, and the GPT-2 mapping ---- */
@@ -773,9 +866,9 @@ static void test_no_model(void **state) {
 static void expect_map_fail(void **state, spec *s, vkg_status status, const char *needle) {
     spec_write(s, *state);
     vkg_checkpoint *c;
-    vkg_gpt2_tensors *g = (vkg_gpt2_tensors *)1;
+    vkg_model_tensors *g = (vkg_model_tensors *)1;
     ASSERT_OK(vkg_checkpoint_open(*state, &c));
-    ASSERT_FAIL(vkg_gpt2_tensors_map(c, &g), status, needle);
+    ASSERT_FAIL(vkg_model_tensors_map(c, &g), status, needle);
     assert_null(g);
     vkg_checkpoint_close(c);
 }
@@ -841,6 +934,7 @@ int main(void) {
         cmocka_unit_test(test_check_finite),
         cmocka_unit_test(test_config_ok),
         cmocka_unit_test(test_config_bad),
+        cmocka_unit_test(test_config_llama_families),
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
         T(test_roundtrip_f32_prefixed),
         T(test_roundtrip_f16_prefixed),

@@ -1,5 +1,5 @@
 /*
- * bench/ops.c — per-kernel benchmarks at the shapes of one GPT-2 configuration
+ * bench/ops.c — per-kernel benchmarks at the shapes of one synthetic configuration (any family)
  * (vkg_bench_ops_run): every kernel family of src/kernels is recorded alone, at decode (one row)
  * and prefill (prefill_rows rows) shapes, into constant-filled buffers and timed with
  * bench/timing.c. Each op carries the bytes it must move and the FLOPs it does, so the caller can
@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_OPS = 64, F32_BYTES = 4 };
+enum { MAX_OPS = 64, F32_BYTES = 4, BENCH_CTX_MAX = 4096 };
 
 typedef enum op_kind {
-    OP_MATMUL, OP_LAYERNORM, OP_SOFTMAX, OP_GELU, OP_ADD, OP_EMBEDDING, OP_KV_STORE, OP_ATTN_DECODE,
-    OP_ATTN_PREFILL, OP_ARGMAX,
+    OP_MATMUL, OP_LAYERNORM, OP_RMSNORM, OP_RMSNORM_HEADS, OP_ROPE, OP_SWIGLU, OP_SOFTMAX, OP_GELU, OP_ADD,
+    OP_EMBEDDING, OP_KV_STORE, OP_ATTN_DECODE, OP_ATTN_PREFILL, OP_ARGMAX,
 } op_kind;
 
 /* One measured op: what to record and what it costs. */
@@ -44,11 +44,13 @@ typedef struct bench_bufs {
     vkg_model_config cfg;
     vkg_storage w, kv;
     uint32_t rows;          /* prefill rows R */
+    uint32_t P;             /* cache positions: the model's context, at most BENCH_CTX_MAX */
     vkg_buffer *x, *y;      /* fp32 activations, act_floats each */
     vkg_buffer *weights;    /* [V, d] in w storage: every matrix, wte and wpe are views of it */
     vkg_buffer *bias;       /* fp32, max(4d, V) */
     vkg_buffer *gamma, *beta;
-    vkg_buffer *kc, *vc;    /* one layer's cache [H, P, hd] */
+    vkg_buffer *kc, *vc;    /* one layer's cache [KVH, P, hd] */
+    vkg_buffer *rope;       /* [P, hd/2, 2] cos/sin */
     vkg_buffer *step;       /* vkg_step: header + R tokens */
     vkg_buffer *attn_scratch, *argmax_scratch, *argmax_out;
     const op *cur;
@@ -56,12 +58,21 @@ typedef struct bench_bufs {
 
 static vkg_view head(vkg_buffer *b, uint64_t floats) { return (vkg_view){b, 0, floats * F32_BYTES}; }
 
+static vkg_attn_shape attn_shape(const bench_bufs *b, uint32_t T) {
+    const vkg_model_config *c = &b->cfg;
+    return (vkg_attn_shape){.T = T, .H = c->n_head, .KVH = c->n_kv_head, .hd = c->head_dim, .P = b->P,
+                            .window = c->sliding_window, .scale = c->attn_scale};
+}
+
 static vkg_status record_op(void *user, vkg_cmd *cmd) {
     const bench_bufs *b = user;
     const op *o = b->cur;
     const vkg_kernels *k = &b->k;
-    uint32_t d = b->cfg.n_embd, H = b->cfg.n_head, hd = d / H, P = b->cfg.n_positions, V = b->cfg.vocab_size;
+    const vkg_model_config *c = &b->cfg;
+    uint32_t d = c->d_model, hd = c->head_dim, V = c->vocab_size, P = b->P;
+    uint32_t wq = (c->n_head + 2 * c->n_kv_head) * hd, q = c->n_head * hd;
     vkg_view step = vkg_view_whole(b->step), kc = vkg_view_whole(b->kc), vc = vkg_view_whole(b->vc);
+    vkg_attn_shape shape = attn_shape(b, o->M ? o->M : 1);
     switch (o->kind) {
     case OP_MATMUL: {
         vkg_matrix w = {b->weights, 0, o->N, o->K, b->w};
@@ -72,8 +83,19 @@ static vkg_status record_op(void *user, vkg_cmd *cmd) {
     }
     case OP_LAYERNORM:
         return vkg_layernorm(k, cmd, head(b->y, (uint64_t)o->M * o->N), head(b->x, (uint64_t)o->M * o->N),
-                             vkg_view_whole(b->gamma), vkg_view_whole(b->beta), o->M, o->N,
-                             b->cfg.layer_norm_epsilon);
+                             vkg_view_whole(b->gamma), vkg_view_whole(b->beta), o->M, o->N, c->norm_eps);
+    case OP_RMSNORM:
+        return vkg_rmsnorm(k, cmd, head(b->y, (uint64_t)o->M * o->N), head(b->x, (uint64_t)o->M * o->N),
+                           vkg_view_whole(b->gamma), o->M, o->N, c->norm_eps);
+    case OP_RMSNORM_HEADS:
+        return vkg_rmsnorm_heads(k, cmd, head(b->y, (uint64_t)o->M * wq), vkg_view_whole(b->gamma), o->M,
+                                 c->n_head + c->n_kv_head, hd, wq, 0, c->norm_eps);
+    case OP_ROPE:
+        return vkg_rope(k, cmd, head(b->y, (uint64_t)o->M * wq), step, vkg_view_whole(b->rope), o->M,
+                        c->n_head + c->n_kv_head, hd, wq, P, (uint32_t)c->rope.pairing);
+    case OP_SWIGLU:
+        return vkg_swiglu(k, cmd, head(b->y, (uint64_t)o->M * c->d_ff), head(b->x, (uint64_t)o->M * 2 * c->d_ff),
+                          o->M, c->d_ff);
     case OP_SOFTMAX:
         return vkg_softmax(k, cmd, head(b->y, (uint64_t)o->M * o->N), head(b->x, (uint64_t)o->M * o->N), o->M,
                            o->N, 0.125f, o->causal, 0);
@@ -82,17 +104,18 @@ static vkg_status record_op(void *user, vkg_cmd *cmd) {
     case OP_ADD:
         return vkg_add(k, cmd, head(b->y, o->N), head(b->x, o->N), head(b->y, o->N), o->N);
     case OP_EMBEDDING: {
-        vkg_matrix wte = {b->weights, 0, V, d, b->w}, wpe = {b->weights, 0, P, d, b->w};
-        return vkg_embedding(k, cmd, head(b->y, (uint64_t)o->M * d), &wte, &wpe, step, o->M);
+        vkg_matrix wte = {b->weights, 0, V, d, b->w}, wpe = {b->weights, 0, c->n_positions, d, b->w};
+        return vkg_embedding(k, cmd, head(b->y, (uint64_t)o->M * d), &wte,
+                             c->pos == VKG_POS_LEARNED ? &wpe : NULL, step, o->M);
     }
     case OP_KV_STORE:
-        return vkg_kv_store(k, cmd, kc, vc, b->kv, head(b->x, (uint64_t)o->M * 3 * d), step, o->M, H, hd, P);
+        return vkg_kv_store(k, cmd, kc, vc, b->kv, head(b->x, (uint64_t)o->M * wq), step, &shape);
     case OP_ATTN_DECODE:
-        return vkg_attention_decode(k, cmd, head(b->y, d), head(b->x, 3ull * d), kc, vc, b->kv, step,
-                                    vkg_view_whole(b->attn_scratch), H, hd, P);
+        return vkg_attention_decode(k, cmd, head(b->y, q), head(b->x, wq), kc, vc, b->kv, step,
+                                    vkg_view_whole(b->attn_scratch), &shape);
     case OP_ATTN_PREFILL:
-        return vkg_attention_prefill(k, cmd, head(b->y, (uint64_t)o->M * d), head(b->x, (uint64_t)o->M * 3 * d),
-                                     kc, vc, b->kv, step, o->M, H, hd, P);
+        return vkg_attention_prefill(k, cmd, head(b->y, (uint64_t)o->M * q), head(b->x, (uint64_t)o->M * wq), kc,
+                                     vc, b->kv, step, &shape);
     case OP_ARGMAX:
         return vkg_argmax(k, cmd, vkg_view_whole(b->argmax_out), 0, head(b->x, V), V,
                           vkg_view_whole(b->argmax_scratch));
@@ -130,11 +153,14 @@ static void add_matmul(op_list *l, const char *kernel, vkg_matmul_path path, con
 
 static void add_matmuls(op_list *l, const char *kernel, vkg_matmul_path path, uint32_t M, const vkg_model_config *c,
                         uint32_t wb, bool lm_head) {
-    uint32_t d = c->n_embd;
-    add_matmul(l, kernel, path, "qkv", M, 3 * d, d, VKG_EPILOGUE_NONE, true, wb);
-    add_matmul(l, kernel, path, "proj", M, d, d, VKG_EPILOGUE_RESIDUAL, true, wb);
-    add_matmul(l, kernel, path, "fc", M, 4 * d, d, VKG_EPILOGUE_GELU, true, wb);
-    add_matmul(l, kernel, path, "fcproj", M, d, 4 * d, VKG_EPILOGUE_RESIDUAL, true, wb);
+    uint32_t d = c->d_model, q = c->n_head * c->head_dim, wq = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
+    add_matmul(l, kernel, path, "qkv", M, wq, d, VKG_EPILOGUE_NONE, c->qkv_bias, wb);
+    add_matmul(l, kernel, path, "o", M, d, q, VKG_EPILOGUE_RESIDUAL, c->o_bias, wb);
+    if (c->gated_mlp)
+        add_matmul(l, kernel, path, "gate_up", M, 2 * c->d_ff, d, VKG_EPILOGUE_NONE, c->mlp_bias, wb);
+    else
+        add_matmul(l, kernel, path, "up", M, c->d_ff, d, VKG_EPILOGUE_GELU, c->mlp_bias, wb);
+    add_matmul(l, kernel, path, "down", M, d, c->d_ff, VKG_EPILOGUE_RESIDUAL, c->mlp_bias, wb);
     if (lm_head)
         add_matmul(l, kernel, path, "lm_head", M, c->vocab_size, d, VKG_EPILOGUE_NONE, false, wb);
 }
@@ -156,7 +182,8 @@ static op *add_rowwise(op_list *l, op_kind kind, const char *name, uint32_t rows
 
 static void build(op_list *l, const bench_bufs *b, bool coopmat) {
     const vkg_model_config *c = &b->cfg;
-    uint32_t d = c->n_embd, H = c->n_head, hd = d / H, P = c->n_positions, V = c->vocab_size, R = b->rows;
+    uint32_t d = c->d_model, H = c->n_head, KVH = c->n_kv_head, hd = c->head_dim, P = b->P, V = c->vocab_size;
+    uint32_t R = b->rows, q = H * hd, kvw = KVH * hd, wq = q + 2 * kvw, ff = c->d_ff;
     uint32_t wb = vkg_storage_bytes(b->w), kvb = vkg_storage_bytes(b->kv);
     l->n = 0;
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, 1, c, wb, true);
@@ -168,33 +195,48 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
         add_matmuls(l, b->k.coopmat == VKG_COOPMAT_KHR ? "matmul_coopmat_khr" : "matmul_coopmat_nv",
                     VKG_MATMUL_PATH_COOPMAT, R, c, wb, false);
 
-    add_rowwise(l, OP_LAYERNORM, "layernorm", 1, d, 8, 2 * F32_BYTES);
-    add_rowwise(l, OP_LAYERNORM, "layernorm", R, d, 8, 2 * F32_BYTES);
+    const uint32_t rows[2] = {1, R};
+    uint32_t n_rows = R > 1 ? 2 : 1;
+    for (uint32_t i = 0; i < n_rows; i++) {
+        uint32_t T = rows[i];
+        if (c->norm == VKG_NORM_RMSNORM)
+            add_rowwise(l, OP_RMSNORM, "rmsnorm", T, d, 4, 2 * F32_BYTES);
+        else
+            add_rowwise(l, OP_LAYERNORM, "layernorm", T, d, 8, 2 * F32_BYTES);
+        if (c->qk_norm)
+            add_rowwise(l, OP_RMSNORM_HEADS, "rmsnorm_heads q+k", T, q + kvw, 4, 2 * F32_BYTES);
+        if (c->pos == VKG_POS_ROPE) {
+            op *o = add_rowwise(l, OP_ROPE, "rope q+k", T, q + kvw, 3, 2 * F32_BYTES);
+            o->bytes += (uint64_t)T * hd * F32_BYTES; /* the table rows */
+        }
+        if (c->gated_mlp)
+            add_rowwise(l, OP_SWIGLU, "swiglu", T, ff, 6, 3 * F32_BYTES);
+    }
     uint32_t scores = vkg_min_u32(1024, P);
     add_rowwise(l, OP_SOFTMAX, "softmax", H, scores, 5, 2 * F32_BYTES);
     add_rowwise(l, OP_SOFTMAX, "softmax causal", R, R, 5, 2 * F32_BYTES)->causal = true;
-    add_rowwise(l, OP_GELU, "gelu", 1, 4 * d, 9, 2 * F32_BYTES);
-    op *g = add_rowwise(l, OP_GELU, "gelu", R, 4 * d, 9, 2 * F32_BYTES);
-    g->N = R * 4 * d;
+    if (!c->gated_mlp) {
+        add_rowwise(l, OP_GELU, "gelu", 1, ff, 9, 2 * F32_BYTES);
+        op *g = add_rowwise(l, OP_GELU, "gelu", R, ff, 9, 2 * F32_BYTES);
+        g->N = R * ff;
+    }
     add_rowwise(l, OP_ADD, "add", 1, d, 1, 3 * F32_BYTES);
     op *a = add_rowwise(l, OP_ADD, "add", R, d, 1, 3 * F32_BYTES);
     a->N = R * d;
-    const uint32_t rows[2] = {1, R};
-    uint32_t n_rows = R > 1 ? 2 : 1;
     for (uint32_t i = 0; i < n_rows; i++) {
         uint32_t T = rows[i];
         op *o = add(l, OP_EMBEDDING, "embedding");
         o->M = T;
         snprintf(o->shape, sizeof o->shape, "T=%u d=%u", T, d);
-        o->bytes = (uint64_t)T * d * (2 * wb + F32_BYTES) + (4 + T) * 4ull;
+        o->bytes = (uint64_t)T * d * ((c->pos == VKG_POS_LEARNED ? 2 : 1) * wb + F32_BYTES) + (4 + T) * 4ull;
         o->flops = (uint64_t)T * d;
     }
     for (uint32_t i = 0; i < n_rows; i++) {
         uint32_t T = rows[i];
         op *o = add(l, OP_KV_STORE, "kv_store");
         o->M = T;
-        snprintf(o->shape, sizeof o->shape, "T=%u H=%u hd=%u", T, H, hd);
-        o->bytes = (uint64_t)T * 2 * d * (F32_BYTES + kvb);
+        snprintf(o->shape, sizeof o->shape, "T=%u KVH=%u hd=%u", T, KVH, hd);
+        o->bytes = (uint64_t)T * 2 * kvw * (F32_BYTES + kvb);
     }
     static const uint32_t decode_ctx[] = {128, 512, 1024, 2048};
     for (size_t i = 0; i < VKG_ARRAY_LEN(decode_ctx); i++) {
@@ -203,9 +245,10 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
             break;
         op *o = add(l, OP_ATTN_DECODE, "attention_decode");
         o->pos = T - 1;
-        snprintf(o->shape, sizeof o->shape, "ctx=%u H=%u hd=%u", T, H, hd);
-        o->bytes = 2ull * T * d * kvb + 4ull * d * F32_BYTES;
-        o->flops = 4ull * T * d;
+        snprintf(o->shape, sizeof o->shape, "ctx=%u H=%u KVH=%u hd=%u", T, H, KVH, hd);
+        /* K and V of every K/V head once (grouped query heads share them), q in, out. */
+        o->bytes = 2ull * T * kvw * kvb + 2ull * q * F32_BYTES;
+        o->flops = 4ull * T * q;
     }
     /* Prefill attention at 128 and 512 rows where they fit; with fewer prefill rows, at R. */
     const uint32_t prefill_T[2] = {R < 128 ? R : 128, 512};
@@ -215,13 +258,14 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
             break;
         op *o = add(l, OP_ATTN_PREFILL, "attention_prefill");
         o->M = T;
-        snprintf(o->shape, sizeof o->shape, "T=%u H=%u hd=%u", T, H, hd);
-        o->bytes = (uint64_t)T * d * (4 * F32_BYTES + 2 * kvb);
-        o->flops = 2ull * d * T * (T + 1); /* causal: row t attends t+1 keys, 4 FLOPs per key and dim */
+        snprintf(o->shape, sizeof o->shape, "T=%u H=%u KVH=%u hd=%u", T, H, KVH, hd);
+        o->bytes = (uint64_t)T * (2ull * q * F32_BYTES + 2ull * kvw * (F32_BYTES + kvb));
+        o->flops = 2ull * q * T * (T + 1); /* causal: row t attends t+1 keys, 4 FLOPs per key and dim */
     }
     op *m = add(l, OP_ARGMAX, "argmax");
     snprintf(m->shape, sizeof m->shape, "n=%u", V);
     m->bytes = (uint64_t)V * F32_BYTES;
+    (void)wq;
 }
 
 /* ---- buffers and the run ---- */
@@ -236,29 +280,30 @@ enum {
     ONE_F16X2 = 0x211f211f, /* two halves of about 0.01 */
 };
 
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
 static vkg_status alloc_bufs(vkg_context *ctx, bench_bufs *b) {
     const vkg_model_config *c = &b->cfg;
-    uint64_t d = c->n_embd, V = c->vocab_size, P = c->n_positions, R = b->rows, H = c->n_head;
-    uint64_t act = R * 4 * d;
-    if (V > act)
-        act = V;
-    if (R * R > act)
-        act = R * R;
-    if (H * 1024 > act)
-        act = H * 1024;
-    uint32_t wpat = b->w == VKG_STORAGE_F16 ? ONE_F16X2 : ONE_F32;
+    uint64_t d = c->d_model, V = c->vocab_size, P = b->P, R = b->rows, H = c->n_head, hd = c->head_dim;
+    uint64_t wq = (H + 2ull * c->n_kv_head) * hd, up = c->gated_mlp ? 2ull * c->d_ff : c->d_ff;
+    uint64_t widest = max_u64(max_u64(d, wq), max_u64(up, H * hd));
+    uint64_t act = max_u64(max_u64(R * widest, V), max_u64(R * R, H * 1024));
+    uint32_t wpat = b->w == VKG_STORAGE_F32 ? ONE_F32 : ONE_F16X2; /* 0x211f is also a small bf16 */
     uint32_t kvpat = b->kv == VKG_STORAGE_F16 ? ONE_F16X2 : ONE_F32;
-    uint64_t cache = P * d * vkg_storage_bytes(b->kv);
+    uint64_t cache = P * c->n_kv_head * hd * vkg_storage_bytes(b->kv);
+    uint64_t matrix = max_u64(max_u64(V * d, up * d), max_u64(wq * d, (uint64_t)c->n_positions * d));
     VKG_TRY(make(ctx, act * F32_BYTES, "bench x", ONE_F32, &b->x));
     VKG_TRY(make(ctx, act * F32_BYTES, "bench y", 0, &b->y));
-    VKG_TRY(make(ctx, V * d * vkg_storage_bytes(b->w), "bench weights", wpat, &b->weights));
-    VKG_TRY(make(ctx, (V > 4 * d ? V : 4 * d) * F32_BYTES, "bench bias", ONE_F32, &b->bias));
-    VKG_TRY(make(ctx, d * F32_BYTES, "bench gamma", ONE_F32, &b->gamma));
+    VKG_TRY(make(ctx, matrix * vkg_storage_bytes(b->w), "bench weights", wpat, &b->weights));
+    VKG_TRY(make(ctx, max_u64(V, max_u64(up, wq)) * F32_BYTES, "bench bias", ONE_F32, &b->bias));
+    VKG_TRY(make(ctx, max_u64(d, hd) * F32_BYTES, "bench gamma", ONE_F32, &b->gamma));
     VKG_TRY(make(ctx, d * F32_BYTES, "bench beta", 0, &b->beta));
     VKG_TRY(make(ctx, cache, "bench K cache", kvpat, &b->kc));
     VKG_TRY(make(ctx, cache, "bench V cache", kvpat, &b->vc));
+    VKG_TRY(make(ctx, P * hd * F32_BYTES, "bench rope table", ONE_F32, &b->rope));
     VKG_TRY(make(ctx, (4 + R) * 4, "bench step", 0, &b->step));
-    uint64_t scratch = vkg_attention_decode_scratch_bytes(&b->k, (uint32_t)H, (uint32_t)(d / H), (uint32_t)P);
+    vkg_attn_shape shape = attn_shape(b, 1);
+    uint64_t scratch = vkg_attention_decode_scratch_bytes(&b->k, &shape);
     VKG_TRY(make(ctx, scratch ? scratch : 16, "bench attention scratch", 0, &b->attn_scratch));
     scratch = vkg_argmax_scratch_bytes((uint32_t)V);
     VKG_TRY(make(ctx, scratch ? scratch : 16, "bench argmax scratch", 0, &b->argmax_scratch));
@@ -266,7 +311,7 @@ static vkg_status alloc_bufs(vkg_context *ctx, bench_bufs *b) {
 }
 
 static void free_bufs(bench_bufs *b) {
-    vkg_buffer *all[] = {b->x, b->y, b->weights, b->bias, b->gamma, b->beta, b->kc, b->vc, b->step,
+    vkg_buffer *all[] = {b->x, b->y, b->weights, b->bias, b->gamma, b->beta, b->kc, b->vc, b->rope, b->step,
                          b->attn_scratch, b->argmax_scratch, b->argmax_out};
     for (size_t i = 0; i < VKG_ARRAY_LEN(all); i++)
         vkg_buffer_destroy(all[i]);
@@ -330,12 +375,16 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     const vkg_device_info *info = vkg_context_device(ctx);
     bench_bufs b = {.k = vkg_kernels_default(ctx)};
     VKG_TRY(vkg_synthetic_config(o.config, &b.cfg));
-    if ((o.weights == VKG_PRECISION_F16 || o.kv == VKG_PRECISION_F16) && !info->storage_16bit)
-        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "bench ops: f16 storage needs 16-bit storage, which %s lacks "
-                        "(or VKG_DISABLE_FP16 is set)", info->name);
-    b.w = o.weights == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
+    if (o.weights == VKG_PRECISION_AUTO)
+        o.weights = VKG_PRECISION_F32;
+    if ((o.weights != VKG_PRECISION_F32 || o.kv == VKG_PRECISION_F16) && !info->storage_16bit)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "bench ops: 16-bit weights or cache need 16-bit storage, which "
+                        "%s lacks (or VKG_DISABLE_FP16 is set)", info->name);
+    b.w = o.weights == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : o.weights == VKG_PRECISION_BF16 ? VKG_STORAGE_BF16
+                                                                                          : VKG_STORAGE_F32;
     b.kv = o.kv == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
-    b.rows = vkg_min_u32(o.prefill_rows ? o.prefill_rows : 512, b.cfg.n_positions);
+    b.P = vkg_min_u32(b.cfg.n_positions, BENCH_CTX_MAX);
+    b.rows = vkg_min_u32(o.prefill_rows ? o.prefill_rows : 512, b.P);
     const char *coopmat_off = NULL; /* timed only once it has computed a known product right */
     if (b.w == VKG_STORAGE_F16)
         VKG_TRY(vkg_matmul_coopmat_verify(&b.k, &coopmat_off));
@@ -349,7 +398,8 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     vkg_status st = VKG_OK;
     if (!any) {
         st = vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "bench ops: no op name contains '%s' (names: matmul_vec, "
-                      "matmul_tiled, matmul_coopmat_khr|nv, layernorm, softmax, gelu, add, embedding, kv_store, "
+                      "matmul_tiled, matmul_coopmat_khr|nv, layernorm, rmsnorm, rmsnorm_heads, rope, swiglu, softmax, gelu, "
+                      "add, embedding, kv_store, "
                       "attention_decode, attention_prefill, argmax)", o.filter);
         free(l);
         return st;
