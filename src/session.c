@@ -345,5 +345,16 @@ uint64_t vkg_session_step_bytes(const vkg_session *s) {
     return m->weight_bytes - skip + kv;
 }
 
+vkg_status vkg_session_record_step(vkg_session *s, vkg_cmd *cmd, uint32_t pos, uint32_t T, const vkg_graph_marker *mk) {
+    if (T == 0 || T > s->a.max_rows || pos + T > s->kv.n_ctx)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "record step: %u rows at %u (at most %u rows, %u positions)", T,
+                        pos, s->a.max_rows, s->kv.n_ctx);
+    uint32_t *step = vkg_buffer_map(s->a.step_host);
+    step[0] = pos;
+    for (uint32_t t = 0; t < T; t++)
+        step[4 + t] = (uint32_t)(((uint64_t)t * 2654435761u) % s->m->cfg.vocab_size);
+    return vkg_graph_record_marked(s->m, cmd, &s->a, &s->kv, T, T == 1, VKG_LOGITS_ARGMAX, mk);
+}
+
 uint32_t vkg_session_ctx(const vkg_session *s) { return s->kv.n_ctx; }
 uint64_t vkg_session_kv_bytes(const vkg_session *s) { return s->kv_bytes; }

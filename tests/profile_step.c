@@ -1,9 +1,9 @@
 /*
  * tests/profile_step.c — a developer tool, not a test (ctest does not run it): per-kernel GPU time
- * of one GPT-2 forward step on a synthetic model, to see where a decode step or a prefill spends
+ * of one forward step on a synthetic model (any family), to see where a decode step or a prefill spends
  * its time on a given device.
  *
- *   profile_step [--config gpt-mini] [--dtype f32|f16] [--kv f32|f16] [--rows T] [--pos P]
+ *   profile_step [--config gpt-mini] [--dtype f32|f16|bf16] [--kv f32|f16] [--rows T] [--pos P]
  *                [--reps N] [--all]
  *
  *   --rows 1 (default) profiles a decode step at position --pos (default 64): the split-K decode
@@ -11,17 +11,15 @@
  *   of T rows at position 0 (tiled matmul and attention, the last row's logits).
  *   --all prints every op of every layer instead of the per-kernel sums.
  *
- * How: the op sequence of model/graph.c is recorded again here, with a GPU timestamp after every
- * kernel wrapper call (one wrapper may record two dispatches: decode attention, two-pass argmax).
- * The recording is replayed --reps times (after one warm-up) and the median of each op's time
- * (timestamp delta: the op's dispatches plus the barrier before them) is reported, summed per kernel
- * over the layers, with the sum of the per-op minimums beside it (on a shared, loaded machine the
- * minimum is the steadier estimate of a kernel's own cost). It also replays the real vkg_graph_record() step (no timestamps) and reports the
+ * How: the session's own graph (vkg_graph_record_marked) is recorded with a GPU timestamp after every
+ * op (one op may record two dispatches: decode attention, two-pass argmax). The recording is replayed
+ * --reps times (after one warm-up) and the median of each op's time (timestamp delta: the op's
+ * dispatches plus the barrier before them) is reported, summed per kernel over the layers, with the
+ * sum of the per-op minimums beside it (on a shared, loaded machine the minimum is the steadier
+ * estimate of a kernel's own cost). It also replays the same step without timestamps and reports the
  * median wall-clock time of submit + wait, which is what a decode step costs the session, and the
- * process CPU time of that step (on a CPU driver: the work done by all its threads, which other
- * load on the machine disturbs less than wall-clock time). When the
- * graph changes, change record_profiled() below to match (the check of the total against the real
- * step's time shows a mismatch).
+ * process CPU time of that step (on a CPU driver: the work done by all its threads, which other load
+ * on the machine disturbs less than wall-clock time).
  *
  * Not: a benchmark for users (that is `vkgpt bench`), nor a correctness check.
  */
@@ -53,71 +51,11 @@ static vkg_status mark(profile *p, const char *label) {
     return vkg_cmd_timestamp(p->cmd, &p->slot[++p->n_ops]);
 }
 
-static vkg_view rows_of(vkg_buffer *b, uint32_t n, uint32_t width) {
-    return (vkg_view){b, 0, (uint64_t)n * width * sizeof(float)};
-}
-
-/* The op sequence of vkg_graph_record (model/graph.c) with a timestamp after each op. */
-static vkg_status record_profiled(profile *p, const vkg_model *m, const vkg_activations *a, const vkg_kv_cache *kv,
-                                  uint32_t T) {
-    const vkg_kernels *k = &m->kernels;
-    uint32_t d = m->cfg.n_embd, H = m->cfg.n_head, hd = d / H, P = m->cfg.n_positions, V = m->cfg.vocab_size;
-    float eps = m->cfg.layer_norm_epsilon;
-    bool decode = T == 1;
-    vkg_cmd *cmd = p->cmd;
-    p->n_ops = 0;
-    VKG_TRY(vkg_cmd_timestamp(cmd, &p->slot[0]));
-    uint64_t step_bytes = (4 + (uint64_t)T) * sizeof(uint32_t);
-    VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->step_host, 0, step_bytes}, (vkg_view){a->step, 0, step_bytes}));
-    VKG_TRY(mark(p, "step copy"));
-    VKG_TRY(vkg_embedding(k, cmd, rows_of(a->x, T, d), &m->wte, &m->wpe, vkg_view_whole(a->step), T));
-    VKG_TRY(mark(p, "embedding"));
-    vkg_view x = rows_of(a->x, T, d), h = rows_of(a->h, T, d), qkv = rows_of(a->qkv, T, 3 * d);
-    vkg_view att = rows_of(a->att, T, d), f = rows_of(a->f, T, 4 * d), step = vkg_view_whole(a->step);
-    for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
-        const vkg_layer_weights *w = &m->layers[l];
-        vkg_view kc = vkg_view_whole(kv->k[l]), vc = vkg_view_whole(kv->v[l]);
-        vkg_view b_attn = vkg_view_whole(w->attn_b), b_proj = vkg_view_whole(w->proj_b);
-        vkg_view b_fc = vkg_view_whole(w->fc_b), b_fcproj = vkg_view_whole(w->fcproj_b);
-        VKG_TRY(vkg_layernorm(k, cmd, h, x, vkg_view_whole(w->ln1_g), vkg_view_whole(w->ln1_b), T, d, eps));
-        VKG_TRY(mark(p, "layernorm"));
-        VKG_TRY(vkg_matmul(k, cmd, qkv, h, &w->attn_w, &b_attn, NULL, T, VKG_EPILOGUE_NONE));
-        VKG_TRY(mark(p, "matmul qkv"));
-        VKG_TRY(vkg_kv_store(k, cmd, kc, vc, kv->storage, qkv, step, T, H, hd, P));
-        VKG_TRY(mark(p, "kv_store"));
-        if (decode)
-            VKG_TRY(vkg_attention_decode(k, cmd, att, qkv, kc, vc, kv->storage, step,
-                                         vkg_view_whole(a->attn_scratch), H, hd, P));
-        else
-            VKG_TRY(vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, T, H, hd, P));
-        VKG_TRY(mark(p, decode ? "attention decode" : "attention prefill"));
-        VKG_TRY(vkg_matmul(k, cmd, x, att, &w->proj_w, &b_proj, &x, T, VKG_EPILOGUE_RESIDUAL));
-        VKG_TRY(mark(p, "matmul proj+res"));
-        VKG_TRY(vkg_layernorm(k, cmd, h, x, vkg_view_whole(w->ln2_g), vkg_view_whole(w->ln2_b), T, d, eps));
-        VKG_TRY(mark(p, "layernorm"));
-        VKG_TRY(vkg_matmul(k, cmd, f, h, &w->fc_w, &b_fc, NULL, T, VKG_EPILOGUE_GELU));
-        VKG_TRY(mark(p, "matmul fc+gelu"));
-        VKG_TRY(vkg_matmul(k, cmd, x, f, &w->fcproj_w, &b_fcproj, &x, T, VKG_EPILOGUE_RESIDUAL));
-        VKG_TRY(mark(p, "matmul fcproj+res"));
-    }
-    vkg_view x_last = rows_of(a->x, 1, d);
-    if (T > 1) {
-        VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->x, (uint64_t)(T - 1) * d * sizeof(float), (uint64_t)d * sizeof(float)},
-                             rows_of(a->att, 1, d)));
-        x_last = rows_of(a->att, 1, d);
-    }
-    VKG_TRY(vkg_layernorm(k, cmd, rows_of(a->h, 1, d), x_last, vkg_view_whole(m->lnf_g), vkg_view_whole(m->lnf_b), 1,
-                          d, eps));
-    VKG_TRY(mark(p, "layernorm final"));
-    VKG_TRY(vkg_matmul(k, cmd, rows_of(a->logits, 1, V), rows_of(a->h, 1, d), &m->wte, NULL, NULL, 1,
-                       VKG_EPILOGUE_NONE));
-    VKG_TRY(mark(p, "matmul lm head"));
-    VKG_TRY(vkg_argmax(k, cmd, (vkg_view){a->argmax, 0, 16}, 0, rows_of(a->logits, 1, V), V,
-                       vkg_view_whole(a->argmax_scratch)));
-    VKG_TRY(mark(p, "argmax"));
-    VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->argmax, 0, sizeof(uint32_t)}, (vkg_view){a->out, 0, sizeof(uint32_t)}));
-    uint32_t last;
-    return vkg_cmd_timestamp(cmd, &last) == VKG_OK ? (p->slot[p->n_ops + 1] = last, VKG_OK) : VKG_ERROR_INTERNAL;
+/* The graph's hook: a timestamp after every op, labelled with the op's name. */
+static vkg_status mark_op(void *user, vkg_cmd *cmd, const char *op) {
+    profile *p = user;
+    (void)cmd;
+    return mark(p, op);
 }
 
 static double clock_ns(clockid_t id) {
@@ -136,85 +74,33 @@ static double median(double *v, uint32_t n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static vkg_status make(vkg_context *ctx, uint64_t bytes, vkg_memory_kind kind, const char *name, vkg_buffer **out) {
-    VKG_TRY(vkg_buffer_create(ctx, bytes, kind, name, out));
-    return kind == VKG_MEMORY_DEVICE ? vkg_buffer_fill(*out, 0, bytes, 0) : VKG_OK;
-}
-
-static vkg_status alloc_activations(vkg_model *m, uint32_t R, vkg_activations *a, vkg_kv_cache *kv,
-                                    vkg_storage kv_storage) {
-    vkg_context *ctx = m->ctx;
-    uint64_t d = m->cfg.n_embd, V = m->cfg.vocab_size, f = sizeof(float), H = m->cfg.n_head, P = m->cfg.n_positions;
-    memset(a, 0, sizeof *a);
-    a->max_rows = R;
-    a->logit_rows = 1;
-    VKG_TRY(make(ctx, (4 + R) * 4, VKG_MEMORY_HOST, "step (host)", &a->step_host));
-    VKG_TRY(make(ctx, (4 + R) * 4, VKG_MEMORY_DEVICE, "step", &a->step));
-    VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "x", &a->x));
-    VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "h", &a->h));
-    VKG_TRY(make(ctx, R * 3 * d * f, VKG_MEMORY_DEVICE, "qkv", &a->qkv));
-    VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "att", &a->att));
-    VKG_TRY(make(ctx, R * 4 * d * f, VKG_MEMORY_DEVICE, "mlp", &a->f));
-    VKG_TRY(make(ctx, vkg_attention_decode_scratch_bytes(&m->kernels, (uint32_t)H, (uint32_t)(d / H), (uint32_t)P),
-                 VKG_MEMORY_DEVICE, "attention scratch", &a->attn_scratch));
-    VKG_TRY(make(ctx, V * f, VKG_MEMORY_DEVICE, "logits", &a->logits));
-    VKG_TRY(make(ctx, 16, VKG_MEMORY_DEVICE, "argmax", &a->argmax));
-    uint64_t scratch = vkg_argmax_scratch_bytes((uint32_t)V);
-    VKG_TRY(make(ctx, scratch ? scratch : 16, VKG_MEMORY_DEVICE, "argmax scratch", &a->argmax_scratch));
-    VKG_TRY(make(ctx, 16 + V * f, VKG_MEMORY_READBACK, "out", &a->out));
-    kv->storage = kv_storage;
-    kv->k = calloc(m->cfg.n_layer, sizeof *kv->k);
-    kv->v = calloc(m->cfg.n_layer, sizeof *kv->v);
-    if (!kv->k || !kv->v)
-        return VKG_ERROR_OUT_OF_HOST_MEMORY;
-    for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
-        VKG_TRY(make(ctx, H * P * (d / H) * vkg_storage_bytes(kv_storage), VKG_MEMORY_DEVICE, "K", &kv->k[l]));
-        VKG_TRY(make(ctx, H * P * (d / H) * vkg_storage_bytes(kv_storage), VKG_MEMORY_DEVICE, "V", &kv->v[l]));
-    }
-    return VKG_OK;
-}
-
-static void free_activations(const vkg_model *m, vkg_activations *a, vkg_kv_cache *kv) {
-    vkg_buffer *bufs[] = {a->step_host, a->step, a->x, a->h, a->qkv, a->att, a->f, a->attn_scratch, a->logits,
-                          a->argmax, a->argmax_scratch, a->out};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        vkg_buffer_destroy(bufs[i]);
-    for (uint32_t l = 0; kv->k && l < m->cfg.n_layer; l++) {
-        vkg_buffer_destroy(kv->k[l]);
-        vkg_buffer_destroy(kv->v[l]);
-    }
-    free(kv->k);
-    free(kv->v);
-}
-
-static void set_step(vkg_activations *a, uint32_t pos, uint32_t T, uint32_t vocab) {
-    uint32_t *s = vkg_buffer_map(a->step_host);
-    s[0] = pos;
-    for (uint32_t t = 0; t < T; t++)
-        s[4 + t] = (t * 2654435761u) % vocab;
-}
-
-static vkg_status run(vkg_model *m, uint32_t T, uint32_t pos, uint32_t reps, bool all, vkg_storage kvs) {
-    vkg_activations a;
-    vkg_kv_cache kv = {0};
+static vkg_status run(vkg_model *m, uint32_t T, uint32_t pos, uint32_t reps, bool all, vkg_precision kvp) {
+    vkg_session *sess = NULL;
     profile *p = calloc(1, sizeof *p);
     vkg_cmd *real = NULL;
     double *wall = calloc(reps, sizeof *wall), *prof_total = calloc(reps, sizeof *prof_total);
     double *cpu = calloc(reps, sizeof *cpu);
+    vkg_session_options so = vkg_session_default_options();
+    so.kv = kvp;
     vkg_status st = p && wall && prof_total && cpu ? VKG_OK : VKG_ERROR_OUT_OF_HOST_MEMORY;
     if (st == VKG_OK)
-        st = alloc_activations(m, T, &a, &kv, kvs);
+        st = vkg_session_create(m, &so, &sess);
     if (st == VKG_OK)
         st = vkg_cmd_create(m->ctx, "profiled step", &p->cmd);
     if (st == VKG_OK)
         st = vkg_cmd_create(m->ctx, "real step", &real);
     if (st != VKG_OK)
         goto done;
-    set_step(&a, pos, T, m->cfg.vocab_size);
-    if ((st = vkg_cmd_begin(p->cmd)) || (st = record_profiled(p, m, &a, &kv, T)) || (st = vkg_cmd_end(p->cmd)))
+    vkg_graph_marker mk = {.fn = mark_op, .user = p};
+    if ((st = vkg_cmd_begin(p->cmd)) || (st = vkg_cmd_timestamp(p->cmd, &p->slot[0])) ||
+        (st = vkg_session_record_step(sess, p->cmd, pos, T, &mk)))
         goto done;
-    if ((st = vkg_cmd_begin(real)) ||
-        (st = vkg_graph_record(m, real, &a, &kv, T, T == 1, VKG_LOGITS_ARGMAX)) || (st = vkg_cmd_end(real)))
+    uint32_t last;
+    if ((st = vkg_cmd_timestamp(p->cmd, &last)) || (st = vkg_cmd_end(p->cmd)))
+        goto done;
+    p->slot[p->n_ops + 1] = last;
+    if ((st = vkg_cmd_begin(real)) || (st = vkg_session_record_step(sess, real, pos, T, NULL)) ||
+        (st = vkg_cmd_end(real)))
         goto done;
     uint32_t dispatches = vkg_cmd_dispatch_count(real), barriers = vkg_cmd_barrier_count(real);
     for (uint32_t r = 0; r <= reps; r++) { /* r == 0: warm-up */
@@ -267,8 +153,7 @@ done:
     vkg_cmd_destroy(real);
     if (p)
         vkg_cmd_destroy(p->cmd);
-    if (a.max_rows)
-        free_activations(m, &a, &kv);
+    vkg_session_free(sess);
     free(p);
     free(wall);
     free(prof_total);
@@ -279,7 +164,7 @@ done:
 int main(int argc, char **argv) {
     const char *config = "gpt-mini";
     vkg_precision wp = VKG_PRECISION_F32;
-    vkg_storage kvs = VKG_STORAGE_F32;
+    vkg_precision kvs = VKG_PRECISION_F32;
     uint32_t T = 1, pos = 64, reps = 15;
     bool all = false;
     for (int i = 1; i < argc; i++) {
@@ -296,9 +181,9 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--config"))
             config = v;
         else if (!strcmp(a, "--dtype"))
-            wp = !strcmp(v, "f16") ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+            wp = !strcmp(v, "f16") ? VKG_PRECISION_F16 : !strcmp(v, "bf16") ? VKG_PRECISION_BF16 : VKG_PRECISION_F32;
         else if (!strcmp(a, "--kv"))
-            kvs = !strcmp(v, "f16") ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
+            kvs = !strcmp(v, "f16") ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
         else if (!strcmp(a, "--rows"))
             T = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--pos"))
@@ -325,8 +210,8 @@ int main(int argc, char **argv) {
         st = vkg_model_synthetic(ctx, config, 1, &mo, &m);
     if (st == VKG_OK) {
         printf("%s on %s, weights %s, kv %s, %s (%u rows at position %u), %u reps, weights %.1f MB\n", config,
-               vkg_context_device(ctx)->name, wp == VKG_PRECISION_F16 ? "f16" : "f32",
-               kvs == VKG_STORAGE_F16 ? "f16" : "f32", T == 1 ? "decode" : "prefill", T, pos, reps,
+               vkg_context_device(ctx)->name, wp == VKG_PRECISION_F16 ? "f16" : wp == VKG_PRECISION_BF16 ? "bf16" : "f32",
+               kvs == VKG_PRECISION_F16 ? "f16" : "f32", T == 1 ? "decode" : "prefill", T, pos, reps,
                vkg_model_weight_bytes(m) / 1e6);
         st = run(m, T, pos, reps, all, kvs);
     }

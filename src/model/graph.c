@@ -42,8 +42,19 @@ vkg_attn_shape vkg_graph_attn_shape(const vkg_model *m, const vkg_kv_cache *kv, 
                             .window = c->sliding_window, .scale = scale};
 }
 
+/* After each op: the profiler's hook (tests/profile_step.c), nothing otherwise. */
+static vkg_status mark(const vkg_graph_marker *mk, vkg_cmd *cmd, const char *op) {
+    return mk ? mk->fn(mk->user, cmd, op) : VKG_OK;
+}
+
+#define OP(name, expr)                     \
+    do {                                   \
+        VKG_TRY(expr);                     \
+        VKG_TRY(mark(mk, cmd, name));      \
+    } while (0)
+
 static vkg_status record_layer(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
-                               uint32_t l, uint32_t T, bool decode) {
+                               uint32_t l, uint32_t T, bool decode, const vkg_graph_marker *mk) {
     const vkg_kernels *k = &m->kernels;
     const vkg_model_config *c = &m->cfg;
     uint32_t d = c->d_model, hd = c->head_dim, H = c->n_head, KVH = c->n_kv_head, ff = c->d_ff;
@@ -53,36 +64,45 @@ static vkg_status record_layer(const vkg_model *m, vkg_cmd *cmd, const vkg_activ
     vkg_view kc = vec(kv->k[l]), vc = vec(kv->v[l]), bq, bo, bu, bd;
     vkg_attn_shape shape = vkg_graph_attn_shape(m, kv, l, T);
 
-    VKG_TRY(norm(m, cmd, h, x, VKG_W_ATTN_NORM, VKG_W_ATTN_NORM_B, l, T));
-    VKG_TRY(vkg_matmul(k, cmd, qkv, h, W(m, VKG_W_QKV, l), bias(m, VKG_W_QKV_B, l, &bq), NULL, T, VKG_EPILOGUE_NONE));
+    const char *norm_name = c->norm == VKG_NORM_RMSNORM ? "rmsnorm" : "layernorm";
+    OP(norm_name, norm(m, cmd, h, x, VKG_W_ATTN_NORM, VKG_W_ATTN_NORM_B, l, T));
+    OP("matmul qkv", vkg_matmul(k, cmd, qkv, h, W(m, VKG_W_QKV, l), bias(m, VKG_W_QKV_B, l, &bq), NULL, T,
+                                VKG_EPILOGUE_NONE));
     if (c->qk_norm) {
-        VKG_TRY(vkg_rmsnorm_heads(k, cmd, qkv, vec(W(m, VKG_W_Q_NORM, l)->buf), T, H, hd, wq, 0, c->norm_eps));
-        VKG_TRY(vkg_rmsnorm_heads(k, cmd, qkv, vec(W(m, VKG_W_K_NORM, l)->buf), T, KVH, hd, wq, H * hd, c->norm_eps));
+        OP("rmsnorm q heads", vkg_rmsnorm_heads(k, cmd, qkv, vec(W(m, VKG_W_Q_NORM, l)->buf), T, H, hd, wq, 0,
+                                                c->norm_eps));
+        OP("rmsnorm k heads", vkg_rmsnorm_heads(k, cmd, qkv, vec(W(m, VKG_W_K_NORM, l)->buf), T, KVH, hd, wq, H * hd,
+                                                c->norm_eps));
     }
     if (c->pos == VKG_POS_ROPE)
-        VKG_TRY(vkg_rope(k, cmd, qkv, step, vec(a->rope), T, H + KVH, hd, wq, kv->n_ctx, (uint32_t)c->rope.pairing));
-    VKG_TRY(vkg_kv_store(k, cmd, kc, vc, kv->storage, qkv, step, &shape));
+        OP("rope", vkg_rope(k, cmd, qkv, step, vec(a->rope), T, H + KVH, hd, wq, kv->n_ctx, (uint32_t)c->rope.pairing));
+    OP("kv_store", vkg_kv_store(k, cmd, kc, vc, kv->storage, qkv, step, &shape));
     if (decode)
-        VKG_TRY(vkg_attention_decode(k, cmd, att, qkv, kc, vc, kv->storage, step, vec(a->attn_scratch), &shape));
+        OP("attention decode",
+           vkg_attention_decode(k, cmd, att, qkv, kc, vc, kv->storage, step, vec(a->attn_scratch), &shape));
     else
-        VKG_TRY(vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, &shape));
-    VKG_TRY(vkg_matmul(k, cmd, x, att, W(m, VKG_W_O, l), bias(m, VKG_W_O_B, l, &bo), &x, T, VKG_EPILOGUE_RESIDUAL));
+        OP("attention prefill", vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, &shape));
+    OP("matmul o+res",
+       vkg_matmul(k, cmd, x, att, W(m, VKG_W_O, l), bias(m, VKG_W_O_B, l, &bo), &x, T, VKG_EPILOGUE_RESIDUAL));
 
-    VKG_TRY(norm(m, cmd, h, x, VKG_W_FFN_NORM, VKG_W_FFN_NORM_B, l, T));
+    OP(norm_name, norm(m, cmd, h, x, VKG_W_FFN_NORM, VKG_W_FFN_NORM_B, l, T));
     const vkg_view *b_up = bias(m, VKG_W_UP_B, l, &bu), *b_down = bias(m, VKG_W_DOWN_B, l, &bd);
     if (c->gated_mlp) {
         vkg_view gu = rows(a->f, T, 2 * ff), g = rows(a->g, T, ff);
-        VKG_TRY(vkg_matmul(k, cmd, gu, h, W(m, VKG_W_UP, l), b_up, NULL, T, VKG_EPILOGUE_NONE));
-        VKG_TRY(vkg_swiglu(k, cmd, g, gu, T, ff));
-        return vkg_matmul(k, cmd, x, g, W(m, VKG_W_DOWN, l), b_down, &x, T, VKG_EPILOGUE_RESIDUAL);
+        OP("matmul gate_up", vkg_matmul(k, cmd, gu, h, W(m, VKG_W_UP, l), b_up, NULL, T, VKG_EPILOGUE_NONE));
+        OP("swiglu", vkg_swiglu(k, cmd, g, gu, T, ff));
+        OP("matmul down+res", vkg_matmul(k, cmd, x, g, W(m, VKG_W_DOWN, l), b_down, &x, T, VKG_EPILOGUE_RESIDUAL));
+        return VKG_OK;
     }
     vkg_view f = rows(a->f, T, ff);
-    VKG_TRY(vkg_matmul(k, cmd, f, h, W(m, VKG_W_UP, l), b_up, NULL, T, VKG_EPILOGUE_GELU));
-    return vkg_matmul(k, cmd, x, f, W(m, VKG_W_DOWN, l), b_down, &x, T, VKG_EPILOGUE_RESIDUAL);
+    OP("matmul up+gelu", vkg_matmul(k, cmd, f, h, W(m, VKG_W_UP, l), b_up, NULL, T, VKG_EPILOGUE_GELU));
+    OP("matmul down+res", vkg_matmul(k, cmd, x, f, W(m, VKG_W_DOWN, l), b_down, &x, T, VKG_EPILOGUE_RESIDUAL));
+    return VKG_OK;
 }
 
-vkg_status vkg_graph_record(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
-                            uint32_t T, bool decode, vkg_logits_out logits) {
+vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a,
+                                   const vkg_kv_cache *kv, uint32_t T, bool decode, vkg_logits_out logits,
+                                   const vkg_graph_marker *mk) {
     const vkg_kernels *k = &m->kernels;
     const vkg_model_config *c = &m->cfg;
     uint32_t d = c->d_model, V = c->vocab_size;
@@ -90,16 +110,17 @@ vkg_status vkg_graph_record(const vkg_model *m, vkg_cmd *cmd, const vkg_activati
         return vkg_fail(VKG_ERROR_INTERNAL, "graph: %u rows (max %u, decode %d)", T, a->max_rows, decode);
 
     uint64_t step_bytes = (4 + (uint64_t)T) * sizeof(uint32_t);
-    VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->step_host, 0, step_bytes}, (vkg_view){a->step, 0, step_bytes}));
+    OP("step copy", vkg_cmd_copy(cmd, (vkg_view){a->step_host, 0, step_bytes}, (vkg_view){a->step, 0, step_bytes}));
     const vkg_matrix *pos = c->pos == VKG_POS_LEARNED ? W(m, VKG_W_POS_EMBD, 0) : NULL;
-    VKG_TRY(vkg_embedding(k, cmd, rows(a->x, T, d), W(m, VKG_W_TOK_EMBD, 0), pos, vec(a->step), T));
+    OP("embedding", vkg_embedding(k, cmd, rows(a->x, T, d), W(m, VKG_W_TOK_EMBD, 0), pos, vec(a->step), T));
     for (uint32_t l = 0; l < c->n_layer; l++)
-        VKG_TRY(record_layer(m, cmd, a, kv, l, T, decode));
+        VKG_TRY(record_layer(m, cmd, a, kv, l, T, decode, mk));
 
     const vkg_matrix *head = W(m, c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD, 0);
     if (logits == VKG_LOGITS_ALL) {
-        VKG_TRY(norm(m, cmd, rows(a->h, T, d), rows(a->x, T, d), VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, T));
-        VKG_TRY(vkg_matmul(k, cmd, rows(a->logits, T, V), rows(a->h, T, d), head, NULL, NULL, T, VKG_EPILOGUE_NONE));
+        OP("norm final", norm(m, cmd, rows(a->h, T, d), rows(a->x, T, d), VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, T));
+        OP("matmul lm head",
+           vkg_matmul(k, cmd, rows(a->logits, T, V), rows(a->h, T, d), head, NULL, NULL, T, VKG_EPILOGUE_NONE));
         return VKG_OK; /* the caller downloads all rows and takes the argmax of the last on the host */
     }
     /* Only the last row goes on: move it to row 0 of att (a copy has no alignment rule), normalise. */
@@ -109,14 +130,21 @@ vkg_status vkg_graph_record(const vkg_model *m, vkg_cmd *cmd, const vkg_activati
                              rows(a->att, 1, d)));
         x_last = rows(a->att, 1, d);
     }
-    VKG_TRY(norm(m, cmd, rows(a->h, 1, d), x_last, VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, 1));
-    VKG_TRY(vkg_matmul(k, cmd, rows(a->logits, 1, V), rows(a->h, 1, d), head, NULL, NULL, 1, VKG_EPILOGUE_NONE));
-    VKG_TRY(vkg_argmax(k, cmd, (vkg_view){a->argmax, 0, 16}, 0, rows(a->logits, 1, V), V, vec(a->argmax_scratch)));
+    OP("norm final", norm(m, cmd, rows(a->h, 1, d), x_last, VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, 1));
+    OP("matmul lm head",
+       vkg_matmul(k, cmd, rows(a->logits, 1, V), rows(a->h, 1, d), head, NULL, NULL, 1, VKG_EPILOGUE_NONE));
+    OP("argmax",
+       vkg_argmax(k, cmd, (vkg_view){a->argmax, 0, 16}, 0, rows(a->logits, 1, V), V, vec(a->argmax_scratch)));
     VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->argmax, 0, sizeof(uint32_t)}, (vkg_view){a->out, 0, sizeof(uint32_t)}));
     if (logits == VKG_LOGITS_LAST)
         VKG_TRY(vkg_cmd_copy(cmd, rows(a->logits, 1, V),
                              (vkg_view){a->out, sizeof(uint32_t) * 4, (uint64_t)V * sizeof(float)}));
     return VKG_OK;
+}
+
+vkg_status vkg_graph_record(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
+                            uint32_t T, bool decode, vkg_logits_out logits) {
+    return vkg_graph_record_marked(m, cmd, a, kv, T, decode, logits, NULL);
 }
 
 /* Hugging Face's inverse frequencies: theta^(-2i/hd) in fp32, then the scaling rule. */

@@ -70,4 +70,21 @@ typedef enum vkg_logits_out {
 vkg_status vkg_graph_record(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
                             uint32_t T, bool decode, vkg_logits_out logits);
 
+/* A hook called after each recorded op with its name ("matmul qkv", "rope", ...): the step
+ * profiler (tests/profile_step.c) records a timestamp there. */
+typedef struct vkg_graph_marker {
+    vkg_status (*fn)(void *user, vkg_cmd *cmd, const char *op);
+    void *user;
+} vkg_graph_marker;
+
+/* vkg_graph_record with `mk` called after every op (NULL: none). */
+vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a,
+                                   const vkg_kv_cache *kv, uint32_t T, bool decode, vkg_logits_out logits,
+                                   const vkg_graph_marker *mk);
+
+/* For tools: record session s's forward pass of T rows at position `pos` (token ids spread over the
+ * vocabulary, written to the step buffer now) into `cmd`, which the caller begins and ends. Decode
+ * shapes when T == 1. src/session.c. */
+vkg_status vkg_session_record_step(vkg_session *s, vkg_cmd *cmd, uint32_t pos, uint32_t T, const vkg_graph_marker *mk);
+
 #endif /* VKG_MODEL_GRAPH_H */
