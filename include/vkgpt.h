@@ -329,6 +329,28 @@ uint64_t vkg_session_step_bytes(const vkg_session *s);
 uint32_t vkg_session_ctx(const vkg_session *s);
 uint64_t vkg_session_kv_bytes(const vkg_session *s);
 
+/* ---- batched decoding (src/batch.c) ---- */
+
+/* Several sessions of one model advanced in one decode step (a server's continuous batching): the
+ * matmuls run once with one row per session, so the weights are read once per step for all of them,
+ * while each session's embedding, RoPE, cache write and attention run against its own KV cache at its
+ * own position. Every row is computed exactly as vkg_session_step would compute it alone, so tokens
+ * and logits do not depend on the other sessions in the batch. */
+typedef struct vkg_batch vkg_batch;
+
+enum { VKG_BATCH_MAX = 64 };
+
+/* Buffers for decoding up to max_sessions (1..VKG_BATCH_MAX) sessions of `m` together. */
+vkg_status vkg_batch_create(vkg_model *m, uint32_t max_sessions, vkg_batch **out);
+void vkg_batch_free(vkg_batch *b);
+
+/* Append tokens[i] to sessions[i] for i < n (distinct sessions of the batch's model, each with a KV
+ * cache), in one submission. Afterwards each session is as after vkg_session_step: its position moved
+ * on by one, vkg_session_argmax and (with vkg_session_want_logits) vkg_session_logits give its next
+ * token's distribution. The step is recorded once per list of sessions and replayed while the list
+ * (and the sessions' logits wishes) stay the same. On failure no session has moved. */
+vkg_status vkg_batch_step(vkg_batch *b, vkg_session *const *sessions, const int32_t *tokens, uint32_t n);
+
 /* ---- tokenizer (src/tokenizer) ---- */
 
 /*

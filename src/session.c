@@ -11,7 +11,7 @@
  * Without the cache (no_kv_cache), every step re-runs the whole sequence from position 0, with the
  * cache buffers as scratch: the "no KV" baseline that the identity tests and benchmarks compare with.
  */
-#include "model/graph.h"
+#include "session_internal.h"
 
 #include "kernels/attention.h"
 #include "kernels/rowwise.h"
@@ -22,22 +22,6 @@
 enum {
     MAX_ROWS = 512,
     DEFAULT_CTX_MAX = 4096, /* a session's default context when the model allows more */
-};
-
-struct vkg_session {
-    vkg_model *m;
-    vkg_session_options opts;
-    vkg_activations a;
-    vkg_kv_cache kv;
-    vkg_cmd *prefill_cmd;
-    vkg_cmd *decode_cmd[2];    /* [0] next token only, [1] also the logits */
-    bool decode_recorded[2];
-    bool want_logits;
-    bool logits_ready;         /* the readback buffer holds the last position's logits */
-    uint32_t pos;
-    int32_t next;
-    int32_t *history;          /* tokens so far (the uncached path recomputes from them) */
-    uint64_t kv_bytes;         /* device bytes of the K and V caches */
 };
 
 vkg_session_options vkg_session_default_options(void) {
@@ -209,7 +193,7 @@ vkg_status vkg_session_truncate(vkg_session *s, uint32_t pos) {
 int32_t vkg_session_argmax(const vkg_session *s) { return s->next; }
 void vkg_session_want_logits(vkg_session *s, bool want) { s->want_logits = want; }
 
-static vkg_status check_tokens(const vkg_session *s, const int32_t *tokens, uint32_t n) {
+vkg_status vkg_session_check_tokens(const vkg_session *s, const int32_t *tokens, uint32_t n) {
     const vkg_model_config *c = &s->m->cfg;
     if (s->pos + (uint64_t)n > s->kv.n_ctx)
         return vkg_fail(VKG_ERROR_CONTEXT_FULL, "the context of %u positions is full: %u tokens are in it and "
@@ -221,13 +205,13 @@ static vkg_status check_tokens(const vkg_session *s, const int32_t *tokens, uint
     return VKG_OK;
 }
 
-static void write_step(vkg_session *s, uint32_t pos, const int32_t *tokens, uint32_t n) {
+void vkg_session_write_step(vkg_session *s, uint32_t pos, const int32_t *tokens, uint32_t n) {
     uint32_t *step = vkg_buffer_map(s->a.step_host);
     step[0] = pos;
     memcpy(step + 4, tokens, n * sizeof *tokens);
 }
 
-static int32_t read_next(const vkg_session *s) {
+int32_t vkg_session_read_next(const vkg_session *s) {
     uint32_t t;
     memcpy(&t, vkg_buffer_map(s->a.out), sizeof t);
     return (int32_t)t;
@@ -248,7 +232,7 @@ static vkg_status forward(vkg_session *s, uint32_t from, uint32_t n, float *all_
     uint32_t chunk = all_logits ? s->a.logit_rows : s->a.max_rows;
     for (uint32_t done = 0; done < n;) {
         uint32_t T = vkg_min_u32(chunk, n - done);
-        write_step(s, from + done, s->history + from + done, T);
+        vkg_session_write_step(s, from + done, s->history + from + done, T);
         vkg_cmd *cmd = s->prefill_cmd;
         vkg_logits_out mode = all_logits ? VKG_LOGITS_ALL : VKG_LOGITS_LAST;
         VKG_TRY(vkg_cmd_begin(cmd));
@@ -260,7 +244,7 @@ static vkg_status forward(vkg_session *s, uint32_t from, uint32_t n, float *all_
             VKG_TRY(vkg_buffer_download(s->a.logits, 0, dst, (uint64_t)T * c->vocab_size * sizeof(float)));
             s->next = host_argmax(dst + (uint64_t)(T - 1) * c->vocab_size, c->vocab_size);
         } else {
-            s->next = read_next(s);
+            s->next = vkg_session_read_next(s);
         }
         done += T;
     }
@@ -273,7 +257,7 @@ vkg_status vkg_session_prefill(vkg_session *s, const int32_t *tokens, uint32_t n
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_session_prefill: NULL argument");
     if (n == 0)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "prefill of an empty prompt: give at least one token");
-    VKG_TRY(check_tokens(s, tokens, n));
+    VKG_TRY(vkg_session_check_tokens(s, tokens, n));
     memcpy(s->history + s->pos, tokens, n * sizeof *tokens);
     uint32_t from = s->opts.no_kv_cache ? 0 : s->pos;
     uint32_t count = s->opts.no_kv_cache ? s->pos + n : n;
@@ -300,7 +284,7 @@ vkg_status vkg_session_prefill(vkg_session *s, const int32_t *tokens, uint32_t n
 vkg_status vkg_session_step(vkg_session *s, int32_t token) {
     if (!s)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_session_step: NULL session");
-    VKG_TRY(check_tokens(s, &token, 1));
+    VKG_TRY(vkg_session_check_tokens(s, &token, 1));
     s->history[s->pos] = token;
     if (s->opts.no_kv_cache) {
         VKG_TRY(forward(s, 0, s->pos + 1, NULL));
@@ -315,9 +299,9 @@ vkg_status vkg_session_step(vkg_session *s, int32_t token) {
         VKG_TRY(vkg_cmd_end(cmd));
         s->decode_recorded[mode] = true;
     }
-    write_step(s, s->pos, &token, 1);
+    vkg_session_write_step(s, s->pos, &token, 1);
     VKG_TRY(vkg_cmd_run(cmd));
-    s->next = read_next(s);
+    s->next = vkg_session_read_next(s);
     s->logits_ready = mode == 1;
     s->pos++;
     return VKG_OK;

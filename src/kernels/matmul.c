@@ -68,7 +68,9 @@ typedef struct vec_shape {
     uint32_t wg, rows, tpr, passes, mb;
 } vec_shape;
 
-static vec_shape vec_shape_for(const vkg_kernels *k, uint32_t M, uint32_t K, uint32_t N, bool f16) {
+enum { DECODE_BATCH_MB = 8 }; /* rows of X per workgroup in a batched decode step (shared memory) */
+
+static vec_shape vec_shape_for(const vkg_kernels *k, uint32_t M, uint32_t K, uint32_t N, bool f16, bool batch) {
     uint32_t chunks = K / (f16 ? 8 : 4);
     vec_shape s;
     if (k->cpu_tuning) {
@@ -82,6 +84,8 @@ static vec_shape vec_shape_for(const vkg_kernels *k, uint32_t M, uint32_t K, uin
         uint32_t wg = vkg_max_u32(vkg_context_device(k->ctx)->subgroup_size, 1);
         uint32_t per_pass = wg * 4, rb = vkg_div_up(vkg_div_up(N, 16), per_pass) * per_pass;
         s = (vec_shape){.wg = wg, .rows = 4, .tpr = 1, .passes = vkg_min_u32(rb / per_pass, 8), .mb = M > 1 ? 4 : 1};
+        if (batch) /* teams of one hold whole sums: any MB leaves each row's arithmetic as at M = 1 */
+            s.mb = vkg_min_u32(M, DECODE_BATCH_MB);
     } else {
         /* One team of the whole workgroup on 1..4 rows: many workgroups to fill a GPU; more rows
          * per workgroup share x loads where N is large enough to keep every core busy anyway. */
@@ -89,7 +93,7 @@ static vec_shape vec_shape_for(const vkg_kernels *k, uint32_t M, uint32_t K, uin
         s.rows = N >= 16384 ? 4 : N >= 2048 ? 2 : 1;
         s.tpr = s.wg;
         s.passes = 1;
-        s.mb = 1;
+        s.mb = batch ? vkg_min_u32(M, DECODE_BATCH_MB) : 1;
     }
     /* A forced subgroup size must fit the workgroup (and teams then still divide it). */
     if (k->subgroup_size > s.wg) {
@@ -231,7 +235,7 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
     uint32_t block_n, block_m, aligned;
     vkg_pipeline *p = NULL;
     if (path == VKG_MATMUL_PATH_VECTOR) {
-        vec_shape vs = vec_shape_for(k, M, K, N, f16);
+        vec_shape vs = vec_shape_for(k, M, K, N, f16, opt && opt->decode_batch);
         block_n = (vs.wg / vs.tpr) * vs.rows * vs.passes;
         block_m = vs.mb;
         aligned = K % (f16 ? 8 : 4) == 0;

@@ -40,6 +40,9 @@ typedef struct vkg_matmul_options {
     vkg_matmul_path path;
     uint32_t max_chunk_rows; /* 0: W chunks as large as one binding allows; else at most this many rows
                                 (rounded down to keep chunk offsets aligned): exercises the chunking */
+    bool decode_batch;       /* VECTOR path for M one-token sequences decoded together: the M = 1 work
+                                split for every row (each row's result equal to a lone M = 1 product),
+                                with up to 8 rows sharing each load of W */
 } vkg_matmul_options;
 
 /* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, with N = w->rows and K = w->cols.

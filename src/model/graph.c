@@ -53,21 +53,28 @@ static vkg_status mark(const vkg_graph_marker *mk, vkg_cmd *cmd, const char *op)
         VKG_TRY(mark(mk, cmd, name));      \
     } while (0)
 
-static vkg_status record_layer(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
-                               uint32_t l, uint32_t T, bool decode, const vkg_graph_marker *mk) {
+/* Y = X W^T (+ b) (+ residual Y) for the graph's matmuls. A batched decode step (M sequences of one
+ * token each) takes the vector path with the M = 1 work split, so that every row is computed exactly
+ * as a lone decode step computes it while the weights are read once for all rows. */
+static vkg_status linear(const vkg_model *m, vkg_cmd *cmd, vkg_view y, vkg_view x, vkg_weight_role w,
+                         vkg_weight_role b, uint32_t l, uint32_t M, vkg_epilogue ep, bool batch) {
+    vkg_view bv;
+    const vkg_view *bias_view = b < VKG_W_ROLE_COUNT ? bias(m, b, l, &bv) : NULL;
+    vkg_matmul_options mo = {.path = batch ? VKG_MATMUL_PATH_VECTOR : VKG_MATMUL_PATH_AUTO, .decode_batch = batch};
+    return vkg_matmul_ex(&m->kernels, cmd, y, x, W(m, w, l), bias_view, ep == VKG_EPILOGUE_RESIDUAL ? &y : NULL, M,
+                         ep, &mo);
+}
+
+/* The position-dependent middle of the attention block on one sequence's own buffers: q/k norm,
+ * RoPE, the cache write and attention, from a->qkv to a->att. */
+static vkg_status attend(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
+                         uint32_t l, uint32_t T, bool decode, const vkg_graph_marker *mk) {
     const vkg_kernels *k = &m->kernels;
     const vkg_model_config *c = &m->cfg;
-    uint32_t d = c->d_model, hd = c->head_dim, H = c->n_head, KVH = c->n_kv_head, ff = c->d_ff;
-    uint32_t wq = (H + 2 * KVH) * hd;
-    vkg_view x = rows(a->x, T, d), h = rows(a->h, T, d), qkv = rows(a->qkv, T, wq);
-    vkg_view att = rows(a->att, T, H * hd), step = vec(a->step);
-    vkg_view kc = vec(kv->k[l]), vc = vec(kv->v[l]), bq, bo, bu, bd;
+    uint32_t hd = c->head_dim, H = c->n_head, KVH = c->n_kv_head, wq = (H + 2 * KVH) * hd;
+    vkg_view qkv = rows(a->qkv, T, wq), att = rows(a->att, T, H * hd), step = vec(a->step);
+    vkg_view kc = vec(kv->k[l]), vc = vec(kv->v[l]);
     vkg_attn_shape shape = vkg_graph_attn_shape(m, kv, l, T);
-
-    const char *norm_name = c->norm == VKG_NORM_RMSNORM ? "rmsnorm" : "layernorm";
-    OP(norm_name, norm(m, cmd, h, x, VKG_W_ATTN_NORM, VKG_W_ATTN_NORM_B, l, T));
-    OP("matmul qkv", vkg_matmul(k, cmd, qkv, h, W(m, VKG_W_QKV, l), bias(m, VKG_W_QKV_B, l, &bq), NULL, T,
-                                VKG_EPILOGUE_NONE));
     if (c->qk_norm) {
         OP("rmsnorm q heads", vkg_rmsnorm_heads(k, cmd, qkv, vec(W(m, VKG_W_Q_NORM, l)->buf), T, H, hd, wq, 0,
                                                 c->norm_eps));
@@ -82,22 +89,51 @@ static vkg_status record_layer(const vkg_model *m, vkg_cmd *cmd, const vkg_activ
            vkg_attention_decode(k, cmd, att, qkv, kc, vc, kv->storage, step, vec(a->attn_scratch), &shape));
     else
         OP("attention prefill", vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, &shape));
-    OP("matmul o+res",
-       vkg_matmul(k, cmd, x, att, W(m, VKG_W_O, l), bias(m, VKG_W_O_B, l, &bo), &x, T, VKG_EPILOGUE_RESIDUAL));
+    return VKG_OK;
+}
 
-    OP(norm_name, norm(m, cmd, h, x, VKG_W_FFN_NORM, VKG_W_FFN_NORM_B, l, T));
-    const vkg_view *b_up = bias(m, VKG_W_UP_B, l, &bu), *b_down = bias(m, VKG_W_DOWN_B, l, &bd);
+/* The MLP block on T rows of a: x += mlp(norm(x)). */
+static vkg_status mlp(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, uint32_t l, uint32_t T, bool batch,
+                      const vkg_graph_marker *mk) {
+    const vkg_model_config *c = &m->cfg;
+    uint32_t d = c->d_model, ff = c->d_ff;
+    vkg_view x = rows(a->x, T, d), h = rows(a->h, T, d);
+    OP(c->norm == VKG_NORM_RMSNORM ? "rmsnorm" : "layernorm",
+       norm(m, cmd, h, x, VKG_W_FFN_NORM, VKG_W_FFN_NORM_B, l, T));
     if (c->gated_mlp) {
         vkg_view gu = rows(a->f, T, 2 * ff), g = rows(a->g, T, ff);
-        OP("matmul gate_up", vkg_matmul(k, cmd, gu, h, W(m, VKG_W_UP, l), b_up, NULL, T, VKG_EPILOGUE_NONE));
-        OP("swiglu", vkg_swiglu(k, cmd, g, gu, T, ff));
-        OP("matmul down+res", vkg_matmul(k, cmd, x, g, W(m, VKG_W_DOWN, l), b_down, &x, T, VKG_EPILOGUE_RESIDUAL));
+        OP("matmul gate_up", linear(m, cmd, gu, h, VKG_W_UP, VKG_W_UP_B, l, T, VKG_EPILOGUE_NONE, batch));
+        OP("swiglu", vkg_swiglu(&m->kernels, cmd, g, gu, T, ff));
+        OP("matmul down+res", linear(m, cmd, x, g, VKG_W_DOWN, VKG_W_DOWN_B, l, T, VKG_EPILOGUE_RESIDUAL, batch));
         return VKG_OK;
     }
     vkg_view f = rows(a->f, T, ff);
-    OP("matmul up+gelu", vkg_matmul(k, cmd, f, h, W(m, VKG_W_UP, l), b_up, NULL, T, VKG_EPILOGUE_GELU));
-    OP("matmul down+res", vkg_matmul(k, cmd, x, f, W(m, VKG_W_DOWN, l), b_down, &x, T, VKG_EPILOGUE_RESIDUAL));
+    OP("matmul up+gelu", linear(m, cmd, f, h, VKG_W_UP, VKG_W_UP_B, l, T, VKG_EPILOGUE_GELU, batch));
+    OP("matmul down+res", linear(m, cmd, x, f, VKG_W_DOWN, VKG_W_DOWN_B, l, T, VKG_EPILOGUE_RESIDUAL, batch));
     return VKG_OK;
+}
+
+/* h = norm(x); qkv = h W_qkv^T (+ b): the start of the attention block on T rows of a. */
+static vkg_status project_qkv(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, uint32_t l, uint32_t T,
+                              bool batch, const vkg_graph_marker *mk) {
+    const vkg_model_config *c = &m->cfg;
+    uint32_t d = c->d_model, wq = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
+    vkg_view x = rows(a->x, T, d), h = rows(a->h, T, d);
+    OP(c->norm == VKG_NORM_RMSNORM ? "rmsnorm" : "layernorm",
+       norm(m, cmd, h, x, VKG_W_ATTN_NORM, VKG_W_ATTN_NORM_B, l, T));
+    OP("matmul qkv", linear(m, cmd, rows(a->qkv, T, wq), h, VKG_W_QKV, VKG_W_QKV_B, l, T, VKG_EPILOGUE_NONE, batch));
+    return VKG_OK;
+}
+
+static vkg_status record_layer(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
+                               uint32_t l, uint32_t T, bool decode, const vkg_graph_marker *mk) {
+    const vkg_model_config *c = &m->cfg;
+    uint32_t d = c->d_model, q = c->n_head * c->head_dim;
+    VKG_TRY(project_qkv(m, cmd, a, l, T, false, mk));
+    VKG_TRY(attend(m, cmd, a, kv, l, T, decode, mk));
+    OP("matmul o+res", linear(m, cmd, rows(a->x, T, d), rows(a->att, T, q), VKG_W_O, VKG_W_O_B, l, T,
+                              VKG_EPILOGUE_RESIDUAL, false));
+    return mlp(m, cmd, a, l, T, false, mk);
 }
 
 vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a,
@@ -145,6 +181,59 @@ vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_a
 vkg_status vkg_graph_record(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a, const vkg_kv_cache *kv,
                             uint32_t T, bool decode, vkg_logits_out logits) {
     return vkg_graph_record_marked(m, cmd, a, kv, T, decode, logits, NULL);
+}
+
+/* One row of a view of rows of `width` floats. */
+static vkg_view row_of(vkg_buffer *b, uint32_t i, uint32_t width) {
+    return (vkg_view){b, (uint64_t)i * width * sizeof(float), (uint64_t)width * sizeof(float)};
+}
+
+vkg_status vkg_graph_record_batch(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *b,
+                                  const vkg_graph_row *seq, uint32_t n) {
+    const vkg_kernels *k = &m->kernels;
+    const vkg_model_config *c = &m->cfg;
+    const vkg_graph_marker *mk = NULL;
+    uint32_t d = c->d_model, V = c->vocab_size, q = c->n_head * c->head_dim;
+    uint32_t wq = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
+    if (n == 0 || n > b->max_rows)
+        return vkg_fail(VKG_ERROR_INTERNAL, "batch graph: %u sequences (max %u)", n, b->max_rows);
+    /* Position-dependent work runs on each sequence's own buffers (its step buffer, cache and RoPE
+     * table); rows move between them and the batch's buffers by copies, which have no alignment rule. */
+    const vkg_matrix *pos = c->pos == VKG_POS_LEARNED ? W(m, VKG_W_POS_EMBD, 0) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        const vkg_activations *a = seq[i].a;
+        uint64_t step_bytes = 5 * sizeof(uint32_t);
+        VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->step_host, 0, step_bytes}, (vkg_view){a->step, 0, step_bytes}));
+        VKG_TRY(vkg_embedding(k, cmd, rows(a->x, 1, d), W(m, VKG_W_TOK_EMBD, 0), pos, vec(a->step), 1));
+        VKG_TRY(vkg_cmd_copy(cmd, rows(a->x, 1, d), row_of(b->x, i, d)));
+    }
+    for (uint32_t l = 0; l < c->n_layer; l++) {
+        VKG_TRY(project_qkv(m, cmd, b, l, n, true, mk));
+        for (uint32_t i = 0; i < n; i++) {
+            const vkg_activations *a = seq[i].a;
+            VKG_TRY(vkg_cmd_copy(cmd, row_of(b->qkv, i, wq), rows(a->qkv, 1, wq)));
+            VKG_TRY(attend(m, cmd, a, seq[i].kv, l, 1, true, mk));
+            VKG_TRY(vkg_cmd_copy(cmd, rows(a->att, 1, q), row_of(b->att, i, q)));
+        }
+        VKG_TRY(linear(m, cmd, rows(b->x, n, d), rows(b->att, n, q), VKG_W_O, VKG_W_O_B, l, n, VKG_EPILOGUE_RESIDUAL,
+                       true));
+        VKG_TRY(mlp(m, cmd, b, l, n, true, mk));
+    }
+    const vkg_matrix *head = W(m, c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD, 0);
+    VKG_TRY(norm(m, cmd, rows(b->h, n, d), rows(b->x, n, d), VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, n));
+    vkg_matmul_options mo = {.path = VKG_MATMUL_PATH_VECTOR, .decode_batch = true};
+    VKG_TRY(vkg_matmul_ex(k, cmd, rows(b->logits, n, V), rows(b->h, n, d), head, NULL, NULL, n, VKG_EPILOGUE_NONE,
+                          &mo));
+    for (uint32_t i = 0; i < n; i++) {
+        const vkg_activations *a = seq[i].a;
+        VKG_TRY(vkg_argmax(k, cmd, (vkg_view){a->argmax, 0, 16}, 0, row_of(b->logits, i, V), V,
+                           vec(a->argmax_scratch)));
+        VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->argmax, 0, sizeof(uint32_t)}, (vkg_view){a->out, 0, sizeof(uint32_t)}));
+        if (seq[i].want_logits)
+            VKG_TRY(vkg_cmd_copy(cmd, row_of(b->logits, i, V),
+                                 (vkg_view){a->out, sizeof(uint32_t) * 4, (uint64_t)V * sizeof(float)}));
+    }
+    return VKG_OK;
 }
 
 /* Hugging Face's inverse frequencies: theta^(-2i/hd) in fp32, then the scaling rule. */

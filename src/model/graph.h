@@ -82,6 +82,21 @@ vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_a
                                    const vkg_kv_cache *kv, uint32_t T, bool decode, vkg_logits_out logits,
                                    const vkg_graph_marker *mk);
 
+/* One sequence of a batched decode step: its own buffers (step, RoPE table, per-token scratch, the
+ * readback of its next token and logits) and KV cache. */
+typedef struct vkg_graph_row {
+    const vkg_activations *a;
+    const vkg_kv_cache *kv;
+    bool want_logits;     /* copy its logits row to a->out as well */
+} vkg_graph_row;
+
+/* Record one decode step of n sequences (one token each, at each one's own position): embedding,
+ * RoPE, the cache write and attention per sequence on its own buffers; norms, every matmul and the
+ * LM head once for all n rows in `b` (b->max_rows >= n), the matmuls with each row computed exactly as
+ * in a lone decode step. Each sequence's step buffer must hold its position and token. */
+vkg_status vkg_graph_record_batch(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *b,
+                                  const vkg_graph_row *seq, uint32_t n);
+
 /* For tools: record session s's forward pass of T rows at position `pos` (token ids spread over the
  * vocabulary, written to the step buffer now) into `cmd`, which the caller begins and ends. Decode
  * shapes when T == 1. src/session.c. */
