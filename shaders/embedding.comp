@@ -1,6 +1,8 @@
 /*
- * embedding.comp — token plus learned position embedding for the T rows of one step:
- *   y[t, :] = wte[tok, :] + wpe[pos, :],  tok = step_tokens[t],  pos = step_pos + t
+ * embedding.comp — token embedding plus, where the model has one, a learned position embedding,
+ * for the T rows of one step:
+ *   y[t, :] = wte[tok, :] + wpe[pos, :]   (or wte[tok, :] alone when wpe_kind is VKG_TABLE_NONE)
+ *   tok = step_tokens[t],  pos = step_pos + t
  * with tok and pos read from the step buffer (shaders/step.h), so one recording replays for any
  * tokens and position.
  *
@@ -8,21 +10,25 @@
  * it is bound as up to VKG_EMBEDDING_MAX_CHUNKS (4) row chunks of chunk_rows rows each, covering
  * rows [first_row, first_row + n_chunks * chunk_rows). A dispatch writes only the rows whose token
  * falls in its chunks; the host issues one dispatch per 4 chunks (one dispatch for every GPT-2 size
- * on lavapipe and anywhere bindings reach 2 GiB+). Memory safety: a token >= vocab or a position
- * >= n_pos reads nothing and its row is written as zeros, by the dispatch with owns_invalid set.
+ * on lavapipe and anywhere bindings reach 2 GiB+). Memory safety: a token >= vocab or (with wpe) a
+ * position >= n_pos reads nothing and its row is written as zeros, by the dispatch with
+ * owns_invalid set.
  *
- * Variants:  WTE_F16 / WPE_F16 read that table as fp16 (16-bit storage; arithmetic stays fp32).
+ * Variants:  "embedding" reads fp32 tables only (no 16-bit storage needed); TABLES_16BIT
+ *            ("embedding_16bit") reads each table as fp32, fp16 or bf16, chosen per table at run
+ *            time by pc.wte_kind / pc.wpe_kind (VKG_TABLE_*; a uniform branch), through aliased
+ *            declarations of the same binding. bf16 is read as 16-bit words and widened
+ *            (uintBitsToFloat(w << 16)): 16-bit storage only, no fp16 or bf16 arithmetic.
  * Grid:      1-D, one workgroup per row t (folded); ids >= T exit.
- * Bindings:  0..3 wte chunks (read; unused ones repeat chunk 0), 4 wpe (read), 5 step (read),
- *            6 y [T, d] (written).
+ * Bindings:  0..3 wte chunks (read; unused ones repeat chunk 0), 4 wpe (read; a dummy without wpe),
+ *            5 step (read), 6 y [T, d] (written).
  * Push:      vkg_embedding_push.
  * Spec:      0 WG.
  */
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#if defined(WTE_F16) || defined(WPE_F16)
+#ifdef TABLES_16BIT
 #extension GL_EXT_shader_16bit_storage : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #endif
 
 layout(constant_id = 0) const uint WG = 128;
@@ -33,32 +39,35 @@ layout(local_size_x_id = 0) in;
 #include "rowwise_push.h"
 #include "step.h"
 
-#ifdef WTE_F16
-#define WTE_STORE_T float16_t
+/* Binding B as a table of each storage kind: N_f (fp32), and with TABLES_16BIT N_h (fp16), N_b (bf16). */
+#ifdef TABLES_16BIT
+#define TABLE(B, N)                                                              \
+    layout(std430, binding = B) readonly buffer N##F { float N##_f[]; };         \
+    layout(std430, binding = B) readonly buffer N##H { float16_t N##_h[]; };     \
+    layout(std430, binding = B) readonly buffer N##B { uint16_t N##_b[]; };
+#define LOAD(N, kind, i)                                                          \
+    ((kind) == VKG_TABLE_F16    ? float(N##_h[i])                                 \
+     : (kind) == VKG_TABLE_BF16 ? uintBitsToFloat(uint(N##_b[i]) << 16)           \
+                                : N##_f[i])
 #else
-#define WTE_STORE_T float
+#define TABLE(B, N) layout(std430, binding = B) readonly buffer N##F { float N##_f[]; };
+#define LOAD(N, kind, i) N##_f[i]
 #endif
-#ifdef WPE_F16
-#define WPE_STORE_T float16_t
-#else
-#define WPE_STORE_T float
-#endif
-#define ACC_T float
 
-layout(std430, binding = 0) readonly buffer Wte0 { WTE_STORE_T wte0[]; };
-layout(std430, binding = 1) readonly buffer Wte1 { WTE_STORE_T wte1[]; };
-layout(std430, binding = 2) readonly buffer Wte2 { WTE_STORE_T wte2[]; };
-layout(std430, binding = 3) readonly buffer Wte3 { WTE_STORE_T wte3[]; };
-layout(std430, binding = 4) readonly buffer Wpe { WPE_STORE_T wpe[]; };
+TABLE(0, wte0)
+TABLE(1, wte1)
+TABLE(2, wte2)
+TABLE(3, wte3)
+TABLE(4, wpe)
 VKG_STEP_BUFFER(5)
 layout(std430, binding = 6) writeonly buffer Y { float y[]; };
 
-ACC_T load_wte(uint chunk, uint i) {
+float load_wte(uint chunk, uint i) {
     switch (chunk) {
-    case 0u: return ACC_T(wte0[i]);
-    case 1u: return ACC_T(wte1[i]);
-    case 2u: return ACC_T(wte2[i]);
-    default: return ACC_T(wte3[i]);
+    case 0u: return LOAD(wte0, pc.wte_kind, i);
+    case 1u: return LOAD(wte1, pc.wte_kind, i);
+    case 2u: return LOAD(wte2, pc.wte_kind, i);
+    default: return LOAD(wte3, pc.wte_kind, i);
     }
 }
 
@@ -69,8 +78,9 @@ void main() {
     uint lid = gl_LocalInvocationID.x;
     uint tok = step_tokens[t];
     uint yb = pc.y_off + t * pc.d;
+    bool has_wpe = pc.wpe_kind != VKG_TABLE_NONE;
     /* pos = step_pos + t < n_pos, written so that it cannot wrap around */
-    bool bad = tok >= pc.vocab || step_pos >= pc.n_pos || t >= pc.n_pos - step_pos;
+    bool bad = tok >= pc.vocab || (has_wpe && (step_pos >= pc.n_pos || t >= pc.n_pos - step_pos));
     if (bad) {
         if (pc.owns_invalid != 0u)
             for (uint c = lid; c < pc.d; c += WG)
@@ -82,7 +92,12 @@ void main() {
         return;
     uint chunk = rel / pc.chunk_rows;
     uint wb = pc.wte_off + (rel - chunk * pc.chunk_rows) * pc.d;
+    if (!has_wpe) {
+        for (uint c = lid; c < pc.d; c += WG)
+            y[yb + c] = load_wte(chunk, wb + c);
+        return;
+    }
     uint pb = pc.wpe_off + (step_pos + t) * pc.d;
     for (uint c = lid; c < pc.d; c += WG)
-        y[yb + c] = load_wte(chunk, wb + c) + ACC_T(wpe[pb + c]);
+        y[yb + c] = load_wte(chunk, wb + c) + LOAD(wpe, pc.wpe_kind, pb + c);
 }

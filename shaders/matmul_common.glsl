@@ -24,6 +24,11 @@ float vkg_gelu(float x) {
     return x / (1.0 + exp(-2.0 * u));
 }
 
+/* bf16 weights as the matmul shaders read them: two per 32-bit word, element 2j in the low half
+ * (little-endian), each the top 16 bits of an fp32. */
+float vkg_bf16_lo(uint u) { return uintBitsToFloat(u << 16); }
+float vkg_bf16_hi(uint u) { return uintBitsToFloat(u & 0xffff0000u); }
+
 /* The finished value of output (m, n), n counted over all N outputs. */
 float vkg_matmul_finish(float acc, uint m, uint n) {
     float v = acc;

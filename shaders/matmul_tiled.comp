@@ -10,8 +10,9 @@
  * uvec2 for fp16), otherwise single elements. Every edge (M, N, K not multiples of the tile) is
  * handled by zero-filling the staged blocks and skipping stores.
  *
- * Storage: fp32 W (default) or fp16 W (WEIGHT_F16; 16-bit storage only, converted to float when
- * staged, no fp16 arithmetic).
+ * Storage: fp32 W (default), fp16 W (WEIGHT_F16) or bf16 W (WEIGHT_BF16: 16-bit words widened as
+ * uintBitsToFloat(w << 16)); converted to float when staged; 16-bit storage only, no fp16 or bf16
+ * arithmetic.
  *
  * Grid:      1-D (folded), pc.n_groups = ceil(n_count / BN) * ceil(M / BM): group g covers columns
  *            (g % groups_n) * BN of the chunk and rows (g / groups_n) * BM.
@@ -22,9 +23,8 @@
  */
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#ifdef WEIGHT_F16
+#if defined(WEIGHT_F16) || defined(WEIGHT_BF16)
 #extension GL_EXT_shader_16bit_storage : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require /* the float16_t name only */
 #endif
 #include "common.glsl"
 #include "matmul_push.h"
@@ -40,9 +40,15 @@ layout(local_size_x_id = 0) in;
 
 #ifdef WEIGHT_F16
 #define STORE_T float16_t
+#define W_SCALAR(v) float(v)
 layout(std430, binding = 2) readonly buffer WBufV { uvec2 w_vec[]; }; /* 4 halves */
+#elif defined(WEIGHT_BF16)
+#define STORE_T uint16_t
+#define W_SCALAR(v) uintBitsToFloat(uint(v) << 16)
+layout(std430, binding = 2) readonly buffer WBufV { uvec2 w_vec[]; }; /* 4 bf16 */
 #else
 #define STORE_T float
+#define W_SCALAR(v) (v)
 layout(std430, binding = 2) readonly buffer WBufV { vec4 w_vec[]; };
 #endif
 layout(std430, binding = 2) readonly buffer WBuf { STORE_T w_data[]; };
@@ -55,6 +61,9 @@ vec4 w_load4(uint i) {
 #ifdef WEIGHT_F16
     uvec2 u = w_vec[i];
     return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
+#elif defined(WEIGHT_BF16)
+    uvec2 u = w_vec[i];
+    return vec4(vkg_bf16_lo(u.x), vkg_bf16_hi(u.x), vkg_bf16_lo(u.y), vkg_bf16_hi(u.y));
 #else
     return w_vec[i];
 #endif
@@ -86,7 +95,7 @@ void stage(uint m0, uint n0, uint k0, uint tid) {
         for (uint i = tid; i < BN * BK; i += WG) {
             uint r = i / BK, kk = i % BK;
             uint n = n0 + r, k = k0 + kk;
-            Bs[kk * (BN + 1u) + r] = (n < pc.n_count && k < pc.K) ? ACC_T(w_data[n * pc.K + k]) : 0.0;
+            Bs[kk * (BN + 1u) + r] = (n < pc.n_count && k < pc.K) ? W_SCALAR(w_data[n * pc.K + k]) : 0.0;
         }
     }
 }

@@ -17,9 +17,11 @@
  * wants few, large workgroups with short teams, since every workgroup costs a fixed overhead and
  * lanes beyond a row's chunk count idle. The host chooses per device (kernels/matmul.c).
  *
- * Storage: fp32 W (default) or fp16 W (WEIGHT_F16; 16-bit storage only, converted to float on load,
- * no fp16 arithmetic). Vector chunks: 4 floats (vec4) or 8 halves (uvec4, unpackHalf2x16) when
- * pc.aligned says every row starts on a chunk boundary; otherwise the whole row is read scalar.
+ * Storage: fp32 W (default), fp16 W (WEIGHT_F16) or bf16 W (WEIGHT_BF16: 16-bit words, widened
+ * as uintBitsToFloat(w << 16)); both 16-bit kinds need 16-bit storage only, no fp16 or bf16
+ * arithmetic. Vector chunks: 4 floats (vec4) or 8 16-bit values (uvec4: unpackHalf2x16, or the
+ * two halves of each word for bf16) when pc.aligned says every row starts on a chunk boundary;
+ * otherwise the whole row is read scalar.
  *
  * Grid:      1-D (folded by vkg_cmd_dispatch_1d), pc.n_groups = ceil(n_count / RB) * ceil(M / MB)
  *            workgroups: group g computes outputs (g % groups_n) * RB .. + RB - 1 of rows
@@ -34,9 +36,9 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
-#ifdef WEIGHT_F16
+#if defined(WEIGHT_F16) || defined(WEIGHT_BF16)
 #extension GL_EXT_shader_16bit_storage : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require /* the float16_t name only */
+#define WEIGHT_16BIT /* 8 values per 16-byte vector chunk */
 #endif
 #include "common.glsl"
 #include "matmul_push.h"
@@ -56,10 +58,17 @@ const uint RB = TEAMS * ROWS * PASSES; /* outputs per workgroup and X row */
 #define STORE_T float16_t
 #define VEC_T uvec4 /* 8 halves */
 const uint VW = 8;
+#define W_SCALAR(v) float(v)
+#elif defined(WEIGHT_BF16)
+#define STORE_T uint16_t
+#define VEC_T uvec4 /* 8 bf16 */
+const uint VW = 8;
+#define W_SCALAR(v) uintBitsToFloat(uint(v) << 16)
 #else
 #define STORE_T float
 #define VEC_T vec4
 const uint VW = 4;
+#define W_SCALAR(v) (v)
 #endif
 #define ACC_T float
 
@@ -79,7 +88,7 @@ ACC_T acc[MB * ROWS];
  * MB times, each x load ROWS times. */
 void accumulate(uint c) {
     vec4 w0[ROWS];
-#ifdef WEIGHT_F16
+#ifdef WEIGHT_16BIT
     vec4 w1[ROWS];
 #endif
     for (uint r = 0; r < ROWS; r++) {
@@ -87,12 +96,16 @@ void accumulate(uint c) {
         uvec4 u = w_vec[w_rows[r] * (pc.K / VW) + c];
         w0[r] = vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
         w1[r] = vec4(unpackHalf2x16(u.z), unpackHalf2x16(u.w));
+#elif defined(WEIGHT_BF16)
+        uvec4 u = w_vec[w_rows[r] * (pc.K / VW) + c];
+        w0[r] = vec4(vkg_bf16_lo(u.x), vkg_bf16_hi(u.x), vkg_bf16_lo(u.y), vkg_bf16_hi(u.y));
+        w1[r] = vec4(vkg_bf16_lo(u.z), vkg_bf16_hi(u.z), vkg_bf16_lo(u.w), vkg_bf16_hi(u.w));
 #else
         w0[r] = w_vec[w_rows[r] * (pc.K / VW) + c];
 #endif
     }
     for (uint i = 0; i < MB; i++) {
-#ifdef WEIGHT_F16
+#ifdef WEIGHT_16BIT
         uint xb = x_rows[i] * (pc.K / 4u) + 2u * c;
         vec4 x0 = x_data4[xb], x1 = x_data4[xb + 1u];
         for (uint r = 0; r < ROWS; r++)
@@ -136,7 +149,7 @@ void main() {
         /* Scalar rest: the whole row when rows are not vector aligned, else nothing. */
         for (uint k = n_vec * VW + lane; k < pc.K; k += TPR)
             for (uint r = 0; r < ROWS; r++) {
-                ACC_T wk = ACC_T(w_data[w_rows[r] * pc.K + k]);
+                ACC_T wk = W_SCALAR(w_data[w_rows[r] * pc.K + k]);
                 for (uint i = 0; i < MB; i++)
                     acc[i * ROWS + r] += wk * x_data[x_rows[i] * pc.K + k];
             }

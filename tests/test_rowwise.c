@@ -17,6 +17,7 @@
 
 #include "kernels/rowwise.h"
 #include "ref/ref.h"
+#include "ref/ref_norm_rope.h"
 #include "step.h"
 
 #include <math.h>
@@ -295,8 +296,8 @@ static void fill_table(void *dst, uint64_t off, uint64_t len, void *user) {
     for (uint64_t b = 0; b < len; b += eb) {
         uint64_t e = (off + b) / eb;
         float v = table_value(t->salt, e / t->d, e % t->d);
-        if (t->storage == VKG_STORAGE_F16) {
-            uint16_t h = ref_f32_to_f16(v);
+        if (t->storage != VKG_STORAGE_F32) {
+            uint16_t h = t->storage == VKG_STORAGE_F16 ? ref_f32_to_f16(v) : ref_f32_to_bf16(v);
             memcpy((char *)dst + b, &h, 2);
         } else {
             memcpy((char *)dst + b, &v, 4);
@@ -304,10 +305,16 @@ static void fill_table(void *dst, uint64_t off, uint64_t len, void *user) {
     }
 }
 
-/* Value as the device sees it (after fp16 rounding). */
+/* Value as the device sees it (after fp16 or bf16 rounding). */
 static float table_stored(uint64_t salt, uint64_t row, uint64_t col, vkg_storage s) {
     float v = table_value(salt, row, col);
-    return s == VKG_STORAGE_F16 ? ref_f16_to_f32(ref_f32_to_f16(v)) : v;
+    return s == VKG_STORAGE_F16    ? ref_f16_to_f32(ref_f32_to_f16(v))
+           : s == VKG_STORAGE_BF16 ? ref_bf16_to_f32(ref_f32_to_bf16(v))
+                                   : v;
+}
+
+static const char *storage_name(vkg_storage s) {
+    return s == VKG_STORAGE_F16 ? "f16" : s == VKG_STORAGE_BF16 ? "bf16" : "f32";
 }
 
 /* A table at byte `offset` of its own buffer, guard-filled elsewhere. */
@@ -331,7 +338,7 @@ static void set_step(vkg_buffer *step, uint32_t pos, const uint32_t *tokens, uin
 }
 
 /* Run the recorded `cmd` with (pos, tokens) and compare y with the reference; tokens >= V or
- * positions >= P must give zero rows. */
+ * (with wpe) positions >= P must give zero rows. wpe NULL: y is the token row alone. */
 static void embedding_check(vkg_cmd *cmd, vkg_buffer *step, dbuf dy, const vkg_matrix *wte, const vkg_matrix *wpe,
                             uint32_t pos, const uint32_t *tokens, uint32_t T, const char *label) {
     uint32_t d = wte->cols;
@@ -340,24 +347,26 @@ static void embedding_check(vkg_cmd *cmd, vkg_buffer *step, dbuf dy, const vkg_m
     float *got = malloc((size_t)T * d * 4), *want = malloc((size_t)T * d * 4);
     char what[160];
     snprintf(what, sizeof what, "embedding %s V %u d %u T %u pos %u wte %s wpe %s", label, wte->rows, d, T, pos,
-             wte->storage ? "f16" : "f32", wpe->storage ? "f16" : "f32");
+             storage_name(wte->storage), wpe ? storage_name(wpe->storage) : "none");
     dbuf_read(dy, got, what);
     for (uint32_t t = 0; t < T; t++)
         for (uint32_t c = 0; c < d; c++) {
-            bool bad = tokens[t] >= wte->rows || (uint64_t)pos + t >= wpe->rows;
+            bool bad = tokens[t] >= wte->rows || (wpe && (uint64_t)pos + t >= wpe->rows);
             double v = bad ? 0.0
                            : (double)table_stored(1, tokens[t], c, wte->storage) +
-                                 (double)table_stored(2, pos + t, c, wpe->storage);
+                                 (wpe ? (double)table_stored(2, pos + t, c, wpe->storage) : 0.0);
             want[(size_t)t * d + c] = (float)v;
         }
     vkg_test_check_close(what, got, want, (size_t)T * d, 0.0, 1e-6, 1e-12);
     free(got), free(want);
 }
 
+/* spe < 0: no position table (wpe NULL); P then only sets the positions the replays use. */
 static void embedding_small(vkg_context *ctx, const vkg_kernels *k, uint32_t V, uint32_t d, uint32_t P, uint32_t T,
-                            vkg_storage ste, vkg_storage spe, uint32_t chunk_rows) {
+                            vkg_storage ste, int spe, uint32_t chunk_rows) {
     vkg_matrix wte = make_table(ctx, 1, V, d, ste, 6 * vkg_storage_bytes(ste)); /* unaligned start */
-    vkg_matrix wpe = make_table(ctx, 2, P, d, spe, 0);
+    vkg_matrix wpe_m = spe >= 0 ? make_table(ctx, 2, P, d, (vkg_storage)spe, 0) : (vkg_matrix){0};
+    const vkg_matrix *wpe = spe >= 0 ? &wpe_m : NULL;
     vkg_buffer *step = NULL;
     assert_int_equal(vkg_buffer_create(ctx, (VKG_STEP_HEADER_WORDS + T) * 4, VKG_MEMORY_HOST, "step", &step),
                      VKG_OK);
@@ -365,7 +374,7 @@ static void embedding_small(vkg_context *ctx, const vkg_kernels *k, uint32_t V, 
     vkg_cmd *cmd = NULL;
     ok(vkg_cmd_create(ctx, "embedding", &cmd));
     ok(vkg_cmd_begin(cmd));
-    ok(vkg_embedding_chunked(k, cmd, dbuf_view(dy), &wte, &wpe, vkg_view_whole(step), T, chunk_rows));
+    ok(vkg_embedding_chunked(k, cmd, dbuf_view(dy), &wte, wpe, vkg_view_whole(step), T, chunk_rows));
     ok(vkg_cmd_end(cmd));
     uint32_t *tok = malloc(T * 4);
     char label[64];
@@ -380,20 +389,20 @@ static void embedding_small(vkg_context *ctx, const vkg_kernels *k, uint32_t V, 
             tok[1] = chunk_rows - 1 < V ? chunk_rows - 1 : V - 1;
             tok[2] = chunk_rows < V ? chunk_rows : 0;
         }
-        embedding_check(cmd, step, dy, &wte, &wpe, rep * (P - T) / 2, tok, T, label);
+        embedding_check(cmd, step, dy, &wte, wpe, rep * (P - T) / 2, tok, T, label);
     }
     if (T > 1) {
         tok[T - 1] = V;
         tok[0] = 0xffffffffu;
     }
-    embedding_check(cmd, step, dy, &wte, &wpe, P - T, tok, T, label);
-    embedding_check(cmd, step, dy, &wte, &wpe, P - 1, tok, T, label);     /* rows past P are zeros */
-    embedding_check(cmd, step, dy, &wte, &wpe, 0xfffffff0u, tok, T, label); /* pos + t wraps 32 bits */
+    embedding_check(cmd, step, dy, &wte, wpe, P - T, tok, T, label);
+    embedding_check(cmd, step, dy, &wte, wpe, P - 1, tok, T, label);     /* with wpe: rows past P are zeros */
+    embedding_check(cmd, step, dy, &wte, wpe, 0xfffffff0u, tok, T, label); /* pos + t wraps 32 bits */
     vkg_cmd_destroy(cmd);
     vkg_buffer_destroy(step);
     vkg_buffer_destroy(dy.buf);
     vkg_buffer_destroy(wte.buf);
-    vkg_buffer_destroy(wpe.buf);
+    vkg_buffer_destroy(wpe_m.buf);
     free(tok);
 }
 
@@ -401,20 +410,23 @@ static void test_embedding(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     const vkg_device_info *info = vkg_context_device(ctx);
     uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
-    int f16 = info->storage_16bit;
-    if (!f16)
-        printf("note: %s has no 16-bit storage: fp16 embedding cases skipped\n", info->name);
+    int n_kinds = info->storage_16bit ? 3 : 1; /* f32, f16, bf16 */
+    if (n_kinds == 1)
+        printf("note: %s has no 16-bit storage: fp16 and bf16 embedding cases skipped\n", info->name);
     for (uint32_t s = 0; s < n_sizes; s++) {
         vkg_kernels k = vkg_kernels_default(ctx);
         k.subgroup_size = sizes[s];
-        for (int st = 0; st < (f16 ? 4 : 1); st++) {
-            vkg_storage ste = st & 1 ? VKG_STORAGE_F16 : VKG_STORAGE_F32, spe = st & 2 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
-            embedding_small(ctx, &k, 300, 768, 40, 7, ste, spe, 0);
-            embedding_small(ctx, &k, 300, 64, 40, 33, ste, spe, 16);  /* 19 chunks: 5 dispatches */
-            embedding_small(ctx, &k, 97, 17, 9, 3, ste, spe, 0);
-            embedding_small(ctx, &k, 50, 1, 4, 1, ste, spe, 0);
-        }
+        /* Every wte storage with every wpe storage, and without wpe (spe = -1). */
+        for (int te = 0; te < n_kinds; te++)
+            for (int pe = -1; pe < n_kinds; pe++) {
+                vkg_storage ste = (vkg_storage)te;
+                embedding_small(ctx, &k, 300, 768, 40, 7, ste, pe, 0);
+                embedding_small(ctx, &k, 300, 64, 40, 33, ste, pe, 16);  /* 19 chunks: 5 dispatches */
+                embedding_small(ctx, &k, 97, 17, 9, 3, ste, pe, 0);
+                embedding_small(ctx, &k, 50, 1, 4, 1, ste, pe, 0);
+            }
         embedding_small(ctx, &k, 1000, 768, 64, 2, VKG_STORAGE_F32, VKG_STORAGE_F32, 300); /* 4 chunks, 1 dispatch */
+        embedding_small(ctx, &k, 1000, 768, 64, 2, VKG_STORAGE_F32, -1, 300);
     }
 }
 
@@ -447,6 +459,314 @@ static void test_embedding_gpt2_wte(void **state) {
     vkg_buffer_destroy(dy.buf);
     vkg_buffer_destroy(wte.buf);
     vkg_buffer_destroy(wpe.buf);
+}
+
+/* ---- the reference's own norm, rope and swiglu on hand-computed cases (no device) ------------ */
+
+static void near(double got, double want, double tol, const char *what) {
+    if (!(fabs(got - want) <= tol)) {
+        print_error("%s: %.9g, want %.9g\n", what, got, want);
+        fail();
+    }
+}
+
+static void test_ref_norm_rope_hand(void **state) {
+    (void)state;
+    /* RoPE at position 1, theta 10000, hd 4: pair 0 turns by 10000^0 = 1 rad, pair 1 by
+     * 10000^(-2/4) = 0.01 rad. Written out by hand for both pairings. */
+    const double c1 = cos(1.0), s1 = sin(1.0), c2 = cos(0.01), s2 = sin(0.01);
+    float x[4] = {1, 2, 3, 4};
+    ref_rope_theta(x, 1, 1, 4, 4, 1, 10000.0, REF_ROPE_HALF); /* pairs (0, 2) and (1, 3) */
+    near(x[0], 1 * c1 - 3 * s1, 1e-6, "rope half x0");
+    near(x[2], 3 * c1 + 1 * s1, 1e-6, "rope half x2");
+    near(x[1], 2 * c2 - 4 * s2, 1e-6, "rope half x1");
+    near(x[3], 4 * c2 + 2 * s2, 1e-6, "rope half x3");
+    float y[4] = {1, 2, 3, 4};
+    ref_rope_theta(y, 1, 1, 4, 4, 1, 10000.0, REF_ROPE_ADJACENT); /* pairs (0, 1) and (2, 3) */
+    near(y[0], 1 * c1 - 2 * s1, 1e-6, "rope adjacent x0");
+    near(y[1], 2 * c1 + 1 * s1, 1e-6, "rope adjacent x1");
+    near(y[2], 3 * c2 - 4 * s2, 1e-6, "rope adjacent x2");
+    near(y[3], 4 * c2 + 3 * s2, 1e-6, "rope adjacent x3");
+    near(ref_rope_inv_freq(10000.0, 128, 32), 0.01, 1e-15, "inv_freq(10000, 128, 32)");
+    /* The table path gives the same rotation; position 0 is the identity; rows at or past P stay. */
+    float table[3 * 2 * 2], z[3 * 5] = {1, 2, 3, 4, 9, 1, 2, 3, 4, 9, 1, 2, 3, 4, 9};
+    ref_rope_table(table, 3, 4, 10000.0, NULL);
+    near(table[0], 1.0, 0, "table cos(0)");
+    near(table[1], 0.0, 0, "table sin(0)");
+    ref_rope(z, 3, 1, 4, 5, 1, 2, table, REF_ROPE_HALF); /* rows at positions 1, 2, 3; P = 2 */
+    for (int i = 0; i < 4; i++)
+        near(z[i], x[i], 1e-6, "rope table row at position 1");
+    near(z[4], 9, 0, "rope leaves the rest of the row");
+    for (int i = 5; i < 15; i++)
+        near(z[i], (float[]){1, 2, 3, 4, 9}[i % 5], 0, "rope leaves rows at or past P");
+    /* RMSNorm: [3, 4] has mean square 12.5. Heads: only the named heads change. */
+    float r[2] = {3, 4}, rw[2] = {1, 2};
+    ref_rmsnorm(r, r, rw, 1, 2, 0.0f);
+    near(r[0], 3 / sqrt(12.5), 1e-6, "rmsnorm y0");
+    near(r[1], 8 / sqrt(12.5), 1e-6, "rmsnorm y1");
+    float h[7] = {5, 3, 4, 3, 4, 6, 7};
+    ref_rmsnorm_heads(h, rw, 1, 2, 2, 7, 1, 0.0f);
+    near(h[0], 5, 0, "rmsnorm_heads column 0");
+    near(h[1], 3 / sqrt(12.5), 1e-6, "rmsnorm_heads head 0");
+    near(h[4], 8 / sqrt(12.5), 1e-6, "rmsnorm_heads head 1");
+    near(h[5], 6, 0, "rmsnorm_heads column 5");
+    /* SwiGLU: silu(0) = 0, silu(1) = 1 / (1 + e^-1). */
+    float gu[4] = {0, 1, 5, 2}, sw[2];
+    ref_swiglu(sw, gu, 1, 2);
+    near(sw[0], 0, 0, "swiglu silu(0)");
+    near(sw[1], 2 / (1 + exp(-1.0)), 1e-6, "swiglu silu(1) * 2");
+}
+
+/* ---- rmsnorm ------------------------------------------------------------------------------ */
+
+static void rmsnorm_case(vkg_context *ctx, const vkg_kernels *k, uint32_t rows, uint32_t width, float eps,
+                         size_t pre, int in_place) {
+    size_t n = (size_t)rows * width;
+    float *x = rand_floats(rows * 7717u + width, n, -2.0f, 2.0f);
+    for (uint32_t r = 0; r < rows; r++) /* rows of very different scales */
+        for (uint32_t c = 0; c < width; c++)
+            x[(size_t)r * width + c] *= (float)(1 + r % 4 * 30);
+    float *w = rand_floats(width + 3, width, 0.5f, 1.5f);
+    float *want = malloc(n * 4), *got = malloc(n * 4);
+    ref_rmsnorm(want, x, w, (int)rows, (int)width, eps);
+    dbuf dx = dbuf_make(ctx, "rms x", x, n, pre), dw = dbuf_make(ctx, "rms w", w, width, 2);
+    dbuf dy = in_place ? dx : dbuf_make(ctx, "rms y", NULL, n, pre + 3);
+    vkg_cmd *cmd = cmd_begin(ctx, "rmsnorm");
+    ok(vkg_rmsnorm(k, cmd, dbuf_view(dy), dbuf_view(dx), dbuf_view(dw), rows, width, eps));
+    cmd_finish(cmd);
+    char what[128];
+    snprintf(what, sizeof what, "rmsnorm rows %u width %u eps %g%s (subgroup %u)", rows, width, (double)eps,
+             in_place ? " in place" : "", k->subgroup_size);
+    dbuf_read(dy, got, what);
+    vkg_test_check_close(what, got, want, n, 1e-6, 1e-5, 1e-10);
+    vkg_buffer_destroy(dx.buf);
+    vkg_buffer_destroy(dw.buf);
+    if (!in_place)
+        vkg_buffer_destroy(dy.buf);
+    free(x), free(w), free(want), free(got);
+}
+
+static void test_rmsnorm(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const uint32_t widths[] = {1, 3, 17, 64, 129, 767, 896, 2048, 4096};
+    static const uint32_t rows[] = {1, 2, 7, 64, 513};
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (size_t w = 0; w < VKG_ARRAY_LEN(widths); w++)
+            for (size_t r = 0; r < VKG_ARRAY_LEN(rows); r++) {
+                if (!exhaustive() && rows[r] == 513 && widths[w] > 896)
+                    continue;
+                rmsnorm_case(ctx, &k, rows[r], widths[w], (w + r) % 2 ? 1e-5f : 1e-6f, (w + r) % 3, 0);
+            }
+        rmsnorm_case(ctx, &k, 7, 2048, 1e-5f, 1, 1);
+        rmsnorm_case(ctx, &k, 3, 5, 0.0f, 0, 1);
+        rmsnorm_case(ctx, &k, 2, 64, 0.5f, 0, 0); /* an eps that matters */
+    }
+}
+
+/* Qwen3's q/k norm inside qkv rows [T, (H + 2 KVH) hd + extra]: the q heads, then the k heads, in
+ * one recording; the v heads and the extra columns must come back bit for bit. */
+static void rmsnorm_heads_case(vkg_context *ctx, const vkg_kernels *k, uint32_t T, uint32_t H, uint32_t KVH,
+                               uint32_t hd, uint32_t extra, size_t pre) {
+    uint32_t stride = (H + 2 * KVH) * hd + extra;
+    size_t n = (size_t)T * stride;
+    float *x = rand_floats(T * 31u + H * 7u + hd, n, -3.0f, 3.0f);
+    float *wq = rand_floats(hd + 11, hd, 0.5f, 1.5f), *wk = rand_floats(hd + 12, hd, 0.5f, 1.5f);
+    float *want = malloc(n * 4), *got = malloc(n * 4);
+    memcpy(want, x, n * 4);
+    ref_rmsnorm_heads(want, wq, (int)T, (int)H, (int)hd, (int)stride, 0, 1e-6f);
+    ref_rmsnorm_heads(want, wk, (int)T, (int)KVH, (int)hd, (int)stride, (int)(H * hd), 1e-6f);
+    dbuf dx = dbuf_make(ctx, "heads x", x, n, pre), dq = dbuf_make(ctx, "wq", wq, hd, 1),
+         dk = dbuf_make(ctx, "wk", wk, hd, 0);
+    vkg_cmd *cmd = cmd_begin(ctx, "rmsnorm_heads");
+    ok(vkg_rmsnorm_heads(k, cmd, dbuf_view(dx), dbuf_view(dq), T, H, hd, stride, 0, 1e-6f));
+    ok(vkg_rmsnorm_heads(k, cmd, dbuf_view(dx), dbuf_view(dk), T, KVH, hd, stride, H * hd, 1e-6f));
+    cmd_finish(cmd);
+    char what[160];
+    snprintf(what, sizeof what, "rmsnorm_heads T %u H %u KVH %u hd %u stride %u cpu %d (subgroup %u)", T, H, KVH,
+             hd, stride, k->cpu_tuning, k->subgroup_size);
+    dbuf_read(dx, got, what);
+    vkg_test_check_close(what, got, want, n, 1e-6, 1e-5, 1e-10);
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t c = (H + KVH) * hd; c < stride; c++)
+            if (memcmp(&got[(size_t)t * stride + c], &x[(size_t)t * stride + c], 4) != 0) {
+                print_error("%s: row %u column %u (not a q or k head) changed\n", what, t, c);
+                fail();
+            }
+    vkg_buffer_destroy(dx.buf);
+    vkg_buffer_destroy(dq.buf);
+    vkg_buffer_destroy(dk.buf);
+    free(x), free(wq), free(wk), free(want), free(got);
+}
+
+static void test_rmsnorm_heads(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const uint32_t cases[][5] = {/* T, H, KVH, hd, extra columns */
+        {1, 16, 8, 128, 0}, {7, 4, 2, 64, 0}, {33, 3, 1, 80, 5}, {5, 2, 2, 256, 0}, {2, 1, 1, 1, 3},
+        {65, 14, 2, 64, 0}, {3, 5, 5, 17, 1}};
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++)
+        for (int cpu = 0; cpu < 2; cpu++) {
+            vkg_kernels k = vkg_kernels_default(ctx);
+            k.subgroup_size = sizes[s];
+            k.cpu_tuning = cpu; /* a workgroup per head, or a lane per head */
+            for (size_t i = 0; i < VKG_ARRAY_LEN(cases); i++)
+                rmsnorm_heads_case(ctx, &k, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4], i % 3);
+        }
+}
+
+/* ---- rope --------------------------------------------------------------------------------- */
+
+typedef struct rope_case {
+    uint32_t T, n_heads, hd, extra; /* rows, rotated heads, head_dim, further columns per row */
+    uint32_t P;                     /* table positions */
+    vkg_rope_pairing pairing;
+    double theta;
+} rope_case;
+
+/* A step buffer (host-visible) whose header sits at byte `offset`, with pos written there. */
+static void set_pos(vkg_buffer *step, uint64_t offset, uint32_t pos) {
+    uint32_t *w = (uint32_t *)((char *)vkg_buffer_map(step) + offset);
+    w[0] = pos;
+}
+
+/* Record rope once and replay it at each position of pos[n_pos]; compare with ref_rope on the same
+ * table, check that rows at or past P and the columns after the heads come back bit for bit, and
+ * (where `formula`) compare with the table-free rotation too. */
+static void rope_case_run(vkg_context *ctx, const vkg_kernels *k, const rope_case *c, const uint32_t *pos,
+                          size_t n_pos, int formula) {
+    uint32_t stride = c->n_heads * c->hd + c->extra;
+    size_t n = (size_t)c->T * stride, nt = (size_t)c->P * c->hd;
+    float *x = rand_floats(c->T * 131u + c->hd * 3u + c->n_heads, n, -1.0f, 1.0f);
+    float *table = malloc(nt * 4), *want = malloc(n * 4), *got = malloc(n * 4), *formula_want = malloc(n * 4);
+    assert_true(table && want && got && formula_want);
+    ref_rope_table(table, (int)c->P, (int)c->hd, c->theta, NULL);
+    uint64_t align = vkg_max_u32(vkg_context_device(ctx)->min_storage_buffer_offset_alignment, 16);
+    dbuf dt = dbuf_make(ctx, "rope table", table, nt, 2); /* an 8-byte aligned, unaligned-binding start */
+    dbuf dx = dbuf_make(ctx, "rope x", NULL, n, 1);
+    vkg_buffer *step = NULL;
+    assert_int_equal(vkg_buffer_create(ctx, align + 64, VKG_MEMORY_HOST, "rope step", &step), VKG_OK);
+    vkg_view sv = {step, align, 64}; /* the header at a non-zero (aligned) offset */
+    vkg_cmd *cmd = cmd_begin(ctx, "rope");
+    ok(vkg_rope(k, cmd, dbuf_view(dx), sv, dbuf_view(dt), c->T, c->n_heads, c->hd, stride, c->P, c->pairing));
+    ok(vkg_cmd_end(cmd));
+    for (size_t r = 0; r < n_pos; r++) {
+        ok(vkg_buffer_upload(dx.buf, dx.pre * 4, x, n * 4));
+        set_pos(step, align, pos[r]);
+        ok(vkg_cmd_run(cmd));
+        char what[200];
+        snprintf(what, sizeof what, "rope T %u heads %u hd %u stride %u P %u pos %u %s theta %g (subgroup %u)", c->T,
+                 c->n_heads, c->hd, stride, c->P, pos[r], c->pairing == VKG_ROPE_HALF ? "half" : "adjacent",
+                 c->theta, k->subgroup_size);
+        dbuf_read(dx, got, what);
+        memcpy(want, x, n * 4);
+        ref_rope(want, (int)c->T, (int)c->n_heads, (int)c->hd, (int)stride, pos[r], (int)c->P, table,
+                 (ref_rope_pairing)c->pairing);
+        vkg_test_check_close(what, got, want, n, 1e-6, 1e-5, 1e-11);
+        for (uint32_t t = 0; t < c->T; t++)
+            for (uint32_t col = 0; col < stride; col++) {
+                bool untouched = col >= c->n_heads * c->hd || (uint64_t)pos[r] + t >= c->P;
+                size_t i = (size_t)t * stride + col;
+                if (untouched && memcmp(&got[i], &x[i], 4) != 0) {
+                    print_error("%s: row %u column %u should be left as it is\n", what, t, col);
+                    fail();
+                }
+            }
+        if (formula && (uint64_t)pos[r] + c->T <= c->P) {
+            /* Table-free: angles from theta itself. The table's fp32 cos/sin are off by half an ulp. */
+            memcpy(formula_want, x, n * 4);
+            ref_rope_theta(formula_want, (int)c->T, (int)c->n_heads, (int)c->hd, (int)stride, pos[r], c->theta,
+                           (ref_rope_pairing)c->pairing);
+            strncat(what, " vs formula", sizeof what - strlen(what) - 1);
+            vkg_test_check_close(what, got, formula_want, n, 2e-6, 1e-5, 1e-11);
+        }
+    }
+    vkg_cmd_destroy(cmd);
+    vkg_buffer_destroy(step);
+    vkg_buffer_destroy(dt.buf);
+    vkg_buffer_destroy(dx.buf);
+    free(x), free(table), free(want), free(got), free(formula_want);
+}
+
+static void test_rope(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const rope_case cases[] = {
+        {1, 24, 64, 8 * 64, 4096, VKG_ROPE_HALF, 500000.0},  /* a decode row: q + k heads, then v */
+        {7, 3, 128, 1 * 128, 64, VKG_ROPE_HALF, 10000.0},
+        {33, 2, 80, 5, 40, VKG_ROPE_ADJACENT, 10000.0},      /* rows past P at the later positions */
+        {5, 3, 256, 0, 300, VKG_ROPE_ADJACENT, 1000000.0},
+        {3, 1, 2, 1, 9, VKG_ROPE_HALF, 10000.0},
+        {65, 6, 64, 3, 200, VKG_ROPE_ADJACENT, 10000.0},
+        {2, 5, 256, 0, 8, VKG_ROPE_HALF, 10000.0},
+        {1, 1, 6, 0, 4, VKG_ROPE_ADJACENT, 10000.0},
+    };
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (size_t i = 0; i < VKG_ARRAY_LEN(cases); i++) {
+            const rope_case *c = &cases[i];
+            /* Position 0 (identity), 1 (the known angles), one inside, the last rows in range,
+             * some rows past P, all past P, and a position whose pos + t wraps 32 bits. */
+            uint32_t pos[] = {0, 1, c->P / 3, c->P - c->T, c->P - 1, c->P + 5, 0xfffffff0u};
+            size_t n_pos = VKG_ARRAY_LEN(pos);
+            if (c->T > c->P)
+                n_pos = 2;
+            rope_case_run(ctx, &k, c, pos, n_pos, 1);
+        }
+    }
+}
+
+/* Both pairings at every head size the issue names, at position 1 and theta 10000 against the
+ * formula (angle of pair i = 10000^(-2i/hd)). */
+static void test_rope_known_angles(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    vkg_kernels k = vkg_kernels_default(ctx);
+    static const uint32_t hds[] = {64, 128, 80, 256};
+    static const uint32_t pos[] = {1, 1000};
+    for (size_t h = 0; h < VKG_ARRAY_LEN(hds); h++)
+        for (int pairing = 0; pairing < 2; pairing++) {
+            rope_case c = {2, 3, hds[h], 0, 1024, (vkg_rope_pairing)pairing, 10000.0};
+            rope_case_run(ctx, &k, &c, pos, VKG_ARRAY_LEN(pos), 1);
+        }
+}
+
+/* ---- swiglu ------------------------------------------------------------------------------- */
+
+static void test_swiglu(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    static const uint32_t cases[][2] = {{1, 1}, {1, 5632}, {7, 17}, {3, 1025}, {513, 64}, {2, 8192}, {5, 3}};
+    uint32_t sizes[8], n_sizes = subgroup_sizes(ctx, sizes);
+    for (uint32_t s = 0; s < n_sizes; s++) {
+        vkg_kernels k = vkg_kernels_default(ctx);
+        k.subgroup_size = sizes[s];
+        for (size_t i = 0; i < VKG_ARRAY_LEN(cases); i++) {
+            uint32_t T = cases[i][0], ff = cases[i][1];
+            size_t n = (size_t)T * ff;
+            float *gu = rand_floats(T * 17u + ff, 2 * n, -8.0f, 8.0f);
+            /* Gates where exp(-g) overflows or vanishes, and zeros. */
+            static const float extremes[] = {0.0f, -0.0f, 30.0f, -30.0f, 100.0f, -100.0f, 1e4f, -1e4f};
+            for (size_t e = 0; e < VKG_ARRAY_LEN(extremes) && e < n; e++) {
+                size_t j = (e * 7919) % n;
+                gu[j / ff * 2 * ff + j % ff] = extremes[e];
+            }
+            float *want = malloc(n * 4), *got = malloc(n * 4);
+            ref_swiglu(want, gu, (int)T, (int)ff);
+            dbuf dg = dbuf_make(ctx, "gu", gu, 2 * n, i % 3), dy = dbuf_make(ctx, "swiglu y", NULL, n, 2);
+            vkg_cmd *cmd = cmd_begin(ctx, "swiglu");
+            ok(vkg_swiglu(&k, cmd, dbuf_view(dy), dbuf_view(dg), T, ff));
+            cmd_finish(cmd);
+            char what[96];
+            snprintf(what, sizeof what, "swiglu T %u ff %u (subgroup %u)", T, ff, sizes[s]);
+            dbuf_read(dy, got, what);
+            vkg_test_check_close(what, got, want, n, 1e-6, 1e-5, 1e-10);
+            vkg_buffer_destroy(dg.buf);
+            vkg_buffer_destroy(dy.buf);
+            free(gu), free(want), free(got);
+        }
+    }
 }
 
 /* ---- argmax ------------------------------------------------------------------------------- */
@@ -582,6 +902,12 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_gelu_add, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_embedding, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_embedding_gpt2_wte, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test(test_ref_norm_rope_hand),
+        cmocka_unit_test_setup_teardown(test_rmsnorm, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_rmsnorm_heads, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_rope, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_rope_known_angles, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_swiglu, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_argmax, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_bad_shapes, vkg_test_setup, vkg_test_teardown),
     };

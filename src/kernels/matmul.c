@@ -19,6 +19,10 @@ enum {
     COOP_SHARED = 2 * 64 * COOP_BK * 2 + 64 * 64 * 4,
 };
 
+static const char *storage_name(vkg_storage s) {
+    return s == VKG_STORAGE_F16 ? "fp16" : s == VKG_STORAGE_BF16 ? "bf16" : "fp32";
+}
+
 /* The fragment rows FM and columns FN of an fp16 FM x FN x 16 shape that extension `api` offers, the
  * largest with FM, FN in {8, 16} (they must divide the 32 x 32 quadrant of a subgroup); false if none. */
 static bool coopmat_shape(const vkg_device_info *info, vkg_coopmat_api api, uint32_t *fm, uint32_t *fn) {
@@ -36,18 +40,21 @@ static bool coopmat_shape(const vkg_device_info *info, vkg_coopmat_api api, uint
 }
 
 /* The subgroup size the cooperative-matrix workgroup is laid out for: a forced size, else 32 (what
- * NVIDIA runs, and what AMD runs matrix cores with) where the driver's default is 32 or size control
- * can require it, else the default. 0 where `api` cannot use it (the NV extension is NVIDIA's: 32). */
+ * NVIDIA runs, and what AMD runs matrix cores with) where the device can run 32, else its default.
+ * matmul_coopmat.comp gives each of exactly 4 subgroups a quadrant (gl_SubgroupID), so the pipeline
+ * always requires this size with full subgroups (VK_EXT_subgroup_size_control, core in 1.3):
+ * without that a driver may pick another size for the pipeline (AMD wave32/64, Intel 8..32) or
+ * launch partial subgroups, and the quadrants would be computed by the wrong lanes or not at all.
+ * 0 where that cannot be required, or where `api` cannot use the size (NV is NVIDIA's: 32). */
 static uint32_t coopmat_subgroup(const vkg_kernels *k, vkg_coopmat_api api) {
     const vkg_device_info *info = vkg_context_device(k->ctx);
+    if (!info->subgroup_size_control)
+        return 0;
     uint32_t s = k->subgroup_size;
     if (!s)
-        s = info->subgroup_size == COOP_SUBGROUP ||
-                    (info->subgroup_size_control && info->subgroup_min <= COOP_SUBGROUP &&
-                     info->subgroup_max >= COOP_SUBGROUP)
-                ? COOP_SUBGROUP
-                : info->subgroup_size;
-    if (api == VKG_COOPMAT_NV && s != COOP_SUBGROUP)
+        s = info->subgroup_min <= COOP_SUBGROUP && info->subgroup_max >= COOP_SUBGROUP ? COOP_SUBGROUP
+                                                                                       : info->subgroup_size;
+    if (s < info->subgroup_min || s > info->subgroup_max || (api == VKG_COOPMAT_NV && s != COOP_SUBGROUP))
         return 0;
     return s * COOP_SUBGROUPS <= info->max_workgroup_invocations ? s : 0;
 }
@@ -70,8 +77,8 @@ typedef struct vec_shape {
 
 enum { DECODE_BATCH_MB = 8 }; /* rows of X per workgroup in a batched decode step (shared memory) */
 
-static vec_shape vec_shape_for(const vkg_kernels *k, uint32_t M, uint32_t K, uint32_t N, bool f16, bool batch) {
-    uint32_t chunks = K / (f16 ? 8 : 4);
+static vec_shape vec_shape_for(const vkg_kernels *k, uint32_t M, uint32_t K, uint32_t N, bool w16, bool batch) {
+    uint32_t chunks = K / (w16 ? 8 : 4);
     vec_shape s;
     if (k->cpu_tuning) {
         /* Each invocation owns 4 whole rows (teams of one: no reduction, x reused 4 times) and,
@@ -170,21 +177,21 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
     if (ep == VKG_EPILOGUE_RESIDUAL && !residual)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: residual epilogue without a residual "
                         "view", M, N, K);
-    if (w->storage != VKG_STORAGE_F32 && w->storage != VKG_STORAGE_F16)
+    if (w->storage != VKG_STORAGE_F32 && w->storage != VKG_STORAGE_F16 && w->storage != VKG_STORAGE_BF16)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: unknown weight storage %d", M, N, K,
                         (int)w->storage);
-    if (w->storage == VKG_STORAGE_F16 && !info->storage_16bit)
-        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "matmul M=%u N=%u K=%u: fp16 weights need 16-bit storage, "
-                        "which %s lacks (or VKG_DISABLE_FP16 is set)", M, N, K, info->name);
+    const char *sname = storage_name(w->storage);
+    if (w->storage != VKG_STORAGE_F32 && !info->storage_16bit)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "matmul M=%u N=%u K=%u: %s weights need 16-bit storage, "
+                        "which %s lacks (or VKG_DISABLE_FP16 is set)", M, N, K, sname, info->name);
     vkg_matmul_path path = opt ? opt->path : VKG_MATMUL_PATH_AUTO;
     bool coop_ok = w->storage == VKG_STORAGE_F16 && k->coopmat != VKG_COOPMAT_NONE &&
                    vkg_matmul_coopmat_usable(k, k->coopmat);
     if (path == VKG_MATMUL_PATH_COOPMAT && !coop_ok)
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "matmul M=%u N=%u K=%u: the cooperative-matrix path needs fp16 "
                         "weights (these are %s) and VK_KHR_ or VK_NV_cooperative_matrix with an fp16 8|16 x 8|16 "
-                        "x 16 shape, shaderFloat16, 16-bit storage, the Vulkan memory model and 24 KB of shared "
-                        "memory; %s %s", M, N, K,
-                        w->storage == VKG_STORAGE_F16 ? "fp16" : "fp32", info->name,
+                        "x 16 shape, shaderFloat16, 16-bit storage, the Vulkan memory model, 24 KB of shared "
+                        "memory and subgroup size control (4 full subgroups); %s %s", M, N, K, sname, info->name,
                         k->coopmat == VKG_COOPMAT_NONE ? "has none of it usable (or it is switched off)"
                                                        : "does not offer them through the chosen extension");
     /* A CPU device runs prefill on the vector path too, with MB rows of X per workgroup: the tiled
@@ -203,7 +210,7 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: sizes overflow", M, N, K);
     if (w_end > vkg_buffer_size(w->buf))
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: weight matrix [%u,%u] (%s) at offset "
-                        "%llu needs %llu bytes, its buffer has %llu", M, N, K, N, K, eb == 2 ? "fp16" : "fp32",
+                        "%llu needs %llu bytes, its buffer has %llu", M, N, K, N, K, sname,
                         (unsigned long long)w->offset, (unsigned long long)w_bytes,
                         (unsigned long long)vkg_buffer_size(w->buf));
     uint32_t align = info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 1;
@@ -230,16 +237,18 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
                         M, N, K);
 
     /* The pipeline and the grid's block sizes of the chosen path. */
-    bool f16 = w->storage == VKG_STORAGE_F16;
+    bool w16 = w->storage != VKG_STORAGE_F32; /* fp16 or bf16: 8 per vector chunk */
+    static const char *vec_names[] = {"matmul_vec_f32", "matmul_vec_f16", "matmul_vec_bf16"};
+    static const char *tiled_names[] = {"matmul_tiled_f32", "matmul_tiled_f16", "matmul_tiled_bf16"};
     vkg_kernel_desc desc = {.n_bindings = N_BIND, .writes = 1u << BIND_Y, .push_size = sizeof(vkg_matmul_push)};
     uint32_t block_n, block_m, aligned;
     vkg_pipeline *p = NULL;
     if (path == VKG_MATMUL_PATH_VECTOR) {
-        vec_shape vs = vec_shape_for(k, M, K, N, f16, opt && opt->decode_batch);
+        vec_shape vs = vec_shape_for(k, M, K, N, w16, opt && opt->decode_batch);
         block_n = (vs.wg / vs.tpr) * vs.rows * vs.passes;
         block_m = vs.mb;
-        aligned = K % (f16 ? 8 : 4) == 0;
-        desc.shader = f16 ? "matmul_vec_f16" : "matmul_vec_f32";
+        aligned = K % (w16 ? 8 : 4) == 0;
+        desc.shader = vec_names[w->storage];
         desc.n_spec = 5;
         desc.spec[0] = vs.wg;
         desc.spec[1] = vs.rows;
@@ -251,7 +260,7 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         block_n = TILE_BN;
         block_m = TILE_BM;
         aligned = K % 4 == 0;
-        desc.shader = f16 ? "matmul_tiled_f16" : "matmul_tiled_f32";
+        desc.shader = tiled_names[w->storage];
         desc.n_spec = 6;
         uint32_t spec[6] = {(TILE_BM / TILE_TM) * (TILE_BN / TILE_TN), TILE_BM, TILE_BN, TILE_BK, TILE_TM, TILE_TN};
 
@@ -270,8 +279,8 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
         desc.spec[1] = COOP_BK;
         desc.spec[2] = fn;
         desc.spec[3] = fm;
-        /* The workgroup is exactly 4 subgroups of sg: require sg where it is not the default. */
-        desc.subgroup_size = sg == info->subgroup_size ? 0 : sg;
+        /* The workgroup is exactly 4 full subgroups of sg (coopmat_subgroup): always required. */
+        desc.subgroup_size = sg;
         VKG_TRY(vkg_pipeline_get(k->ctx, &desc, &p));
     }
 

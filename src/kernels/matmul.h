@@ -1,15 +1,17 @@
 /*
  * kernels/matmul.h — Y[M,N] = X[M,K] · W^T + b with a fused epilogue (GELU or residual add): the
- * linear layers and the LM head. W is a vkg_matrix [N,K] (row n = the K weights of output n), fp32 or
- * fp16 storage; X, Y, bias and the residual are fp32. Arithmetic is fp32 (the cooperative-matrix path
- * rounds X to fp16; it is used for fp16 W only).
+ * linear layers and the LM head. W is a vkg_matrix [N,K] (row n = the K weights of output n), fp32,
+ * fp16 or bf16 storage (both 16-bit kinds need 16-bit storage only; bf16 is widened in the shader);
+ * X, Y, bias and the residual are fp32. Arithmetic is fp32 (the cooperative-matrix path rounds X to
+ * fp16; it is used for fp16 W only: bf16 W takes the tiled path).
  *
  * Paths (shaders/matmul_*.comp):
  *   VECTOR   M = 1 decode: a memory-bound matrix-vector product streaming W with wide loads.
  *   TILED    M > 1 prefill: shared-memory tiles of 64 x 64 with 4 x 4 register micro-tiles.
  *   COOPMAT  M > 1 with fp16 W through the cooperative-matrix extension k->coopmat (KHR or NV): an
  *            fp16 FM x FN x 16 shape with FM, FN in {8, 16}, shaderFloat16, 16-bit storage and
- *            24 KB of shared memory; workgroups of 4 subgroups (of 32 where the device can run 32).
+ *            24 KB of shared memory, and subgroup size control: workgroups of exactly 4 full
+ *            subgroups of a required size (32 where the device can run 32), see matmul.c.
  * Every path computes every M, so tests force each one at every shape.
  *
  * W may be larger than one storage binding: it is bound in row chunks of vkg_rows_per_binding() rows
@@ -52,7 +54,8 @@ typedef struct vkg_matmul_options {
  * offsets aligned to minStorageBufferOffsetAlignment, as must w->offset.
  * Fails with VKG_ERROR_INVALID_ARGUMENT (zero sizes, views too small, missing residual, bad
  * epilogue), VKG_ERROR_DEVICE_LIMIT (x, y or residual larger than one binding — split M),
- * VKG_ERROR_FEATURE_MISSING (fp16 W without 16-bit storage); each message names matmul and the sizes. */
+ * VKG_ERROR_FEATURE_MISSING (fp16 or bf16 W without 16-bit storage); each message names matmul and
+ * the sizes. */
 vkg_status vkg_matmul(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, const vkg_matrix *w,
                       const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep);
 

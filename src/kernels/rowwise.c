@@ -1,7 +1,8 @@
 /*
- * kernels/rowwise.c — host wrappers of layernorm, softmax, gelu, add, embedding and argmax: shape
- * checks, binding (with element offsets for unaligned views and row chunks for wte), pipeline
- * choice and dispatch. The math lives in the shaders; see kernels/rowwise.h for the contracts.
+ * kernels/rowwise.c — host wrappers of layernorm, rmsnorm (rows and heads), softmax, gelu, swiglu,
+ * add, rope, embedding and argmax: shape checks, binding (with element offsets for unaligned views
+ * and row chunks for wte), pipeline choice and dispatch. The math lives in the shaders; see
+ * kernels/rowwise.h for the contracts.
  */
 #include "kernels/rowwise.h"
 
@@ -14,6 +15,7 @@ enum {
     ELT_WG = 256,        /* element-wise kernels; each invocation does ELT_PER_INV elements */
     ELT_PER_INV = 4,
     EMB_WG = 128,
+    RMSNORM_LANES = 64,  /* CPU tuning of rmsnorm_heads: heads (one per lane) per workgroup */
     ARGMAX_WG = 256,
     ARGMAX_PER_INV = 4,  /* first pass: WG * 4 elements per workgroup */
     ARGMAX_SINGLE = 4096, /* up to this many elements one workgroup does it in one pass */
@@ -63,13 +65,20 @@ static vkg_status bind_elems(const vkg_kernels *k, const char *kernel, const cha
     return VKG_OK;
 }
 
-static vkg_status pipeline(const vkg_kernels *k, const char *shader, uint32_t n_bindings, uint32_t writes,
-                           uint32_t push_size, uint32_t wg, vkg_pipeline **p) {
+/* The pipeline of `shader` with workgroup size wg (specialization constant 0) and, for n_spec = 2,
+ * spec1 as constant 1. */
+static vkg_status pipeline_spec(const vkg_kernels *k, const char *shader, uint32_t n_bindings, uint32_t writes,
+                                uint32_t push_size, uint32_t wg, uint32_t n_spec, uint32_t spec1, vkg_pipeline **p) {
     /* A forced subgroup size must divide the workgroup; every size here is a power of two. */
     wg = vkg_max_u32(wg, k->subgroup_size);
     vkg_kernel_desc d = {.shader = shader, .n_bindings = n_bindings, .writes = writes,
-                         .push_size = push_size, .n_spec = 1, .spec = {wg}};
+                         .push_size = push_size, .n_spec = n_spec, .spec = {wg, spec1}};
     return vkg_kernels_pipeline(k, d, p);
+}
+
+static vkg_status pipeline(const vkg_kernels *k, const char *shader, uint32_t n_bindings, uint32_t writes,
+                           uint32_t push_size, uint32_t wg, vkg_pipeline **p) {
+    return pipeline_spec(k, shader, n_bindings, writes, push_size, wg, 1, 0, p);
 }
 
 static bool bad_common(const vkg_kernels *k, const vkg_cmd *cmd) { return !k || !k->ctx || !cmd; }
@@ -164,17 +173,133 @@ vkg_status vkg_add(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view a, v
     return vkg_cmd_dispatch_1d(cmd, p, views, &push, elt_groups(n, vkg_pipeline_local_size(p)));
 }
 
+/* The first `words` words of a step buffer view (shaders/step.h), which must start aligned. */
+static vkg_status bind_step(const vkg_kernels *k, const char *kernel, vkg_view step, uint32_t words, vkg_view *out) {
+    if (!step.buf || step.offset % offset_alignment(k) || step.size < (uint64_t)words * 4 ||
+        step.offset + step.size > vkg_buffer_size(step.buf))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: step view (offset %llu, %llu bytes) must hold "
+                        "%u words at an offset aligned to %llu", kernel, (unsigned long long)step.offset,
+                        (unsigned long long)step.size, words, (unsigned long long)offset_alignment(k));
+    *out = (vkg_view){step.buf, step.offset, (uint64_t)words * 4};
+    return VKG_OK;
+}
+
+static bool finite_eps(float eps) { return eps >= 0.0f && eps <= 1e30f; }
+
+/* ---- rmsnorm, rope, swiglu ---------------------------------------------------------------- */
+
+vkg_status vkg_rmsnorm(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, vkg_view w, uint32_t rows,
+                       uint32_t width, float eps) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rmsnorm: NULL kernels or recorder");
+    VKG_TRY(check_rows("rmsnorm", rows, width));
+    if (!finite_eps(eps))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rmsnorm: eps %g is negative or not finite", (double)eps);
+    uint64_t n = (uint64_t)rows * width;
+    bound bx = {0}, bw = {0}, by = {0};
+    VKG_TRY(bind_elems(k, "rmsnorm", "x", x, 0, n, 4, &bx));
+    VKG_TRY(bind_elems(k, "rmsnorm", "w", w, 0, width, 4, &bw));
+    VKG_TRY(bind_elems(k, "rmsnorm", "y", y, 0, n, 4, &by));
+    vkg_pipeline *p;
+    VKG_TRY(pipeline_spec(k, "rmsnorm", 3, 1u << 2, sizeof(vkg_rmsnorm_push), width > 128 ? ROW_WG : ROW_WG_NARROW,
+                          2, 0, &p));
+    vkg_rmsnorm_push push = {.rows = rows, .heads = 1, .width = width, .x_off = bx.off, .w_off = bw.off,
+                             .y_off = by.off, .x_stride = width, .y_stride = width, .eps = eps};
+    return vkg_cmd_dispatch_1d(cmd, p, (vkg_view[]){bx.view, bw.view, by.view}, &push, rows);
+}
+
+/* Check a [T, row_stride] activation of which each row uses n_heads * hd elements from column col,
+ * and bind it from (row 0, col). */
+static vkg_status bind_heads(const vkg_kernels *k, const char *kernel, vkg_view x, uint32_t T, uint32_t n_heads,
+                             uint32_t hd, uint32_t row_stride, uint32_t col, bound *out) {
+    uint64_t span = (uint64_t)n_heads * hd;
+    if (T == 0 || n_heads == 0 || hd == 0 || (uint64_t)col + span > row_stride ||
+        (uint64_t)T * row_stride > UINT32_MAX / 2)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: T %u, %u heads of %u at column %u do not fit rows of "
+                        "%u elements (or are empty or too large)", kernel, T, n_heads, hd, col, row_stride);
+    return bind_elems(k, kernel, "x", x, col, (uint64_t)(T - 1) * row_stride + span, 4, out);
+}
+
+vkg_status vkg_rmsnorm_heads(const vkg_kernels *k, vkg_cmd *cmd, vkg_view x, vkg_view w, uint32_t T,
+                             uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t col, float eps) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rmsnorm_heads: NULL kernels or recorder");
+    if (!finite_eps(eps))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rmsnorm_heads: eps %g is negative or not finite", (double)eps);
+    bound bx = {0}, bw = {0};
+    VKG_TRY(bind_heads(k, "rmsnorm_heads", x, T, n_heads, hd, row_stride, col, &bx));
+    VKG_TRY(bind_elems(k, "rmsnorm_heads", "w", w, 0, hd, 4, &bw));
+    /* CPU tuning: a lane per head (a barrier-free loop, RMSNORM_LANES heads per workgroup) instead
+     * of a workgroup per head; see shaders/rmsnorm.comp. */
+    uint32_t rows = T * n_heads, lanes = k->cpu_tuning ? 1 : 0;
+    vkg_pipeline *p;
+    VKG_TRY(pipeline_spec(k, "rmsnorm", 3, 1u << 2, sizeof(vkg_rmsnorm_push),
+                          lanes ? RMSNORM_LANES : hd > 128 ? ROW_WG : ROW_WG_NARROW, 2, lanes, &p));
+    vkg_rmsnorm_push push = {.rows = rows, .heads = n_heads, .width = hd, .x_off = bx.off, .w_off = bw.off,
+                             .y_off = bx.off, .x_stride = row_stride, .y_stride = row_stride, .eps = eps};
+    uint64_t groups = lanes ? vkg_div_up(rows, vkg_pipeline_local_size(p)) : rows;
+    return vkg_cmd_dispatch_1d(cmd, p, (vkg_view[]){bx.view, bw.view, bx.view}, &push, groups);
+}
+
+vkg_status vkg_rope(const vkg_kernels *k, vkg_cmd *cmd, vkg_view x, vkg_view step, vkg_view table, uint32_t T,
+                    uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t P, vkg_rope_pairing pairing) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rope: NULL kernels or recorder");
+    if (hd == 0 || hd % 2 || hd > VKG_ROPE_MAX_HEAD_DIM)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rope: head_dim %u must be even and at most %u", hd,
+                        VKG_ROPE_MAX_HEAD_DIM);
+    if (pairing != VKG_ROPE_HALF && pairing != VKG_ROPE_ADJACENT)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rope: unknown pairing %d", (int)pairing);
+    if (P == 0)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "rope: the table has no positions");
+    bound bx = {0}, bt = {0};
+    VKG_TRY(bind_heads(k, "rope", x, T, n_heads, hd, row_stride, 0, &bx));
+    /* (cos, sin) pairs, bound as 8-byte elements (vec2 in the shader). */
+    VKG_TRY(bind_elems(k, "rope", "table", table, 0, (uint64_t)P * (hd / 2), 8, &bt));
+    vkg_view sv;
+    VKG_TRY(bind_step(k, "rope", step, VKG_STEP_HEADER_WORDS, &sv));
+    vkg_pipeline *p;
+    VKG_TRY(pipeline(k, "rope", 3, 1u << 0, sizeof(vkg_rope_push), ELT_WG, &p));
+    vkg_rope_push push = {.T = T, .n_heads = n_heads, .half_dim = hd / 2, .row_stride = row_stride,
+                          .x_off = bx.off, .table_off = bt.off, .n_pos = P,
+                          .pairing = pairing == VKG_ROPE_ADJACENT ? VKG_ROPE_PAIR_ADJACENT : VKG_ROPE_PAIR_HALF};
+    uint32_t pairs = T * n_heads * (hd / 2); /* < T * row_stride / 2: bind_heads bounded it */
+    return vkg_cmd_dispatch_1d(cmd, p, (vkg_view[]){bx.view, bt.view, sv}, &push,
+                               elt_groups(pairs, vkg_pipeline_local_size(p)));
+}
+
+vkg_status vkg_swiglu(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view gu, uint32_t T, uint32_t ff) {
+    if (bad_common(k, cmd))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "swiglu: NULL kernels or recorder");
+    if (ff > UINT32_MAX / 4)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "swiglu: ff %u is too large", ff);
+    VKG_TRY(check_rows("swiglu", T, 2 * ff));
+    uint64_t n = (uint64_t)T * ff;
+    bound bg = {0}, by = {0};
+    VKG_TRY(bind_elems(k, "swiglu", "gu", gu, 0, 2 * n, 4, &bg));
+    VKG_TRY(bind_elems(k, "swiglu", "y", y, 0, n, 4, &by));
+    uint64_t g0 = gu.offset, g1 = gu.offset + 2 * n * 4, y0 = y.offset, y1 = y.offset + n * 4;
+    if (gu.buf == y.buf && g0 < y1 && y0 < g1)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "swiglu: y overlaps gu (rows of different widths cannot be "
+                        "done in place)");
+    vkg_pipeline *p;
+    VKG_TRY(pipeline(k, "swiglu", 2, 1u << 1, sizeof(vkg_swiglu_push), ELT_WG, &p));
+    vkg_swiglu_push push = {.n = (uint32_t)n, .ff = ff, .y_off = by.off, .gu_off = bg.off};
+    return vkg_cmd_dispatch_1d(cmd, p, (vkg_view[]){bg.view, by.view}, &push,
+                               elt_groups((uint32_t)n, vkg_pipeline_local_size(p)));
+}
+
 /* ---- embedding ---------------------------------------------------------------------------- */
 
 static vkg_status check_matrix(const vkg_kernels *k, const char *what, const vkg_matrix *m) {
     uint64_t bytes, end;
     if (!m || !m->buf || m->rows == 0 || m->cols == 0)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: %s is missing or empty", what);
-    if (m->storage != VKG_STORAGE_F32 && m->storage != VKG_STORAGE_F16)
+    if (m->storage != VKG_STORAGE_F32 && m->storage != VKG_STORAGE_F16 && m->storage != VKG_STORAGE_BF16)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: %s has unknown storage %d", what, (int)m->storage);
-    if (m->storage == VKG_STORAGE_F16 && !vkg_context_device(k->ctx)->storage_16bit)
-        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "embedding: %s is fp16 but %s lacks 16-bit storage", what,
-                        vkg_context_device(k->ctx)->name);
+    if (m->storage != VKG_STORAGE_F32 && !vkg_context_device(k->ctx)->storage_16bit)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "embedding: %s is %s but %s lacks 16-bit storage", what,
+                        m->storage == VKG_STORAGE_F16 ? "fp16" : "bf16", vkg_context_device(k->ctx)->name);
     if (!vkg_mul_u64((uint64_t)m->rows * m->cols, vkg_storage_bytes(m->storage), &bytes) ||
         !vkg_add_u64(m->offset, bytes, &end) || end > vkg_buffer_size(m->buf) ||
         m->offset % vkg_storage_bytes(m->storage))
@@ -201,9 +326,9 @@ static uint64_t wte_chunk_rows(const vkg_kernels *k, const vkg_matrix *wte, uint
     return (rows * row_bytes) % align ? 0 : rows;
 }
 
-static const char *embedding_shader(const vkg_matrix *wte, const vkg_matrix *wpe) {
-    static const char *names[2][2] = {{"embedding", "embedding_wpe16"}, {"embedding_wte16", "embedding_f16"}};
-    return names[wte->storage == VKG_STORAGE_F16][wpe->storage == VKG_STORAGE_F16];
+/* The shader's table kind (VKG_TABLE_*) of a table's storage. */
+static uint32_t table_kind(vkg_storage s) {
+    return s == VKG_STORAGE_F16 ? VKG_TABLE_F16 : s == VKG_STORAGE_BF16 ? VKG_TABLE_BF16 : VKG_TABLE_F32;
 }
 
 vkg_status vkg_embedding_chunked(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, const vkg_matrix *wte,
@@ -211,28 +336,26 @@ vkg_status vkg_embedding_chunked(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y,
     if (bad_common(k, cmd))
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: NULL kernels or recorder");
     VKG_TRY(check_matrix(k, "wte", wte));
-    VKG_TRY(check_matrix(k, "wpe", wpe));
+    if (wpe)
+        VKG_TRY(check_matrix(k, "wpe", wpe));
     uint32_t d = wte->cols;
-    if (wpe->cols != d)
+    if (wpe && wpe->cols != d)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: wte is [%u, %u] but wpe is [%u, %u]", wte->rows,
                         wte->cols, wpe->rows, wpe->cols);
-    if (T == 0 || T > wpe->rows)
-        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: T = %u rows, wpe has %u positions", T, wpe->rows);
+    if (T == 0 || (wpe && T > wpe->rows))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: T = %u rows, wpe has %u positions", T,
+                        wpe ? wpe->rows : 0);
     VKG_TRY(check_rows("embedding", T, d));
-    if (!step.buf || step.offset % offset_alignment(k) ||
-        step.size < ((uint64_t)VKG_STEP_HEADER_WORDS + T) * 4 ||
-        step.offset + step.size > vkg_buffer_size(step.buf))
-        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "embedding: step view (offset %llu, %llu bytes) must hold "
-                        "%u words at an offset aligned to %llu", (unsigned long long)step.offset,
-                        (unsigned long long)step.size, VKG_STEP_HEADER_WORDS + T,
-                        (unsigned long long)offset_alignment(k));
-    vkg_view step_bound = {step.buf, step.offset, ((uint64_t)VKG_STEP_HEADER_WORDS + T) * 4};
+    vkg_view step_bound;
+    VKG_TRY(bind_step(k, "embedding", step, VKG_STEP_HEADER_WORDS + T, &step_bound));
 
     bound by = {0}, bp = {0};
     VKG_TRY(bind_elems(k, "embedding", "y", y, 0, (uint64_t)T * d, 4, &by));
-    uint32_t eb = vkg_storage_bytes(wpe->storage);
-    vkg_view wpe_view = {wpe->buf, wpe->offset, (uint64_t)wpe->rows * d * eb};
-    VKG_TRY(bind_elems(k, "embedding", "wpe", wpe_view, 0, (uint64_t)wpe->rows * d, eb, &bp));
+    if (wpe) {
+        uint32_t eb = vkg_storage_bytes(wpe->storage);
+        vkg_view wpe_view = {wpe->buf, wpe->offset, (uint64_t)wpe->rows * d * eb};
+        VKG_TRY(bind_elems(k, "embedding", "wpe", wpe_view, 0, (uint64_t)wpe->rows * d, eb, &bp));
+    }
 
     uint32_t wb = vkg_storage_bytes(wte->storage);
     uint64_t row_bytes = (uint64_t)d * wb;
@@ -251,8 +374,11 @@ vkg_status vkg_embedding_chunked(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y,
     }
     uint64_t n_chunks = (wte->rows + chunk_rows - 1) / chunk_rows;
 
+    /* fp32 tables take the variant that needs no 16-bit storage. */
+    bool all_f32 = wte->storage == VKG_STORAGE_F32 && (!wpe || wpe->storage == VKG_STORAGE_F32);
     vkg_pipeline *p;
-    VKG_TRY(pipeline(k, embedding_shader(wte, wpe), 7, 1u << 6, sizeof(vkg_embedding_push), EMB_WG, &p));
+    VKG_TRY(pipeline(k, all_f32 ? "embedding" : "embedding_16bit", 7, 1u << 6, sizeof(vkg_embedding_push), EMB_WG,
+                     &p));
     for (uint64_t c0 = 0; c0 < n_chunks; c0 += VKG_EMBEDDING_MAX_CHUNKS) {
         uint32_t used = (uint32_t)(n_chunks - c0 < VKG_EMBEDDING_MAX_CHUNKS ? n_chunks - c0 : VKG_EMBEDDING_MAX_CHUNKS);
         vkg_view views[7];
@@ -262,14 +388,15 @@ vkg_status vkg_embedding_chunked(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y,
             uint64_t rows = wte->rows - first < chunk_rows ? wte->rows - first : chunk_rows;
             views[i] = (vkg_view){wte->buf, wte->offset - skew + first * row_bytes, skew + rows * row_bytes};
         }
-        views[4] = bp.view;
+        views[4] = wpe ? bp.view : views[0]; /* without wpe: a dummy the shader never reads */
         views[5] = step_bound;
         views[6] = by.view;
         vkg_embedding_push push = {
-            .T = T, .d = d, .vocab = wte->rows, .n_pos = wpe->rows,
+            .T = T, .d = d, .vocab = wte->rows, .n_pos = wpe ? wpe->rows : 0,
             .first_row = (uint32_t)(c0 * chunk_rows), .chunk_rows = (uint32_t)chunk_rows, .n_chunks = used,
             .wte_off = (uint32_t)(skew / wb), .wpe_off = bp.off, .y_off = by.off,
             .owns_invalid = c0 + VKG_EMBEDDING_MAX_CHUNKS >= n_chunks,
+            .wte_kind = table_kind(wte->storage), .wpe_kind = wpe ? table_kind(wpe->storage) : VKG_TABLE_NONE,
         };
         VKG_TRY(vkg_cmd_dispatch_1d(cmd, p, views, &push, T));
     }

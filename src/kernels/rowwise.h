@@ -1,6 +1,7 @@
 /*
- * kernels/rowwise.h — host wrappers of the row-wise and element-wise kernels: layernorm, softmax,
- * gelu, add, embedding and argmax (shaders/{layernorm,softmax,gelu,add,embedding,argmax}.comp).
+ * kernels/rowwise.h — host wrappers of the row-wise and element-wise kernels: layernorm, rmsnorm,
+ * softmax, gelu, swiglu, add, rope, embedding and argmax
+ * (shaders/{layernorm,rmsnorm,softmax,gelu,swiglu,add,rope,embedding,argmax}.comp).
  * Each checks its shapes, binds its tensors and records its dispatch(es) into `cmd`; nothing runs
  * until the recording is submitted. Not here: matmul, attention, KV store (their own families).
  *
@@ -14,7 +15,7 @@
  *     sizes, for zero sizes, NULL arguments and views too small for the shape;
  *     VKG_ERROR_DEVICE_LIMIT when one tensor would need more than one binding
  *     (maxStorageBufferRange) — only wte is chunked, by vkg_embedding; VKG_ERROR_FEATURE_MISSING
- *     for fp16 tables on a device without 16-bit storage.
+ *     for fp16 or bf16 tables on a device without 16-bit storage.
  *   - Numerics: fp32 arithmetic; reductions are per-invocation partial sums combined through
  *     subgroup operations and shared memory (see shaders/reduce.glsl).
  */
@@ -59,28 +60,39 @@ vkg_status vkg_embedding_chunked(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y,
                                  const vkg_matrix *wpe, vkg_view step, uint32_t T, uint32_t chunk_rows);
 
 /* y[rows, width] = x * rsqrt(mean(x^2) + eps) * w[width] (RMSNorm; mean over the row, fp32). One
- * workgroup per row. y may be x. */
+ * workgroup per row. y may be x (exactly; no partial overlap). eps >= 0 and finite. */
 vkg_status vkg_rmsnorm(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, vkg_view w, uint32_t rows,
                        uint32_t width, float eps);
 
 /* In place RMSNorm of attention heads inside qkv rows (Qwen3's q_norm / k_norm): for t < T and
  * h < n_heads, the hd floats at x[t*row_stride + col + h*hd ..] are normalised over hd and scaled by
- * w[hd]. Called once for the q heads (col 0) and once for the k heads (col H*hd). */
+ * w[hd]. Called once for the q heads (col 0) and once for the k heads (col H*hd). x is the view of
+ * row 0 column 0; col + n_heads * hd <= row_stride. Elements outside the heads are not touched.
+ * One workgroup per head, or with k->cpu_tuning one lane per head. */
 vkg_status vkg_rmsnorm_heads(const vkg_kernels *k, vkg_cmd *cmd, vkg_view x, vkg_view w, uint32_t T,
                              uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t col, float eps);
 
+/* Which elements of a head RoPE rotates together (pair i < hd/2). */
+typedef enum vkg_rope_pairing {
+    VKG_ROPE_HALF = 0,     /* (x[i], x[i + hd/2]): Hugging Face's rotate_half (Llama, Qwen, Mistral) */
+    VKG_ROPE_ADJACENT = 1, /* (x[2i], x[2i+1]): GGUF Llama, the original RoFormer layout */
+} vkg_rope_pairing;
+
 /* Rotary position embedding, in place, on the first n_heads heads of each of the T rows of x
  * (row stride row_stride floats; the q and k heads of a qkv row are contiguous, so n_heads = H + KVH
- * covers both). Row t is at position step_pos + t (step buffer). The angles come from `table`, fp32
- * [P, hd/2, 2]: (cos, sin) of position p times inverse frequency i, computed by the host; P bounds
- * the positions (a row at or past P is left unrotated). Pairing: VKG_ROPE_HALF rotates
- * (x[i], x[i + hd/2]), VKG_ROPE_ADJACENT (x[2i], x[2i+1]), each by angle i (pairing: 0 = HALF, 1 = ADJACENT, as vkg_rope_pairing):
- *   x'[a] = x[a] cos - x[b] sin,  x'[b] = x[b] cos + x[a] sin. hd even, <= 256. */
+ * covers both; x is the view of row 0's first head). Row t is at position step_pos + t, read at
+ * run time from `step` (a vkg_step buffer, shaders/step.h; only its header is bound; the view's
+ * offset must meet minStorageBufferOffsetAlignment). The angles come from `table`, fp32
+ * [P, hd/2, 2] at an 8-byte aligned offset: (cos, sin) of position p times inverse frequency i,
+ * computed by the host (with any scaling rule); P bounds the positions (a row at or past P is left
+ * unrotated). Pair i of each head, rotated by angle i:
+ *   x'[a] = x[a] cos - x[b] sin,  x'[b] = x[b] cos + x[a] sin
+ * with (a, b) as `pairing` says. hd even, 2..256; n_heads * hd <= row_stride. */
 vkg_status vkg_rope(const vkg_kernels *k, vkg_cmd *cmd, vkg_view x, vkg_view step, vkg_view table, uint32_t T,
-                    uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t P, uint32_t pairing);
+                    uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t P, vkg_rope_pairing pairing);
 
 /* y[T, ff] = silu(gu[t, 0..ff)) * gu[t, ff..2ff): the SwiGLU product of the stacked gate/up matmul's
- * output [T, 2ff]. */
+ * output [T, 2ff]. y must not overlap gu. */
 vkg_status vkg_swiglu(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view gu, uint32_t T, uint32_t ff);
 
 /* Bytes of scratch vkg_argmax needs for n elements (0 when one workgroup does it all; any scratch,
