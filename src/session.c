@@ -16,6 +16,7 @@
 #include "kernels/attention.h"
 #include "kernels/rowwise.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,8 +81,10 @@ static vkg_status alloc_buffers(vkg_session *s) {
     VKG_TRY(make(ctx, R * 3 * d * f, VKG_MEMORY_DEVICE, "qkv", &a->qkv));
     VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "att", &a->att));
     VKG_TRY(make(ctx, R * 4 * d * f, VKG_MEMORY_DEVICE, "mlp", &a->f));
-    VKG_TRY(make(ctx, vkg_attention_decode_scratch_bytes(&s->m->kernels, (uint32_t)H, (uint32_t)hd, (uint32_t)P),
-                 VKG_MEMORY_DEVICE, "attention scratch", &a->attn_scratch));
+    vkg_attn_shape as = {.T = 1, .H = (uint32_t)H, .KVH = (uint32_t)H, .hd = (uint32_t)hd, .P = (uint32_t)P,
+                         .scale = 1.0f / sqrtf((float)hd)};
+    VKG_TRY(make(ctx, vkg_attention_decode_scratch_bytes(&s->m->kernels, &as), VKG_MEMORY_DEVICE,
+                 "attention scratch", &a->attn_scratch));
     VKG_TRY(make(ctx, a->logit_rows * V * f, VKG_MEMORY_DEVICE, "logits", &a->logits));
     VKG_TRY(make(ctx, 16, VKG_MEMORY_DEVICE, "argmax", &a->argmax));
     uint64_t scratch = vkg_argmax_scratch_bytes((uint32_t)V);

@@ -31,6 +31,7 @@
 #include "kernels/matmul.h"
 #include "kernels/rowwise.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,13 +84,14 @@ static vkg_status record_profiled(profile *p, const vkg_model *m, const vkg_acti
         VKG_TRY(mark(p, "layernorm"));
         VKG_TRY(vkg_matmul(k, cmd, qkv, h, &w->attn_w, &b_attn, NULL, T, VKG_EPILOGUE_NONE));
         VKG_TRY(mark(p, "matmul qkv"));
-        VKG_TRY(vkg_kv_store(k, cmd, kc, vc, kv->storage, qkv, step, T, H, hd, P));
+        vkg_attn_shape as = {.T = T, .H = H, .KVH = H, .hd = hd, .P = P, .scale = 1.0f / sqrtf((float)hd)};
+        VKG_TRY(vkg_kv_store(k, cmd, kc, vc, kv->storage, qkv, step, &as));
         VKG_TRY(mark(p, "kv_store"));
         if (decode)
             VKG_TRY(vkg_attention_decode(k, cmd, att, qkv, kc, vc, kv->storage, step,
-                                         vkg_view_whole(a->attn_scratch), H, hd, P));
+                                         vkg_view_whole(a->attn_scratch), &as));
         else
-            VKG_TRY(vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, T, H, hd, P));
+            VKG_TRY(vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, &as));
         VKG_TRY(mark(p, decode ? "attention decode" : "attention prefill"));
         VKG_TRY(vkg_matmul(k, cmd, x, att, &w->proj_w, &b_proj, &x, T, VKG_EPILOGUE_RESIDUAL));
         VKG_TRY(mark(p, "matmul proj+res"));
@@ -155,8 +157,10 @@ static vkg_status alloc_activations(vkg_model *m, uint32_t R, vkg_activations *a
     VKG_TRY(make(ctx, R * 3 * d * f, VKG_MEMORY_DEVICE, "qkv", &a->qkv));
     VKG_TRY(make(ctx, R * d * f, VKG_MEMORY_DEVICE, "att", &a->att));
     VKG_TRY(make(ctx, R * 4 * d * f, VKG_MEMORY_DEVICE, "mlp", &a->f));
-    VKG_TRY(make(ctx, vkg_attention_decode_scratch_bytes(&m->kernels, (uint32_t)H, (uint32_t)(d / H), (uint32_t)P),
-                 VKG_MEMORY_DEVICE, "attention scratch", &a->attn_scratch));
+    vkg_attn_shape as = {.T = 1, .H = (uint32_t)H, .KVH = (uint32_t)H, .hd = (uint32_t)(d / H), .P = (uint32_t)P,
+                         .scale = 1.0f / sqrtf((float)(d / H))};
+    VKG_TRY(make(ctx, vkg_attention_decode_scratch_bytes(&m->kernels, &as), VKG_MEMORY_DEVICE,
+                 "attention scratch", &a->attn_scratch));
     VKG_TRY(make(ctx, V * f, VKG_MEMORY_DEVICE, "logits", &a->logits));
     VKG_TRY(make(ctx, 16, VKG_MEMORY_DEVICE, "argmax", &a->argmax));
     uint64_t scratch = vkg_argmax_scratch_bytes((uint32_t)V);

@@ -13,6 +13,7 @@
 #include "kernels/rowwise.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,8 @@ static vkg_status record_op(void *user, vkg_cmd *cmd) {
     const vkg_kernels *k = &b->k;
     uint32_t d = b->cfg.n_embd, H = b->cfg.n_head, hd = d / H, P = b->cfg.n_positions, V = b->cfg.vocab_size;
     vkg_view step = vkg_view_whole(b->step), kc = vkg_view_whole(b->kc), vc = vkg_view_whole(b->vc);
+    vkg_attn_shape as = {.T = o->kind == OP_ATTN_DECODE ? 1 : o->M, .H = H, .KVH = H, .hd = hd, .P = P,
+                         .scale = 1.0f / sqrtf((float)hd)};
     switch (o->kind) {
     case OP_MATMUL: {
         vkg_matrix w = {b->weights, 0, o->N, o->K, b->w};
@@ -86,13 +89,13 @@ static vkg_status record_op(void *user, vkg_cmd *cmd) {
         return vkg_embedding(k, cmd, head(b->y, (uint64_t)o->M * d), &wte, &wpe, step, o->M);
     }
     case OP_KV_STORE:
-        return vkg_kv_store(k, cmd, kc, vc, b->kv, head(b->x, (uint64_t)o->M * 3 * d), step, o->M, H, hd, P);
+        return vkg_kv_store(k, cmd, kc, vc, b->kv, head(b->x, (uint64_t)o->M * 3 * d), step, &as);
     case OP_ATTN_DECODE:
         return vkg_attention_decode(k, cmd, head(b->y, d), head(b->x, 3ull * d), kc, vc, b->kv, step,
-                                    vkg_view_whole(b->attn_scratch), H, hd, P);
+                                    vkg_view_whole(b->attn_scratch), &as);
     case OP_ATTN_PREFILL:
         return vkg_attention_prefill(k, cmd, head(b->y, (uint64_t)o->M * d), head(b->x, (uint64_t)o->M * 3 * d),
-                                     kc, vc, b->kv, step, o->M, H, hd, P);
+                                     kc, vc, b->kv, step, &as);
     case OP_ARGMAX:
         return vkg_argmax(k, cmd, vkg_view_whole(b->argmax_out), 0, head(b->x, V), V,
                           vkg_view_whole(b->argmax_scratch));
@@ -258,7 +261,9 @@ static vkg_status alloc_bufs(vkg_context *ctx, bench_bufs *b) {
     VKG_TRY(make(ctx, cache, "bench K cache", kvpat, &b->kc));
     VKG_TRY(make(ctx, cache, "bench V cache", kvpat, &b->vc));
     VKG_TRY(make(ctx, (4 + R) * 4, "bench step", 0, &b->step));
-    uint64_t scratch = vkg_attention_decode_scratch_bytes(&b->k, (uint32_t)H, (uint32_t)(d / H), (uint32_t)P);
+    vkg_attn_shape as = {.T = 1, .H = (uint32_t)H, .KVH = (uint32_t)H, .hd = (uint32_t)(d / H), .P = (uint32_t)P,
+                         .scale = 1.0f / sqrtf((float)(d / H))};
+    uint64_t scratch = vkg_attention_decode_scratch_bytes(&b->k, &as);
     VKG_TRY(make(ctx, scratch ? scratch : 16, "bench attention scratch", 0, &b->attn_scratch));
     scratch = vkg_argmax_scratch_bytes((uint32_t)V);
     VKG_TRY(make(ctx, scratch ? scratch : 16, "bench argmax scratch", 0, &b->argmax_scratch));

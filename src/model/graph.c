@@ -5,6 +5,8 @@
 #include "kernels/matmul.h"
 #include "kernels/rowwise.h"
 
+#include <math.h>
+
 static vkg_view rows(vkg_buffer *b, uint32_t n, uint32_t width) {
     return (vkg_view){b, 0, (uint64_t)n * width * sizeof(float)};
 }
@@ -24,11 +26,12 @@ static vkg_status record_layer(const vkg_model *m, vkg_cmd *cmd, const vkg_activ
 
     VKG_TRY(vkg_layernorm(k, cmd, h, x, vec(w->ln1_g), vec(w->ln1_b), T, d, eps));
     VKG_TRY(vkg_matmul(k, cmd, qkv, h, &w->attn_w, &b_attn, NULL, T, VKG_EPILOGUE_NONE));
-    VKG_TRY(vkg_kv_store(k, cmd, kc, vc, kv->storage, qkv, step, T, H, hd, P));
+    vkg_attn_shape as = {.T = T, .H = H, .KVH = H, .hd = hd, .P = P, .scale = 1.0f / sqrtf((float)hd)};
+    VKG_TRY(vkg_kv_store(k, cmd, kc, vc, kv->storage, qkv, step, &as));
     if (decode)
-        VKG_TRY(vkg_attention_decode(k, cmd, att, qkv, kc, vc, kv->storage, step, vec(a->attn_scratch), H, hd, P));
+        VKG_TRY(vkg_attention_decode(k, cmd, att, qkv, kc, vc, kv->storage, step, vec(a->attn_scratch), &as));
     else
-        VKG_TRY(vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, T, H, hd, P));
+        VKG_TRY(vkg_attention_prefill(k, cmd, att, qkv, kc, vc, kv->storage, step, &as));
     VKG_TRY(vkg_matmul(k, cmd, x, att, &w->proj_w, &b_proj, &x, T, VKG_EPILOGUE_RESIDUAL));
     VKG_TRY(vkg_layernorm(k, cmd, h, x, vec(w->ln2_g), vec(w->ln2_b), T, d, eps));
     VKG_TRY(vkg_matmul(k, cmd, f, h, &w->fc_w, &b_fc, NULL, T, VKG_EPILOGUE_GELU));
