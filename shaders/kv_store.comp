@@ -1,15 +1,17 @@
 /*
  * kv_store.comp — append this step's keys and values to one layer's KV cache, in place.
  *
- * Math:      for t < T, c < d (= H * hd), h = c / hd, j = c % hd, p = step_pos + t:
- *              K[h, p, j] = qkv[t, d + c]      V[h, p, j] = qkv[t, 2d + c]
+ * Math:      dk = KVH * hd (the width of the k and of the v part of a qkv row), qd = H * hd.
+ *            For t < T, c < dk, g = c / hd, j = c % hd, p = step_pos + t:
+ *              K[g, p, j] = qkv[t, qd + c]      V[g, p, j] = qkv[t, qd + dk + c]
  *            rows with p >= P are not written (the host checks capacity too; this guard keeps a
  *            bad position from scribbling past the cache). With KV_F16 the values are rounded to
  *            fp16 on store (round to nearest, the conversion OpFConvert does).
- * Layout:    qkv fp32 [T, 3d] (q | k | v column thirds); K, V [H, P, hd] head-major.
- * Grid:      1-D, ceil(T * d / WG) workgroups (vkg_cmd_dispatch_1d, folded), one element each.
+ * Layout:    qkv fp32 [T, W], W = (H + 2*KVH) * hd (q | k | v columns); K, V [KVH, P, hd]
+ *            head-major. Only the K/V heads are stored: grouped-query attention shares them.
+ * Grid:      1-D, ceil(T * dk / WG) workgroups (vkg_cmd_dispatch_1d, folded), one element each.
  * Bindings:  0 step (read: step_pos), 1 qkv (read), 2 K cache (written), 3 V cache (written).
- * Push:      vkg_attention_push: T, H, hd, P (n_splits unused).
+ * Push:      vkg_attention_push: T, H, KVH, hd, P (n_splits, window, scale unused).
  * Spec:      0 WG.
  * Defines:   KV_F16 — the cache is stored as fp16 (attn_kv.glsl; needs storageBuffer16BitAccess).
  * Not:       fused into the QKV matmul (a possible later optimisation).
@@ -30,17 +32,17 @@ layout(std430, binding = 2) writeonly buffer KCache { KV_STORE_T k_cache[]; };
 layout(std430, binding = 3) writeonly buffer VCache { KV_STORE_T v_cache[]; };
 
 void main() {
-    uint d = pc.H * pc.hd;
+    const uint dk = pc.KVH * pc.hd, qd = pc.H * pc.hd, w = qd + 2u * dk;
     uint i = vkg_group_id() * WG + gl_LocalInvocationID.x;
-    if (i >= pc.T * d)
+    if (i >= pc.T * dk)
         return;
-    uint t = i / d, c = i - t * d;
+    uint t = i / dk, c = i - t * dk;
     uint p = step_pos + t;
     if (p >= pc.P || p < step_pos) /* past the cache, or the sum wrapped */
         return;
-    uint h = c / pc.hd, j = c - h * pc.hd;
-    uint dst = (h * pc.P + p) * pc.hd + j;
-    uint src = t * 3u * d + d + c;
+    uint g = c / pc.hd, j = c - g * pc.hd;
+    uint dst = (g * pc.P + p) * pc.hd + j;
+    uint src = t * w + qd + c;
     k_cache[dst] = KV_STORE_T(qkv[src]);
-    v_cache[dst] = KV_STORE_T(qkv[src + d]);
+    v_cache[dst] = KV_STORE_T(qkv[src + dk]);
 }
