@@ -92,7 +92,7 @@ static vkg_status record_op(void *user, vkg_cmd *cmd) {
                                  c->n_head + c->n_kv_head, hd, wq, 0, c->norm_eps);
     case OP_ROPE:
         return vkg_rope(k, cmd, head(b->y, (uint64_t)o->M * wq), step, vkg_view_whole(b->rope), o->M,
-                        c->n_head + c->n_kv_head, hd, wq, P, (uint32_t)c->rope.pairing);
+                        c->n_head + c->n_kv_head, hd, wq, P, c->rope.pairing);
     case OP_SWIGLU:
         return vkg_swiglu(k, cmd, head(b->y, (uint64_t)o->M * c->d_ff), head(b->x, (uint64_t)o->M * 2 * c->d_ff),
                           o->M, c->d_ff);

@@ -72,11 +72,9 @@ vkg_status vkg_rmsnorm(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view 
 vkg_status vkg_rmsnorm_heads(const vkg_kernels *k, vkg_cmd *cmd, vkg_view x, vkg_view w, uint32_t T,
                              uint32_t n_heads, uint32_t hd, uint32_t row_stride, uint32_t col, float eps);
 
-/* Which elements of a head RoPE rotates together (pair i < hd/2). */
-typedef enum vkg_rope_pairing {
-    VKG_ROPE_HALF = 0,     /* (x[i], x[i + hd/2]): Hugging Face's rotate_half (Llama, Qwen, Mistral) */
-    VKG_ROPE_ADJACENT = 1, /* (x[2i], x[2i+1]): GGUF Llama, the original RoFormer layout */
-} vkg_rope_pairing;
+/* Which elements of a head RoPE rotates together (pair i < hd/2): vkg_rope_pairing of vkgpt.h,
+ * VKG_ROPE_HALF (x[i], x[i + hd/2]) as Hugging Face's rotate_half (Llama, Qwen, Mistral), or
+ * VKG_ROPE_ADJACENT (x[2i], x[2i+1]) as GGUF Llama files and the original RoFormer. */
 
 /* Rotary position embedding, in place, on the first n_heads heads of each of the T rows of x
  * (row stride row_stride floats; the q and k heads of a qkv row are contiguous, so n_heads = H + KVH
