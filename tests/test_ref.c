@@ -1,7 +1,9 @@
 /* test_ref.c — checks the CPU reference (tests/ref) against hand-computed cases, constants computed
  * independently with Python's math module (shown next to each), algebraic properties (causality,
  * layout equivalence, round trips) and a deliberately naive double-precision GPT-2 forward written
- * here without any ref_ operator. Needs no Vulkan device. */
+ * here without any ref_ operator, and the family-neutral decoder (ref_decoder) on hand-computed RoPE,
+ * scaling and RMSNorm values and on identities (GQA = replicated MHA, window >= T = no window, GPT-2
+ * config = ref_gpt2). Needs no Vulkan device. */
 #include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "ref/ref.h"
+#include "ref/ref_decoder.h"
 
 /* |got - want| <= atol + rtol * |want| */
 static void assert_close(double got, double want, double atol, double rtol) {
@@ -610,6 +613,388 @@ static void test_gpt2_rejects_bad_input(void **state) {
     ref_gpt2_free(&m);
 }
 
+/* ---- the family-neutral decoder (ref_decoder) ---------------------------------------------- */
+
+/* A random ref_decoder owning its weights: every matrix and bias uniform in [-0.3, 0.3), norm
+ * weights 1 + that. take() counts on the first pass (pool NULL) and hands out on the second. */
+typedef struct dec_model {
+    ref_decoder m;
+    ref_decoder_layer layers[4];
+    float *pool;
+    size_t used;
+    ref_rng rng;
+} dec_model;
+
+static const float *dec_take(dec_model *f, size_t n, int around_one) {
+    float *p = f->pool ? f->pool + f->used : NULL;
+    if (p) {
+        ref_rng_fill(&f->rng, p, n, -0.3f, 0.3f);
+        for (size_t i = 0; around_one && i < n; i++)
+            p[i] += 1.0f;
+    }
+    f->used += n;
+    return p;
+}
+
+static void dec_fill(dec_model *f) {
+    const ref_decoder_config *c = &f->m.config;
+    size_t d = (size_t)c->d_model, qd = (size_t)c->n_head * c->head_dim, hd = (size_t)c->head_dim;
+    size_t kvd = (size_t)c->n_kv_head * c->head_dim, ff = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+    f->m.embed = dec_take(f, V * d, 0);
+    f->m.pos_embed = dec_take(f, (size_t)c->n_positions * d, 0);
+    f->m.lm_head = dec_take(f, V * d, 0);
+    f->m.final_norm_w = dec_take(f, d, 1);
+    f->m.final_norm_b = dec_take(f, d, 0);
+    for (int l = 0; l < c->n_layer; l++) {
+        ref_decoder_layer *L = &f->layers[l];
+        L->attn_norm_w = dec_take(f, d, 1), L->attn_norm_b = dec_take(f, d, 0);
+        L->q_w = dec_take(f, qd * d, 0), L->q_b = dec_take(f, qd, 0);
+        L->k_w = dec_take(f, kvd * d, 0), L->k_b = dec_take(f, kvd, 0);
+        L->v_w = dec_take(f, kvd * d, 0), L->v_b = dec_take(f, kvd, 0);
+        L->q_norm_w = dec_take(f, hd, 1), L->k_norm_w = dec_take(f, hd, 1);
+        L->o_w = dec_take(f, d * qd, 0), L->o_b = dec_take(f, d, 0);
+        L->mlp_norm_w = dec_take(f, d, 1), L->mlp_norm_b = dec_take(f, d, 0);
+        L->gate_w = dec_take(f, ff * d, 0), L->gate_b = dec_take(f, ff, 0);
+        L->up_w = dec_take(f, ff * d, 0), L->up_b = dec_take(f, ff, 0);
+        L->down_w = dec_take(f, d * ff, 0), L->down_b = dec_take(f, d, 0);
+    }
+}
+
+static void dec_random(dec_model *f, const ref_decoder_config *c, uint64_t seed) {
+    memset(f, 0, sizeof *f);
+    assert_true(c->n_layer <= 4);
+    f->m.config = *c;
+    f->m.layers = f->layers;
+    dec_fill(f); /* counts */
+    f->pool = alloc_floats(f->used);
+    f->used = 0;
+    f->rng = ref_rng_seed(seed);
+    dec_fill(f);
+    assert_int_equal(ref_decoder_check(&f->m), 0);
+}
+
+/* A small Llama-like config: RMSNorm, SiLU, gated MLP, RoPE (rotate-half), untied. */
+static ref_decoder_config llama_tiny(void) {
+    return (ref_decoder_config){.n_layer = 2, .d_model = 16, .n_head = 4, .n_kv_head = 2, .head_dim = 6,
+                                .d_ff = 24, .vocab_size = 29, .n_positions = 16, .norm = REF_NORM_RMSNORM,
+                                .norm_eps = 1e-5, .act = REF_ACT_SILU, .gated_mlp = 1, .pos = REF_POS_ROPE,
+                                .rope_theta = 10000.0};
+}
+
+static double *alloc_doubles(size_t n) {
+    double *p = calloc(n, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+static void assert_same_doubles(const double *a, const double *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            fail_msg("element %zu differs: %.17g vs %.17g", i, a[i], b[i]);
+}
+
+static int rows_equal(const double *a, const double *b, int V) {
+    return memcmp(a, b, (size_t)V * sizeof *a) == 0;
+}
+
+static void test_decoder_rope_known_angles(void **state) {
+    (void)state;
+    /* hd 4, theta 10000: inv_freq = [1, 10000^-0.5 = 0.01]. Values from Python's math module:
+     * rotate-half pairs (0,2) turn by p*1 and (1,3) by p*0.01; adjacent pairs (0,1) by p*1 and
+     * (2,3) by p*0.01; x' = (xa cos - xb sin, xb cos + xa sin). */
+    static const double want[2][2][4] = {
+        {{-1.9841106485555495, 1.959900667496664, 2.4623779024123156, 4.019799668334994},   /* half, p=1 */
+         {-1.413352520780047, 1.8791180666879925, -2.828857481741469, 4.058191135400942}},  /* half, p=3 */
+        {{-1.1426396637476532, 1.922075596544176, 2.9598506679133294, 4.029799501669161},   /* adjacent, p=1 */
+         {-1.27223251272018, -1.8388649851410237, 2.87866810043698, 4.088186635603437}}}; /* adjacent, p=3 */
+    ref_decoder_config c = llama_tiny();
+    c.head_dim = 4;
+    double inv[2];
+    ref_decoder_inv_freq(&c, inv);
+    assert_close(inv[0], 1.0, 0, 1e-15);
+    assert_close(inv[1], 0.01, 0, 1e-15);
+    for (int pairing = 0; pairing < 2; pairing++) {
+        c.rope_pairing = pairing ? REF_ROPE_ADJACENT : REF_ROPE_HALF;
+        for (int k = 0; k < 2; k++) {
+            double x[4] = {1, 2, 3, 4};
+            ref_decoder_rope(&c, inv, x, k ? 3 : 1);
+            for (int i = 0; i < 4; i++)
+                assert_close(x[i], want[pairing][k][i], 1e-15, 1e-14);
+        }
+        double x0[4] = {1, 2, 3, 4};
+        ref_decoder_rope(&c, inv, x0, 0); /* position 0 is the identity */
+        assert_same_doubles(x0, (const double[]){1, 2, 3, 4}, 4);
+    }
+}
+
+static void test_decoder_rope_scaling(void **state) {
+    (void)state;
+    /* llama3 with Llama 3.1's parameters (factor 8, low 1, high 4, original 8192) on hd 8,
+     * theta 500000: base = 500000^(-i/4) = [1, 0.0376060, 0.00141421, 5.31830e-5] with wavelengths
+     * 2pi/base = [6.28, 167.1, 4442.9, 118142.8] against high 8192/4 = 2048 and low 8192/1:
+     * i = 0, 1 stay; i = 3 is divided by 8; i = 2 is smoothed with s = (8192/4442.88 - 1)/3.
+     * Computed in Python from the formula (not from this code). */
+    ref_decoder_config c = llama_tiny();
+    c.head_dim = 8;
+    c.rope_theta = 500000.0;
+    c.rope_scaling = REF_ROPE_SCALING_LLAMA3;
+    c.rope_factor = 8, c.rope_low_freq_factor = 1, c.rope_high_freq_factor = 4;
+    c.rope_original_max_positions = 8192;
+    double inv[4];
+    ref_decoder_inv_freq(&c, inv);
+    const double llama3[4] = {1.0, 0.03760603093086393, 0.0005248461609929547, 6.647869871181236e-06};
+    for (int i = 0; i < 4; i++)
+        assert_close(inv[i], llama3[i], 0, 1e-13);
+    /* linear, factor 4, theta 10000: 10000^(-i/4) / 4. */
+    c.rope_theta = 10000.0;
+    c.rope_scaling = REF_ROPE_SCALING_LINEAR;
+    c.rope_factor = 4;
+    ref_decoder_inv_freq(&c, inv);
+    const double linear[4] = {0.25, 0.025, 0.0025, 0.00025};
+    for (int i = 0; i < 4; i++)
+        assert_close(inv[i], linear[i], 0, 1e-13);
+    c.rope_scaling = REF_ROPE_SCALING_NONE;
+    ref_decoder_inv_freq(&c, inv);
+    for (int i = 0; i < 4; i++)
+        assert_close(inv[i], 4 * linear[i], 0, 1e-13);
+}
+
+/* K/V weights (and biases) of `a` copied so that `b` has one K/V head per query head: b's head h is
+ * a's head h / (H / KVH_a). */
+static void replicate_kv(dec_model *b, const dec_model *a) {
+    const ref_decoder_config *c = &a->m.config;
+    int hd = c->head_dim, d = c->d_model, group = c->n_head / c->n_kv_head;
+    for (int l = 0; l < c->n_layer; l++) {
+        const ref_decoder_layer *A = &a->layers[l];
+        ref_decoder_layer *B = &b->layers[l];
+        for (int h = 0; h < c->n_head; h++) {
+            size_t src = (size_t)(h / group) * hd, dst = (size_t)h * hd;
+            memcpy((float *)B->k_w + dst * d, A->k_w + src * d, (size_t)hd * d * sizeof(float));
+            memcpy((float *)B->v_w + dst * d, A->v_w + src * d, (size_t)hd * d * sizeof(float));
+            memcpy((float *)B->k_b + dst, A->k_b + src, (size_t)hd * sizeof(float));
+            memcpy((float *)B->v_b + dst, A->v_b + src, (size_t)hd * sizeof(float));
+        }
+    }
+}
+
+static void test_decoder_gqa_equals_replicated_mha(void **state) {
+    (void)state;
+    const int32_t tok[7] = {3, 28, 0, 11, 11, 7, 19};
+    for (int kvh = 1; kvh <= 2; kvh++) { /* MQA, and GQA with 2 query heads per K/V head */
+        ref_decoder_config c = llama_tiny();
+        c.n_kv_head = kvh;
+        c.qkv_bias = 1;
+        dec_model a, b;
+        dec_random(&a, &c, 5);
+        c.n_kv_head = c.n_head;
+        dec_random(&b, &c, 5);
+        /* Same everything except K/V: copy a's other weights over b's. */
+        for (int l = 0; l < c.n_layer; l++) {
+            ref_decoder_layer keep = b.layers[l];
+            b.layers[l] = a.layers[l];
+            b.layers[l].k_w = keep.k_w, b.layers[l].k_b = keep.k_b;
+            b.layers[l].v_w = keep.v_w, b.layers[l].v_b = keep.v_b;
+        }
+        b.m.embed = a.m.embed, b.m.lm_head = a.m.lm_head, b.m.final_norm_w = a.m.final_norm_w;
+        replicate_kv(&b, &a);
+        int V = c.vocab_size;
+        double *la = alloc_doubles(7 * (size_t)V), *lb = alloc_doubles(7 * (size_t)V);
+        assert_int_equal(ref_decoder_forward(&a.m, tok, 7, la), 0);
+        assert_int_equal(ref_decoder_forward(&b.m, tok, 7, lb), 0);
+        assert_same_doubles(la, lb, 7 * (size_t)V);
+        /* The mapping matters: pairing query head h with K/V head h % KVH instead differs. */
+        if (kvh == 2) {
+            ref_decoder_layer *B = &b.layers[0];
+            int hd = c.head_dim, d = c.d_model;
+            float *tmp = alloc_floats((size_t)hd * d);
+            memcpy(tmp, B->k_w + (size_t)1 * hd * d, (size_t)hd * d * sizeof(float));
+            memcpy((float *)B->k_w + (size_t)1 * hd * d, B->k_w + (size_t)2 * hd * d, (size_t)hd * d * sizeof(float));
+            memcpy((float *)B->k_w + (size_t)2 * hd * d, tmp, (size_t)hd * d * sizeof(float));
+            free(tmp);
+            assert_int_equal(ref_decoder_forward(&b.m, tok, 7, lb), 0);
+            assert_false(rows_equal(la + 6 * V, lb + 6 * V, V));
+        }
+        free(la), free(lb), free(a.pool), free(b.pool);
+    }
+}
+
+static void test_decoder_qk_norm(void **state) {
+    (void)state;
+    /* By hand: x = [1 2 3 4], mean(x^2) = 7.5, w = [1 1 2 .5], eps 1e-6 -> x / sqrt(7.5 + 1e-6) * w. */
+    const double x[4] = {1, 2, 3, 4};
+    const float w[4] = {1, 1, 2, 0.5f};
+    double y[4];
+    ref_decoder_rmsnorm(y, x, w, 4, 1e-6);
+    const double want[4] = {0.3651483473268884, 0.7302966946537768, 2.1908900839613303, 0.7302966946537768};
+    for (int i = 0; i < 4; i++)
+        assert_close(y[i], want[i], 0, 1e-15);
+    /* In the forward: with q/k norm, scaling the q and k projections (weights and biases) by 4 (exact in float)
+     * changes nothing (each head is normalised); without, it changes the logits. */
+    const int32_t tok[5] = {1, 2, 27, 4, 9};
+    for (int qk = 0; qk < 2; qk++) {
+        ref_decoder_config c = llama_tiny();
+        c.qk_norm = qk, c.qkv_bias = 1, c.head_dim = 8; /* hd != d / H, as in Qwen3 */
+        c.norm_eps = 1e-12; /* so that eps does not tell 4q from q */
+        dec_model a;
+        dec_random(&a, &c, 8);
+        int V = c.vocab_size;
+        double *before = alloc_doubles(5 * (size_t)V), *after = alloc_doubles(5 * (size_t)V);
+        assert_int_equal(ref_decoder_forward(&a.m, tok, 5, before), 0);
+        for (int l = 0; l < c.n_layer; l++) {
+            ref_decoder_layer *L = &a.layers[l];
+            size_t qn = (size_t)c.n_head * c.head_dim, kn = (size_t)c.n_kv_head * c.head_dim;
+            for (size_t i = 0; i < qn * (size_t)c.d_model; i++)
+                ((float *)L->q_w)[i] *= 4;
+            for (size_t i = 0; i < kn * (size_t)c.d_model; i++)
+                ((float *)L->k_w)[i] *= 4;
+            for (size_t i = 0; i < qn; i++)
+                ((float *)L->q_b)[i] *= 4;
+            for (size_t i = 0; i < kn; i++)
+                ((float *)L->k_b)[i] *= 4;
+        }
+        assert_int_equal(ref_decoder_forward(&a.m, tok, 5, after), 0);
+        double max_diff = 0;
+        for (size_t i = 0; i < 5 * (size_t)V; i++)
+            max_diff = fmax(max_diff, fabs(after[i] - before[i]));
+        if (qk)
+            assert_true(max_diff < 1e-9);
+        else
+            assert_true(max_diff > 1e-3);
+        free(before), free(after), free(a.pool);
+    }
+}
+
+static void test_decoder_sliding_window(void **state) {
+    (void)state;
+    enum { T = 10 };
+    const int32_t tok[T] = {4, 8, 15, 16, 23, 28, 0, 1, 2, 3};
+    ref_decoder_config c = llama_tiny();
+    int V = c.vocab_size;
+    dec_model a;
+    dec_random(&a, &c, 13);
+    double *full = alloc_doubles(T * (size_t)V), *win = alloc_doubles(T * (size_t)V);
+    double *changed = alloc_doubles(T * (size_t)V);
+    assert_int_equal(ref_decoder_forward(&a.m, tok, T, full), 0);
+    /* W >= T: the same as no window. */
+    a.m.config.sliding_window = T;
+    assert_int_equal(ref_decoder_forward(&a.m, tok, T, win), 0);
+    assert_same_doubles(full, win, T * (size_t)V);
+    /* W = 4 < T: rows 0..3 see everything anyway; every later row differs. */
+    a.m.config.sliding_window = 4;
+    assert_int_equal(ref_decoder_forward(&a.m, tok, T, win), 0);
+    assert_same_doubles(full, win, 4 * (size_t)V);
+    for (int t = 4; t < T; t++)
+        assert_false(rows_equal(full + t * V, win + t * V, V));
+    /* The window's edge: position p sees p-W+1 .. p, so through 2 layers token 2 reaches rows
+     * 2 .. 2 + 2(W-1) and no further. W = 1: only its own row; W = 2: rows 2, 3, 4. */
+    int32_t other[T];
+    memcpy(other, tok, sizeof other);
+    other[2] = 5;
+    for (int W = 1; W <= 2; W++) {
+        a.m.config.sliding_window = W;
+        assert_int_equal(ref_decoder_forward(&a.m, tok, T, win), 0);
+        assert_int_equal(ref_decoder_forward(&a.m, other, T, changed), 0);
+        for (int t = 0; t < T; t++) {
+            int reached = t >= 2 && t <= 2 + 2 * (W - 1);
+            if (rows_equal(win + t * V, changed + t * V, V) == reached)
+                fail_msg("window %d: row %d %s", W, t, reached ? "unchanged" : "changed");
+        }
+    }
+    free(full), free(win), free(changed), free(a.pool);
+}
+
+/* On a GPT-2 config the decoder equals ref_gpt2_forward (which rounds activations to float between
+ * operations, hence the 1e-5 bound relative to the largest logit). */
+static void test_decoder_matches_gpt2(void **state) {
+    (void)state;
+    const ref_gpt2_config gc = {.n_layer = 2, .n_head = 2, .n_embd = 16, .vocab_size = 41, .n_positions = 12,
+                                .eps = 1e-5f};
+    ref_gpt2 g;
+    assert_int_equal(ref_gpt2_random(&g, &gc, 21, 0.3f), 0);
+    int d = gc.n_embd, V = gc.vocab_size;
+    ref_decoder m = {.config = {.n_layer = 2, .d_model = d, .n_head = 2, .n_kv_head = 2, .head_dim = d / 2,
+                                .d_ff = 4 * d, .vocab_size = V, .n_positions = 12, .norm = REF_NORM_LAYERNORM,
+                                .norm_eps = 1e-5f, .act = REF_ACT_GELU_TANH, .gated_mlp = 0,
+                                .pos = REF_POS_LEARNED, .qkv_bias = 1, .o_bias = 1, .mlp_bias = 1,
+                                .tied_lm_head = 1},
+                     .embed = g.wte, .pos_embed = g.wpe, .final_norm_w = g.lnf_g, .final_norm_b = g.lnf_b};
+    ref_decoder_layer layers[2];
+    float *t = alloc_floats(2 * (size_t)12 * d * d), *cur = t; /* transposed (Conv1D -> [out, in]) */
+    for (int l = 0; l < 2; l++) {
+        const ref_gpt2_layer *G = &g.layers[l];
+        float *qkv = cur, *proj = qkv + 3 * d * d, *fc = proj + d * d, *fcp = fc + 4 * d * d;
+        cur = fcp + 4 * d * d;
+        ref_transpose(qkv, G->attn_w, d, 3 * d);
+        ref_transpose(proj, G->proj_w, d, d);
+        ref_transpose(fc, G->fc_w, d, 4 * d);
+        ref_transpose(fcp, G->fcproj_w, 4 * d, d);
+        layers[l] = (ref_decoder_layer){.attn_norm_w = G->ln1_g, .attn_norm_b = G->ln1_b,
+                                        .q_w = qkv, .k_w = qkv + d * d, .v_w = qkv + 2 * d * d,
+                                        .q_b = G->attn_b, .k_b = G->attn_b + d, .v_b = G->attn_b + 2 * d,
+                                        .o_w = proj, .o_b = G->proj_b, .mlp_norm_w = G->ln2_g,
+                                        .mlp_norm_b = G->ln2_b, .up_w = fc, .up_b = G->fc_b,
+                                        .down_w = fcp, .down_b = G->fcproj_b};
+    }
+    m.layers = layers;
+    const int32_t tok[12] = {0, 40, 3, 3, 17, 9, 22, 1, 30, 12, 5, 8};
+    float *want = alloc_floats(12 * (size_t)V);
+    double *got = alloc_doubles(12 * (size_t)V);
+    assert_int_equal(ref_gpt2_forward(&g, tok, 12, want), 0);
+    assert_int_equal(ref_decoder_forward(&m, tok, 12, got), 0);
+    double max_ref = 0, max_err = 0;
+    for (size_t i = 0; i < 12 * (size_t)V; i++) {
+        max_ref = fmax(max_ref, fabs(want[i]));
+        max_err = fmax(max_err, fabs(got[i] - want[i]));
+    }
+    assert_true(max_ref > 0.5);
+    if (max_err > 1e-5 * max_ref)
+        fail_msg("decoder vs ref_gpt2: error %.3g of max %.3g", max_err, max_ref);
+    free(t), free(want), free(got);
+    ref_gpt2_free(&g);
+}
+
+static void test_decoder_pieces_and_bad_input(void **state) {
+    (void)state;
+    ref_decoder_config c = llama_tiny();
+    c.sliding_window = 3;
+    c.rope_pairing = REF_ROPE_ADJACENT;
+    int V = c.vocab_size;
+    dec_model a;
+    dec_random(&a, &c, 17);
+    const int32_t tok[9] = {1, 2, 3, 4, 5, 6, 7, 8, 28};
+    double *whole = alloc_doubles(9 * (size_t)V), *pieces = alloc_doubles(9 * (size_t)V);
+    assert_int_equal(ref_decoder_forward(&a.m, tok, 9, whole), 0);
+    ref_decoder_state s;
+    assert_int_equal(ref_decoder_state_init(&s, &a.m), 0);
+    assert_int_equal(ref_decoder_append(&s, tok, 4, pieces), 0);
+    assert_int_equal(ref_decoder_append(&s, tok + 4, 1, pieces + 4 * V), 0);
+    assert_int_equal(ref_decoder_append(&s, tok + 5, 4, pieces + 5 * V), 0);
+    assert_same_doubles(whole, pieces, 9 * (size_t)V);
+    assert_int_equal(s.pos, 9);
+    int32_t bad = V;
+    assert_int_equal(ref_decoder_append(&s, &bad, 1, pieces), -1);
+    assert_int_equal(ref_decoder_append(&s, tok, 8, pieces), -1); /* 9 + 8 > 16 positions */
+    assert_int_equal(s.pos, 9);
+    ref_decoder_state_free(&s);
+    /* Greedy: each token is the argmax of the logits after the ones before. */
+    int32_t gen[6], seq[7] = {7};
+    assert_int_equal(ref_decoder_greedy(&a.m, seq, 1, 6, gen), 0);
+    memcpy(seq + 1, gen, 6 * sizeof *gen);
+    assert_int_equal(ref_decoder_forward(&a.m, seq, 6, whole), 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(gen[i], ref_decoder_argmax(whole + (size_t)i * V, V));
+    /* Inconsistent configs and missing weights are refused. */
+    ref_decoder bad_m = a.m;
+    bad_m.config.n_kv_head = 3; /* 4 % 3 */
+    assert_int_equal(ref_decoder_forward(&bad_m, tok, 2, whole), -1);
+    bad_m = a.m;
+    bad_m.lm_head = NULL; /* untied without a head */
+    assert_int_equal(ref_decoder_forward(&bad_m, tok, 2, whole), -1);
+    bad_m.config.tied_lm_head = 1;
+    assert_int_equal(ref_decoder_forward(&bad_m, tok, 2, whole), 0);
+    free(whole), free(pieces), free(a.pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_splitmix64_values),
@@ -634,6 +1019,13 @@ int main(void) {
         cmocka_unit_test(test_gpt2_causal_prefix),
         cmocka_unit_test(test_gpt2_matches_naive),
         cmocka_unit_test(test_gpt2_rejects_bad_input),
+        cmocka_unit_test(test_decoder_rope_known_angles),
+        cmocka_unit_test(test_decoder_rope_scaling),
+        cmocka_unit_test(test_decoder_gqa_equals_replicated_mha),
+        cmocka_unit_test(test_decoder_qk_norm),
+        cmocka_unit_test(test_decoder_sliding_window),
+        cmocka_unit_test(test_decoder_matches_gpt2),
+        cmocka_unit_test(test_decoder_pieces_and_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
