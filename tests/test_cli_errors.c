@@ -219,8 +219,13 @@ static void test_configs(void **state) {
         {"cfg-wrong-type", "{\"n_layer\":\"2\",\"n_head\":2,\"n_embd\":16,\"vocab_size\":64,\"n_positions\":32,\"eos_token_id\":0}",
          "VKG_ERROR_CONFIG_TYPE", "n_layer"},
         {"cfg-not-json", "{\"n_layer\": 2,", "VKG_ERROR_CONFIG_TYPE", "config.json"},
-        {"cfg-other-model", "{\"model_type\":\"llama\",\"n_layer\":2,\"n_head\":2,\"n_embd\":16,\"vocab_size\":64,"
-         "\"n_positions\":32,\"eos_token_id\":0}", "VKG_ERROR_MODEL_UNSUPPORTED", "llama"},
+        {"cfg-other-model", "{\"model_type\":\"bert\",\"n_layer\":2,\"n_head\":2,\"n_embd\":16,\"vocab_size\":64,"
+         "\"n_positions\":32,\"eos_token_id\":0}", "VKG_ERROR_MODEL_UNSUPPORTED", "bert"},
+        {"cfg-llama-with-gpt2-fields", "{\"model_type\":\"llama\",\"n_layer\":2,\"n_head\":2,\"n_embd\":16,"
+         "\"vocab_size\":64,\"n_positions\":32}", "VKG_ERROR_CONFIG_FIELD", "hidden_size"},
+        {"cfg-yarn", "{\"model_type\":\"qwen2\",\"hidden_size\":16,\"intermediate_size\":32,\"num_hidden_layers\":1,"
+         "\"num_attention_heads\":2,\"vocab_size\":64,\"rope_scaling\":{\"type\":\"yarn\",\"factor\":4}}",
+         "VKG_ERROR_MODEL_UNSUPPORTED", "yarn"},
         /* Valid JSON, but the file's tensors do not have the shapes it implies. */
         {"cfg-inconsistent-with-weights", "{\"n_layer\":2,\"n_head\":2,\"n_embd\":32,\"vocab_size\":64,"
          "\"n_positions\":32,\"eos_token_id\":0}", "VKG_ERROR_TENSOR_SHAPE", "wte.weight"},
@@ -254,8 +259,11 @@ static void test_out_of_device_memory(void **state) {
      * 2 x 1024 layers x 2^20 positions x 8 x 4 bytes = 64 GiB. */
     if (heap < (60ull << 30)) {
         const char *ctx = write_sparse_model("context-too-big", 1024, 1, 8, 64, 1u << 20);
-        expect(1, ARGS("run", "-m", ctx, "--prompt-ids", "1", "-q"),
-               WANT("VKG_ERROR_OUT_OF_DEVICE_MEMORY", "KV cache", "1048576 positions"));
+        expect(1, ARGS("run", "-m", ctx, "--prompt-ids", "1", "-q", "--ctx-size", "1048576"),
+               WANT("VKG_ERROR_OUT_OF_DEVICE_MEMORY", "KV cache", "1048576 positions", "--ctx-size"));
+        expect(2, ARGS("run", "-m", ctx, "--prompt-ids", "1", "-q", "--ctx-size", "0"), WANT("--ctx-size"));
+        expect(1, ARGS("run", "-m", ctx, "--prompt-ids", "1", "-q", "--ctx-size", "2000000"),
+               WANT("VKG_ERROR_INVALID_ARGUMENT", "2000000 positions is more than the model's 1048576"));
     } else {
         print_message("device heap of %llu MiB: the KV-cache case needs a smaller one; not run\n",
                       (unsigned long long)(heap >> 20));
