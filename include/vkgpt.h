@@ -57,6 +57,21 @@ typedef enum vkg_status {
     VKG_ERROR_INDEX_JSON = 218,        /* model.safetensors.index.json malformed */
     VKG_ERROR_TOKENIZER = 219,         /* vocab.json / merges.txt / tokenizer.json malformed */
     VKG_ERROR_BAD_WEIGHTS = 220,       /* NaN or Inf in a weight tensor */
+    /* 260..279: GGUF files (src/model/gguf.h); messages name the file and the key or tensor */
+    VKG_ERROR_GGUF_MAGIC = 260,        /* the file does not start with "GGUF" */
+    VKG_ERROR_GGUF_VERSION = 261,      /* a GGUF version other than 2 or 3 (or a big-endian file) */
+    VKG_ERROR_GGUF_TRUNCATED = 262,    /* the file ends inside the header, a string, array or tensor */
+    VKG_ERROR_GGUF_METADATA = 263,     /* bad metadata: value type, bool, duplicate/empty key, nesting */
+    VKG_ERROR_GGUF_TENSOR_TYPE = 264,  /* unknown tensor type, or one vkgpt refuses (named: Q2_K, IQ*...) */
+    VKG_ERROR_GGUF_SHAPE = 265,        /* n_dims not 1..4, a zero dimension, row not a block multiple */
+    VKG_ERROR_GGUF_OFFSETS = 266,      /* tensor data outside the data section */
+    VKG_ERROR_GGUF_OVERLAP = 267,      /* two tensors share bytes */
+    VKG_ERROR_GGUF_ALIGNMENT = 268,    /* offset not a multiple of general.alignment, or a bad alignment */
+    VKG_ERROR_GGUF_OVERFLOW = 269,     /* dimensions, sizes or offsets overflow 64 bits */
+    VKG_ERROR_GGUF_TOO_LARGE = 270,    /* a count or length beyond what the file can hold or vkgpt allows */
+    VKG_ERROR_GGUF_DUPLICATE = 271,    /* the same tensor name twice */
+    VKG_ERROR_GGUF_KEY_MISSING = 272,  /* a metadata key the caller needs is absent */
+    VKG_ERROR_GGUF_KEY_TYPE = 273,     /* a metadata value has the wrong type or is out of range */
 
     /* 300..399: Vulkan and the device */
     VKG_ERROR_NO_LOADER = 300,         /* no Vulkan loader (libvulkan.so.1) on this machine */

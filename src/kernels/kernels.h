@@ -23,9 +23,36 @@ typedef enum vkg_storage {
     VKG_STORAGE_F32 = 0,
     VKG_STORAGE_F16 = 1,  /* needs storage_16bit; no fp16 arithmetic is used */
     VKG_STORAGE_BF16 = 2, /* weights only: 16-bit words, widened to fp32 in the shader (x << 16) */
+    /* ggml's block formats (weights only; layouts in src/model/quant.h): a row of K elements is K /
+     * block_elems blocks packed back to back, rows back to back. Read by kernels/matmul_quant.h. */
+    VKG_STORAGE_Q8_0 = 3, /* 32 elements in 34 bytes */
+    VKG_STORAGE_Q4_0 = 4, /* 32 elements in 18 bytes */
+    VKG_STORAGE_Q4_K = 5, /* 256 elements in 144 bytes */
+    VKG_STORAGE_Q5_K = 6, /* 256 elements in 176 bytes */
+    VKG_STORAGE_Q6_K = 7, /* 256 elements in 210 bytes */
 } vkg_storage;
 
-static inline uint32_t vkg_storage_bytes(vkg_storage s) { return s == VKG_STORAGE_F32 ? 4 : 2; }
+static inline bool vkg_storage_is_block(vkg_storage s) { return s >= VKG_STORAGE_Q8_0 && s <= VKG_STORAGE_Q6_K; }
+
+/* Bytes per element of F32, F16, BF16; 0 for the block formats (use vkg_storage_row_bytes). */
+static inline uint32_t vkg_storage_bytes(vkg_storage s) {
+    return s == VKG_STORAGE_F32 ? 4 : s == VKG_STORAGE_F16 || s == VKG_STORAGE_BF16 ? 2 : 0;
+}
+
+/* Elements and bytes of one block (1 and vkg_storage_bytes for F32, F16, BF16). */
+static inline uint32_t vkg_storage_block_elems(vkg_storage s) {
+    return s == VKG_STORAGE_Q8_0 || s == VKG_STORAGE_Q4_0 ? 32 : vkg_storage_is_block(s) ? 256 : 1;
+}
+static inline uint32_t vkg_storage_block_bytes(vkg_storage s) {
+    static const uint8_t bytes[] = {4, 2, 2, 34, 18, 144, 176, 210};
+    return (unsigned)s < sizeof bytes ? bytes[s] : 0;
+}
+
+/* Bytes of one row of `cols` elements; 0 when cols is not a whole number of blocks. */
+static inline uint64_t vkg_storage_row_bytes(vkg_storage s, uint32_t cols) {
+    uint32_t be = vkg_storage_block_elems(s);
+    return cols % be ? 0 : (uint64_t)(cols / be) * vkg_storage_block_bytes(s);
+}
 
 /* A weight matrix [rows = N outputs, cols = K inputs] at byte `offset` of `buf`. */
 typedef struct vkg_matrix {

@@ -1,0 +1,43 @@
+/*
+ * kernels/matmul_quant.h — Y[M,N] = X[M,K] · W^T + b with a fused epilogue, for W [N, K] stored in one
+ * of ggml's block formats (VKG_STORAGE_Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; layouts in src/model/quant.h) as
+ * raw blocks, row after row. X, Y, bias and the residual are fp32; the weights are dequantized in the
+ * shader (bit-exact with the host dequantizer) and every sum is fp32. No 8- or 16-bit storage or
+ * arithmetic is needed.
+ *
+ * Paths (shaders/matmul_q_*.comp, one variant per format):
+ *   VECTOR  M = 1 decode (and M > 1 on a CPU device): each W byte read once, dequantized in registers
+ *           and used for up to 4 rows of X; bandwidth bound.
+ *   TILED   M > 1 on GPUs: 64 x 64 output tiles, W units dequantized into shared memory.
+ *   COOPMAT not offered for block formats (VKG_ERROR_FEATURE_MISSING): TODO feed fp16 tiles.
+ * W larger than one binding is bound in row chunks and dispatched per chunk, as vkg_matmul does.
+ *
+ * Not here: choosing between this and vkg_matmul (the caller routes on vkg_storage_is_block), the
+ * quantizers (model/quant.h).
+ */
+#ifndef VKG_KERNELS_MATMUL_QUANT_H
+#define VKG_KERNELS_MATMUL_QUANT_H
+
+#include "kernels/matmul.h"
+
+/* Bytes the buffer of a quantized W [rows, cols] must hold from its offset: rows whole rows rounded
+ * up to 4 (the shaders read 32-bit words; the last row may end inside one). 0 when cols is not a
+ * whole number of blocks or `s` is not a block format. */
+uint64_t vkg_matmul_quant_bytes(vkg_storage s, uint32_t rows, uint32_t cols);
+
+/* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, N = w->rows, K = w->cols, w->storage a
+ * block format. Views and epilogue as vkg_matmul (matmul.h); opt may be NULL (path AUTO: VECTOR for
+ * M = 1 or on a CPU device, else TILED; max_chunk_rows forces smaller W chunks).
+ * Fails with VKG_ERROR_INVALID_ARGUMENT (not a block format, K not a multiple of the format's block,
+ * zero sizes, views or W's buffer too small — see vkg_matmul_quant_bytes —, a misaligned w->offset,
+ * bad epilogue), VKG_ERROR_DEVICE_LIMIT (x, y or residual larger than one binding),
+ * VKG_ERROR_FEATURE_MISSING (the COOPMAT path); messages name matmul_quant, the format and sizes. */
+vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, const vkg_matrix *w,
+                            const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep,
+                            const vkg_matmul_options *opt);
+
+/* Number of W chunks (dispatches) vkg_matmul_quant records for `w` under `opt` (NULL: defaults);
+ * 0 when w->storage is not a block format or cols is not a whole number of blocks. */
+uint32_t vkg_matmul_quant_chunk_count(const vkg_kernels *k, const vkg_matrix *w, const vkg_matmul_options *opt);
+
+#endif /* VKG_KERNELS_MATMUL_QUANT_H */
