@@ -19,7 +19,7 @@
 
 /* Options that take a value (all of them). */
 static const char *const KNOWN[] = {
-    "-p", "-n", "--config", "-m", "--dtype", "--kv-dtype", "--reps", "--probe-mib", "--json", "--seed",
+    "-p", "-n", "--config", "-m", "--dtype", "--kv-dtype", "--quant", "--reps", "--probe-mib", "--json", "--seed",
     "--device", NULL
 };
 
@@ -33,6 +33,7 @@ static void print_help(void) {
            "  -m PATH             a checkpoint instead (directory or .safetensors)\n"
            "  --dtype f32|f16|bf16 weight storage (default f32)\n"
            "  --kv-dtype f32|f16  KV cache storage (default f32)\n"
+           "  --quant FORMAT      quantize the linear layers at load: q8_0, q6_k, q5_k, q4_k, q4_0 (default none)\n"
            "  --reps N            timed repetitions of each test (default 3)\n"
            "  --probe-mib N       size of the bandwidth probe's buffer (default: up to 512 MiB)\n"
            "  --json FILE         device, driver, commit, probe results and every sample\n"
@@ -95,6 +96,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         else if (!strcmp(a, "-m")) o->args.path = v;
         else if (!strcmp(a, "--dtype")) bad = opt_weights(cmd, a, v, &o->args.dtype);
         else if (!strcmp(a, "--kv-dtype")) bad = opt_precision(cmd, a, v, &o->kv_dtype);
+        else if (!strcmp(a, "--quant")) bad = opt_quant(cmd, a, v, &o->args.quant);
         else if (!strcmp(a, "--reps")) bad = opt_u32(cmd, a, v, 1, 100000, &o->reps);
         else if (!strcmp(a, "--probe-mib")) bad = opt_u32(cmd, a, v, 1, 1u << 20, &o->probe_mib);
         else if (!strcmp(a, "--json")) o->json = v;
@@ -156,8 +158,10 @@ int bench_gen(int argc, char **argv) {
     }
     printf("device: %s\n", info->name);
     printf("driver: %s\n", bench_driver_line(info, drv, sizeof drv));
-    printf("model: %s, %s weights, %s KV cache; repetitions: %u after a warm-up\n", describe_model(&o.args, m, desc,
-           sizeof desc), cli_precision_name(o.args.dtype), o.kv_dtype ? "f16" : "f32", o.reps);
+    printf("model: %s, %s weights%s%s (%.1f MiB), %s KV cache; repetitions: %u after a warm-up\n",
+           describe_model(&o.args, m, desc, sizeof desc), cli_precision_name(vkg_model_precision(m)),
+           o.args.quant ? ", linear layers " : "", o.args.quant ? cli_quant_name(o.args.quant) : "",
+           vkg_model_weight_bytes(m) / 1048576.0, o.kv_dtype ? "f16" : "f32", o.reps);
     printf("prefill matmul: %s\n", vkg_model_prefill_matmul(m));
     fflush(stdout);
     if (st == VKG_OK)
@@ -210,9 +214,10 @@ int bench_gen(int argc, char **argv) {
     }
     if (o.json) {
         root = bench_json_header(info, "gen", argc, argv);
-        json_object_set_new(root, "model", json_pack("{s:s, s:f, s:s, s:s, s:s}", "name", o.args.path ? o.args.path
-                            : o.args.config, "params_m", (double)vkg_model_param_count(m) / 1e6, "dtype",
-                            cli_precision_name(o.args.dtype), "kv_dtype", o.kv_dtype ? "f16" : "f32",
+        json_object_set_new(root, "model", json_pack("{s:s, s:f, s:s, s:s, s:I, s:s, s:s}", "name", o.args.path ?
+                            o.args.path : o.args.config, "params_m", (double)vkg_model_param_count(m) / 1e6, "dtype",
+                            cli_precision_name(vkg_model_precision(m)), "quant", cli_quant_name(o.args.quant),
+                            "weight_bytes", (json_int_t)vkg_model_weight_bytes(m), "kv_dtype", o.kv_dtype ? "f16" : "f32",
                             "prefill_matmul", vkg_model_prefill_matmul(m)));
         json_object_set_new(root, "probe", json_pack("{s:f, s:I, s:f, s:f, s:f}", "read_gbps", peaks.read_gbps,
                             "read_bytes", (json_int_t)peaks.read_bytes, "fma_gflops", peaks.fma_gflops,

@@ -66,6 +66,8 @@ static void print_help(void) {
            "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory)\n"
            "  --dtype f32|f16|bf16|auto  weight storage on the device (default auto: as the checkpoint stores its\n"
            "                         matrices, bf16 and f16 kept as they are, anything else f32; synthetic: f32)\n"
+           "  --quant q8_0|q6_k|q5_k|q4_k|q4_0  quantize the linear layers at load (round-to-nearest; the\n"
+           "                         embedding stays in --dtype; GGUF files keep their own formats)\n"
            "  --kv-dtype f32|f16     KV cache storage (default f32)\n"
            "  -c, --ctx-size N       positions the KV cache holds (default: the model's context, at most 4096)\n"
            "  --no-kv-cache          recompute the whole sequence for every token (the uncached baseline)\n"
@@ -107,6 +109,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "--config")) { VALUE(); o->model.config = v; }
         else if (!strcmp(a, "--tokenizer")) { VALUE(); o->tokenizer_dir = v; }
         else if (!strcmp(a, "--dtype")) { VALUE(); if (opt_weights(cmd, a, v, &o->model.dtype)) return CLI_USAGE; }
+        else if (!strcmp(a, "--quant")) { VALUE(); if (opt_quant(cmd, a, v, &o->model.quant)) return CLI_USAGE; }
         else if (!strcmp(a, "--kv-dtype")) { VALUE(); if (opt_precision(cmd, a, v, &o->kv_dtype)) return CLI_USAGE; }
         else if (!strcmp(a, "--no-kv-cache")) o->no_kv_cache = true;
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->n_ctx)) return CLI_USAGE; }

@@ -81,6 +81,21 @@ int opt_weights(const char *cmd, const char *name, const char *value, int *out) 
     return cli_usage_error(cmd, "%s: '%s' is not f32, f16, bf16 or auto", name, value);
 }
 
+int opt_quant(const char *cmd, const char *name, const char *value, int *out) {
+    static const char *const names[] = {"none", "q8_0", "q6_k", "q5_k", "q4_k", "q4_0"}; /* vkg_quant order */
+    for (int i = 0; i < 6; i++)
+        if (strcmp(value, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return cli_usage_error(cmd, "%s: '%s' is not one of q8_0, q6_k, q5_k, q4_k, q4_0 or none", name, value);
+}
+
+const char *cli_quant_name(int q) {
+    static const char *const names[] = {"none", "q8_0", "q6_k", "q5_k", "q4_k", "q4_0"};
+    return q >= 0 && q < 6 ? names[q] : "?";
+}
+
 const char *cli_precision_name(int p) {
     static const char *const names[] = {"f32", "f16", "bf16", "auto"};
     return p >= 0 && p < 4 ? names[p] : "?";

@@ -17,6 +17,9 @@ int opt_float(const char *cmd, const char *name, const char *value, double min, 
 int opt_precision(const char *cmd, const char *name, const char *value, int *out);
 /* Weight storage "f32" | "f16" | "bf16" | "auto" → its vkg_precision value. */
 int opt_weights(const char *cmd, const char *name, const char *value, int *out);
+/* Load-time quantization "q8_0" | "q6_k" | "q5_k" | "q4_k" | "q4_0" | "none" → its vkg_quant value, and back. */
+int opt_quant(const char *cmd, const char *name, const char *value, int *out);
+const char *cli_quant_name(int q);
 /* The option name of a vkg_precision value ("bf16"). */
 const char *cli_precision_name(int p);
 /* The value of option argv[*i] (advancing *i), or a usage error when it is missing. */

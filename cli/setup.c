@@ -59,6 +59,7 @@ int setup_model(const char *cmd, const model_args *args, vkg_context **ctx, vkg_
         return cli_report("opening the Vulkan device", s);
     vkg_model_options mo = vkg_model_default_options();
     mo.weights = (vkg_precision)args->dtype;
+    mo.quant = (vkg_quant)args->quant;
     int last = -1;
     if (isatty(STDERR_FILENO)) {
         mo.progress = show_progress;

@@ -13,6 +13,7 @@ typedef struct model_args {
     int device;              /* --device I, or -1 */
     int dtype;               /* weights: a vkg_precision (VKG_PRECISION_AUTO: as the checkpoint stores them) */
     uint64_t seed;           /* synthetic weights' seed */
+    int quant;               /* --quant: a vkg_quant (NONE: as stored) */
 } model_args;
 
 /* Create the context and model; on failure reports and returns CLI_FAILED (both outputs NULL). */

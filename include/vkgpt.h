@@ -189,6 +189,18 @@ typedef enum vkg_precision {
                                f16 stays f16, anything else f32); synthetic models: f32 */
 } vkg_precision;
 
+/* Block formats the matrices of a model may be quantized to at load time (ggml's layouts, read by
+ * the matmul kernels as they are). Round-to-nearest; see README for how it compares with llama.cpp's
+ * quantizers. */
+typedef enum vkg_quant {
+    VKG_QUANT_NONE = 0,
+    VKG_QUANT_Q8_0 = 1,  /* 8.5 bits per weight */
+    VKG_QUANT_Q6_K = 2,  /* 6.56 */
+    VKG_QUANT_Q5_K = 3,  /* 5.5 */
+    VKG_QUANT_Q4_K = 4,  /* 4.5 */
+    VKG_QUANT_Q4_0 = 5,  /* 4.5 */
+} vkg_quant;
+
 /* ---- the family-neutral decoder description ----
  * Every model vkgpt runs is a pre-norm decoder: x = embed(tokens) [+ learned positions]; per layer
  *   x += o_proj(attention(norm(x)))    attention: q/k/v projections, optional per-head q/k RMSNorm,
@@ -264,6 +276,11 @@ typedef struct vkg_model_config {
 typedef struct vkg_model_options {
     vkg_precision weights;  /* default F32 */
     bool check_finite;      /* refuse weights holding NaN/Inf (VKG_ERROR_BAD_WEIGHTS); default true */
+    vkg_quant quant;        /* quantize the linear layers' matrices (q/k/v, o, MLP, an untied LM head)
+                               at load; the token embedding stays in `weights` precision, norms and
+                               biases fp32. A matrix whose row length is not a whole number of the
+                               format's blocks takes Q8_0 (32-element blocks), else stays unquantized.
+                               GGUF files keep their own formats. Default NONE. */
     /* Called as weights land on the device (bytes done, total); NULL for none. */
     void (*progress)(uint64_t done, uint64_t total, void *user);
     void *progress_user;

@@ -5,6 +5,7 @@
  * (shaders/matmul_vec.comp, matmul_tiled.comp, matmul_coopmat.comp).
  */
 #include "kernels/matmul.h"
+#include "kernels/matmul_quant.h"
 
 #include "matmul_push.h"
 
@@ -134,6 +135,8 @@ static uint64_t chunk_rows(const vkg_kernels *k, uint64_t row_bytes, const vkg_m
 }
 
 uint32_t vkg_matmul_chunk_count(const vkg_kernels *k, const vkg_matrix *w, const vkg_matmul_options *opt) {
+    if (vkg_storage_is_block(w->storage))
+        return vkg_matmul_quant_chunk_count(k, w, opt);
     uint64_t rows = chunk_rows(k, (uint64_t)w->cols * vkg_storage_bytes(w->storage), opt);
     return (uint32_t)((w->rows + rows - 1) / rows);
 }
@@ -168,8 +171,12 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
                          const vkg_matmul_options *opt) {
     if (!k || !k->ctx || !cmd || !w || !w->buf)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul: NULL kernels, recorder or weight matrix");
+    if (vkg_storage_is_block(w->storage)) /* ggml block formats: their own shaders */
+        return vkg_matmul_quant(k, cmd, y, x, w, bias, residual, M, ep, opt);
     const vkg_device_info *info = vkg_context_device(k->ctx);
     uint32_t N = w->rows, K = w->cols;
+    /* Y may be wider than W's outputs (a row segment of a larger weight: y_cols, y_col0). */
+    uint32_t NY = opt && opt->y_cols ? opt->y_cols : N, col0 = opt && opt->y_cols ? opt->y_col0 : 0;
     if (M == 0 || N == 0 || K == 0)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: every size must be at least 1", M, N, K);
     if (ep != VKG_EPILOGUE_NONE && ep != VKG_EPILOGUE_GELU && ep != VKG_EPILOGUE_RESIDUAL)
@@ -205,7 +212,10 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
     /* Sizes of what is bound; all products checked (M*N*4 may pass 2^32 on large prompts). */
     uint32_t eb = vkg_storage_bytes(w->storage);
     uint64_t y_bytes, x_bytes, w_bytes, w_end, row_bytes = (uint64_t)K * eb, range = info->max_storage_buffer_range;
-    if (!vkg_mul_u64((uint64_t)M * N, 4, &y_bytes) || !vkg_mul_u64((uint64_t)M * K, 4, &x_bytes) ||
+    if ((uint64_t)col0 + N > NY)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: outputs %u.. do not fit a Y of %u columns",
+                        M, N, K, col0, NY);
+    if (!vkg_mul_u64((uint64_t)M * NY, 4, &y_bytes) || !vkg_mul_u64((uint64_t)M * K, 4, &x_bytes) ||
         !vkg_mul_u64(N, row_bytes, &w_bytes) || !vkg_add_u64(w->offset, w_bytes, &w_end))
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: sizes overflow", M, N, K);
     if (w_end > vkg_buffer_size(w->buf))
@@ -222,7 +232,7 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
     VKG_TRY(bind_view("x", x, x_bytes, range, M, N, K, &views[BIND_X]));
     views[BIND_BIAS] = views[BIND_R] = views[BIND_X]; /* dummies: never read when absent */
     if (bias)
-        VKG_TRY(bind_view("bias", *bias, (uint64_t)N * 4, range, M, N, K, &views[BIND_BIAS]));
+        VKG_TRY(bind_view("bias", *bias, (uint64_t)NY * 4, range, M, N, K, &views[BIND_BIAS]));
     if (ep == VKG_EPILOGUE_RESIDUAL) {
         VKG_TRY(bind_view("residual", *residual, y_bytes, range, M, N, K, &views[BIND_R]));
         vkg_view r = views[BIND_R], yb = views[BIND_Y];
@@ -292,7 +302,7 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
             return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "matmul M=%u N=%u K=%u: %llu workgroups in one dispatch", M, N,
                             K, (unsigned long long)groups);
         vkg_matmul_push push = {
-            .M = M, .N = N, .K = K, .n_offset = (uint32_t)first, .n_count = count,
+            .M = M, .N = NY, .K = K, .n_offset = col0 + (uint32_t)first, .n_count = count,
             .groups_n = (uint32_t)groups_n, .n_groups = (uint32_t)groups,
             .has_bias = bias != NULL, .epilogue = (uint32_t)ep, .aligned = aligned,
         };

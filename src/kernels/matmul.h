@@ -42,6 +42,9 @@ typedef struct vkg_matmul_options {
     vkg_matmul_path path;
     uint32_t max_chunk_rows; /* 0: W chunks as large as one binding allows; else at most this many rows
                                 (rounded down to keep chunk offsets aligned): exercises the chunking */
+    uint32_t y_cols, y_col0; /* W's outputs are columns y_col0 .. y_col0 + N - 1 of a Y of y_cols columns
+                                (0: Y is exactly [M, N]); bias and residual are then y_cols wide. For a
+                                weight stored as row segments of different formats (GGUF files mix them) */
     bool decode_batch;       /* VECTOR path for M one-token sequences decoded together: the M = 1 work
                                 split for every row (each row's result equal to a lone M = 1 product),
                                 with up to 8 rows sharing each load of W */

@@ -77,6 +77,8 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul_quant: NULL kernels, recorder or weight matrix");
     const vkg_device_info *info = vkg_context_device(k->ctx);
     uint32_t N = w->rows, K = w->cols;
+    /* Y may be wider than W's outputs (a row segment of a larger weight: y_cols, y_col0). */
+    uint32_t NY = opt && opt->y_cols ? opt->y_cols : N, col0 = opt && opt->y_cols ? opt->y_col0 : 0;
     if (!vkg_storage_is_block(w->storage))
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul_quant M=%u N=%u K=%u: weight storage %d is not a block "
                         "format (use vkg_matmul)", M, N, K, (int)w->storage);
@@ -108,7 +110,10 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
 
     uint64_t row_bytes = vkg_storage_row_bytes(w->storage, K), range = info->max_storage_buffer_range;
     uint64_t y_bytes, x_bytes, w_bytes = vkg_matmul_quant_bytes(w->storage, N, K), w_end;
-    if (!vkg_mul_u64((uint64_t)M * N, 4, &y_bytes) || !vkg_mul_u64((uint64_t)M * K, 4, &x_bytes) ||
+    if ((uint64_t)col0 + N > NY)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "matmul M=%u N=%u K=%u: outputs %u.. do not fit a Y of %u columns",
+                        M, N, K, col0, NY);
+    if (!vkg_mul_u64((uint64_t)M * NY, 4, &y_bytes) || !vkg_mul_u64((uint64_t)M * K, 4, &x_bytes) ||
         !vkg_add_u64(w->offset, w_bytes, &w_end) || row_bytes > UINT32_MAX)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: sizes overflow", tag);
     if (w_end > vkg_buffer_size(w->buf))
@@ -125,7 +130,7 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
     VKG_TRY(bind_view("x", x, x_bytes, range, tag, &views[BIND_X]));
     views[BIND_BIAS] = views[BIND_R] = views[BIND_X]; /* dummies: never read when absent */
     if (bias)
-        VKG_TRY(bind_view("bias", *bias, (uint64_t)N * 4, range, tag, &views[BIND_BIAS]));
+        VKG_TRY(bind_view("bias", *bias, (uint64_t)NY * 4, range, tag, &views[BIND_BIAS]));
     if (ep == VKG_EPILOGUE_RESIDUAL) {
         VKG_TRY(bind_view("residual", *residual, y_bytes, range, tag, &views[BIND_R]));
         vkg_view r = views[BIND_R], yb = views[BIND_Y];
@@ -183,7 +188,7 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
             return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: %llu workgroups in one dispatch", tag,
                             (unsigned long long)groups);
         vkg_matmul_q_push push = {
-            .M = M, .N = N, .K = K, .n_offset = (uint32_t)first, .n_count = count,
+            .M = M, .N = NY, .K = K, .n_offset = col0 + (uint32_t)first, .n_count = count,
             .groups_n = (uint32_t)groups_n, .n_groups = (uint32_t)groups,
             .has_bias = bias != NULL, .epilogue = (uint32_t)ep, .row_bytes = (uint32_t)row_bytes,
         };

@@ -60,9 +60,17 @@ static vkg_status linear(const vkg_model *m, vkg_cmd *cmd, vkg_view y, vkg_view 
                          vkg_weight_role b, uint32_t l, uint32_t M, vkg_epilogue ep, bool batch) {
     vkg_view bv;
     const vkg_view *bias_view = b < VKG_W_ROLE_COUNT ? bias(m, b, l, &bv) : NULL;
+    const vkg_weight *wt = vkg_model_weight_segs(m, w, l);
     vkg_matmul_options mo = {.path = batch ? VKG_MATMUL_PATH_VECTOR : VKG_MATMUL_PATH_AUTO, .decode_batch = batch};
-    return vkg_matmul_ex(&m->kernels, cmd, y, x, W(m, w, l), bias_view, ep == VKG_EPILOGUE_RESIDUAL ? &y : NULL, M,
-                         ep, &mo);
+    if (wt->n_seg > 1) /* row segments in different formats: each fills its own columns of Y */
+        for (uint32_t i = 0; i < wt->n_seg; i++)
+            mo.y_cols += wt->seg[i].rows;
+    for (uint32_t i = 0; i < wt->n_seg; i++) {
+        VKG_TRY(vkg_matmul_ex(&m->kernels, cmd, y, x, &wt->seg[i], bias_view, ep == VKG_EPILOGUE_RESIDUAL ? &y : NULL,
+                              M, ep, &mo));
+        mo.y_col0 += wt->seg[i].rows;
+    }
+    return VKG_OK;
 }
 
 /* The position-dependent middle of the attention block on one sequence's own buffers: q/k norm,
@@ -152,11 +160,11 @@ vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_a
     for (uint32_t l = 0; l < c->n_layer; l++)
         VKG_TRY(record_layer(m, cmd, a, kv, l, T, decode, mk));
 
-    const vkg_matrix *head = W(m, c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD, 0);
+    vkg_weight_role head_role = c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD;
     if (logits == VKG_LOGITS_ALL) {
         OP("norm final", norm(m, cmd, rows(a->h, T, d), rows(a->x, T, d), VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, T));
-        OP("matmul lm head",
-           vkg_matmul(k, cmd, rows(a->logits, T, V), rows(a->h, T, d), head, NULL, NULL, T, VKG_EPILOGUE_NONE));
+        OP("matmul lm head", linear(m, cmd, rows(a->logits, T, V), rows(a->h, T, d), head_role, VKG_W_ROLE_COUNT, 0, T,
+                                    VKG_EPILOGUE_NONE, false));
         return VKG_OK; /* the caller downloads all rows and takes the argmax of the last on the host */
     }
     /* Only the last row goes on: move it to row 0 of att (a copy has no alignment rule), normalise. */
@@ -167,8 +175,8 @@ vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_a
         x_last = rows(a->att, 1, d);
     }
     OP("norm final", norm(m, cmd, rows(a->h, 1, d), x_last, VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, 1));
-    OP("matmul lm head",
-       vkg_matmul(k, cmd, rows(a->logits, 1, V), rows(a->h, 1, d), head, NULL, NULL, 1, VKG_EPILOGUE_NONE));
+    OP("matmul lm head", linear(m, cmd, rows(a->logits, 1, V), rows(a->h, 1, d), head_role, VKG_W_ROLE_COUNT, 0, 1,
+                                VKG_EPILOGUE_NONE, false));
     OP("argmax",
        vkg_argmax(k, cmd, (vkg_view){a->argmax, 0, 16}, 0, rows(a->logits, 1, V), V, vec(a->argmax_scratch)));
     VKG_TRY(vkg_cmd_copy(cmd, (vkg_view){a->argmax, 0, sizeof(uint32_t)}, (vkg_view){a->out, 0, sizeof(uint32_t)}));
@@ -219,11 +227,9 @@ vkg_status vkg_graph_record_batch(const vkg_model *m, vkg_cmd *cmd, const vkg_ac
                        true));
         VKG_TRY(mlp(m, cmd, b, l, n, true, mk));
     }
-    const vkg_matrix *head = W(m, c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD, 0);
     VKG_TRY(norm(m, cmd, rows(b->h, n, d), rows(b->x, n, d), VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, n));
-    vkg_matmul_options mo = {.path = VKG_MATMUL_PATH_VECTOR, .decode_batch = true};
-    VKG_TRY(vkg_matmul_ex(k, cmd, rows(b->logits, n, V), rows(b->h, n, d), head, NULL, NULL, n, VKG_EPILOGUE_NONE,
-                          &mo));
+    VKG_TRY(linear(m, cmd, rows(b->logits, n, V), rows(b->h, n, d), c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD,
+                   VKG_W_ROLE_COUNT, 0, n, VKG_EPILOGUE_NONE, true));
     for (uint32_t i = 0; i < n; i++) {
         const vkg_activations *a = seq[i].a;
         VKG_TRY(vkg_argmax(k, cmd, (vkg_view){a->argmax, 0, 16}, 0, row_of(b->logits, i, V), V,

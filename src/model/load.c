@@ -6,6 +6,7 @@
  */
 #include "model/checkpoint.h"
 #include "model/dtype.h"
+#include "model/gguf_model.h"
 #include "model/model.h"
 #include "model/tensors.h"
 
@@ -94,6 +95,8 @@ vkg_status vkg_model_load(vkg_context *ctx, const char *path, const vkg_model_op
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_model_load: NULL argument");
     *out = NULL;
     vkg_model_options o = opts ? *opts : vkg_model_default_options();
+    if (vkg_is_gguf(path))
+        return vkg_model_load_gguf(ctx, path, &o, out);
     vkg_checkpoint *ckpt = NULL;
     vkg_model_tensors *t = NULL;
     vkg_status s = vkg_checkpoint_open(path, &ckpt);

@@ -9,6 +9,7 @@
 #include "kernels/matmul.h"
 #include "model/config.h"
 #include "model/dtype.h"
+#include "model/quant.h"
 
 #include <math.h>
 
@@ -24,15 +25,59 @@ enum { CONVERT_CHUNK = 4096 };
 typedef struct upload {
     const vkg_weight_source *src;
     vkg_storage storage;
+    uint64_t first_row;   /* this segment's first row in the source's stacked rows */
+    const void *raw[VKG_MAX_PARTS]; /* block formats: raw blocks of consecutive parts to copy, back to */
+    uint64_t raw_bytes[VKG_MAX_PARTS]; /* back; raw[0] NULL: quantize floats instead */
+    float *row;           /* block formats from floats: one row of floats ... */
+    uint8_t *blocks;      /* ... and its quantized blocks */
     const vkg_model_options *opts;
     uint64_t base, total; /* bytes before this tensor, and of the whole model, for progress */
     float out_of_range;   /* first value fp16 cannot hold (0: none) */
+    vkg_status status;    /* a quantizer failure (non-finite value) */
 } upload;
+
+static const uint32_t GGML_OF_STORAGE[] = {0, 0, 0, 8, 2, 12, 13, 14}; /* vkg_storage -> ggml type number */
+
+/* Block-format bytes [off, off + len) of a segment: raw blocks copied as they are, or rows of floats
+ * quantized one by one (a row cut by a chunk boundary is quantized again for the next chunk). The
+ * buffer is rounded up to 32-bit words; the bytes past the data are zero. */
+static void fill_blocks(uint8_t *dst, uint64_t off, uint64_t len, upload *u) {
+    uint64_t cols = u->src->cols, row_bytes = vkg_storage_row_bytes(u->storage, (uint32_t)cols);
+    uint64_t data = row_bytes * u->src->rows, end = off + len;
+    if (end > data) {
+        uint64_t from = off > data ? off : data;
+        memset(dst + (from - off), 0, end - from);
+        end = data;
+    }
+    if (off >= end)
+        return;
+    if (u->raw[0]) {
+        uint64_t at = 0; /* byte offset of part p in the segment */
+        for (int p = 0; p < VKG_MAX_PARTS && u->raw[p]; at += u->raw_bytes[p++]) {
+            uint64_t lo = off > at ? off : at, hi = end < at + u->raw_bytes[p] ? end : at + u->raw_bytes[p];
+            if (lo < hi)
+                memcpy(dst + (lo - off), (const uint8_t *)u->raw[p] + (lo - at), hi - lo);
+        }
+        return;
+    }
+    for (uint64_t r = off / row_bytes; r * row_bytes < end; r++) {
+        u->src->read(u->src, (u->first_row + r) * cols, cols, u->row);
+        vkg_status s = vkg_quant_quantize(GGML_OF_STORAGE[u->storage], u->row, u->blocks, cols);
+        if (s != VKG_OK && u->status == VKG_OK)
+            u->status = s;
+        uint64_t lo = r * row_bytes > off ? r * row_bytes : off, hi = (r + 1) * row_bytes < end ? (r + 1) * row_bytes : end;
+        memcpy(dst + (lo - off), u->blocks + (lo - r * row_bytes), hi - lo);
+    }
+}
 
 static void fill_weights(void *dst, uint64_t off, uint64_t len, void *user) {
     upload *u = user;
+    if (vkg_storage_is_block(u->storage)) {
+        fill_blocks(dst, off, len, u);
+        return;
+    }
     uint32_t esz = vkg_storage_bytes(u->storage);
-    uint64_t first = off / esz, n = len / esz;
+    uint64_t first = off / esz + u->first_row * u->src->cols, n = len / esz;
     float tmp[CONVERT_CHUNK];
     for (uint64_t done = 0; done < n;) {
         uint64_t k = n - done < CONVERT_CHUNK ? n - done : CONVERT_CHUNK;
@@ -79,7 +124,72 @@ typedef struct builder {
     uint64_t done, total;
 } builder;
 
-/* Create and fill one weight: a matrix in the storage precision, or an fp32 vector. */
+static const vkg_storage QUANT_STORAGE[] = {VKG_STORAGE_F32, VKG_STORAGE_Q8_0, VKG_STORAGE_Q6_K,
+                                            VKG_STORAGE_Q5_K, VKG_STORAGE_Q4_K, VKG_STORAGE_Q4_0};
+
+/* The roles --quant applies to: the linear layers (the embedding table is gathered, not multiplied,
+ * except as a tied LM head, and stays in the dense precision). */
+static bool quantizable(vkg_weight_role r) {
+    return r == VKG_W_QKV || r == VKG_W_O || r == VKG_W_UP || r == VKG_W_DOWN || r == VKG_W_LM_HEAD;
+}
+
+/* Storage of a matrix of `cols` columns quantized to q: the format when rows are whole blocks, else
+ * Q8_0 (32-element blocks), else the dense precision. */
+static vkg_storage quant_storage(vkg_quant q, uint32_t cols, vkg_storage dense) {
+    vkg_storage s = QUANT_STORAGE[q];
+    if (cols % vkg_storage_block_elems(s) == 0)
+        return s;
+    return cols % 32 == 0 ? VKG_STORAGE_Q8_0 : dense;
+}
+
+static uint64_t storage_bytes(vkg_storage st, uint64_t rows, uint64_t cols) {
+    if (!vkg_storage_is_block(st))
+        return rows * cols * vkg_storage_bytes(st);
+    return (vkg_storage_row_bytes(st, (uint32_t)cols) * rows + 3) / 4 * 4; /* shaders read 32-bit words */
+}
+
+/* One segment of a weight: rows [row0, row0 + rows) of the source in storage `st`. */
+static vkg_status make_segment(builder *b, const vkg_weight_source *src, const char *name, uint64_t row0,
+                               uint64_t rows, vkg_storage st, const void *const *raw, vkg_matrix *out) {
+    uint64_t cols = src->cols, bytes = storage_bytes(st, rows, cols);
+    vkg_buffer *buf = NULL;
+    VKG_TRY(vkg_buffer_create(b->m->ctx, bytes, VKG_MEMORY_DEVICE, name, &buf));
+    upload u = {.src = src, .storage = st, .first_row = row0, .opts = b->opts, .base = b->done, .total = b->total};
+    /* Raw parts of this segment: the source's parts from the one starting at row0, while they last. */
+    uint64_t r = 0;
+    for (uint32_t p = 0, k = 0; raw && p < src->n_parts; r += src->part_rows[p++])
+        if (r >= row0 && r < row0 + rows) {
+            u.raw[k] = raw[p];
+            u.raw_bytes[k++] = vkg_storage_row_bytes(st, (uint32_t)cols) * src->part_rows[p];
+        }
+    vkg_status s = VKG_OK;
+    if (vkg_storage_is_block(st) && !u.raw[0]) {
+        u.row = malloc(cols * sizeof(float));
+        u.blocks = malloc(vkg_storage_row_bytes(st, (uint32_t)cols));
+        if (!u.row || !u.blocks)
+            s = vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory quantizing %s", name);
+    }
+    if (s == VKG_OK)
+        s = vkg_buffer_write(buf, 0, bytes, fill_weights, &u, report_progress);
+    if (s == VKG_OK)
+        s = u.status;
+    if (s == VKG_OK && u.out_of_range != 0)
+        s = vkg_fail(VKG_ERROR_BAD_WEIGHTS, "tensor %s holds %g, outside the fp16 range (+-65504): load it as f32 "
+                     "or bf16 (--dtype)", src->name ? src->name : name, u.out_of_range);
+    free(u.row);
+    free(u.blocks);
+    if (s != VKG_OK) {
+        vkg_buffer_destroy(buf);
+        return vkg_fail_context(s, "uploading %s", name);
+    }
+    b->done += bytes;
+    b->m->weight_bytes += bytes;
+    *out = (vkg_matrix){.buf = buf, .offset = 0, .rows = (uint32_t)rows, .cols = (uint32_t)cols, .storage = st};
+    return VKG_OK;
+}
+
+/* Create and fill one weight: a matrix (in the storage precision, a quantized format, or the source's
+ * own block formats, as segments where its parts differ), or an fp32 vector. */
 static vkg_status make_weight(builder *b, vkg_weight_role role, uint32_t layer) {
     uint64_t rows, cols;
     vkg_role_shape(&b->m->cfg, role, 1, &rows, &cols, NULL);
@@ -87,31 +197,44 @@ static vkg_status make_weight(builder *b, vkg_weight_role role, uint32_t layer) 
     b->get(b->user, role, layer, &src);
     src.rows = (uint32_t)rows;
     src.cols = (uint32_t)cols;
-    vkg_storage st = vkg_role_is_matrix(role) ? storage_of(b->m->precision) : VKG_STORAGE_F32;
-    uint64_t bytes = rows * cols * vkg_storage_bytes(st);
     char name[96];
     if (role >= VKG_W_FIRST_LAYER_ROLE)
         snprintf(name, sizeof name, "layer %u %s", layer, vkg_role_name(role));
     else
         snprintf(name, sizeof name, "%s", vkg_role_name(role));
-    vkg_buffer *buf = NULL;
-    vkg_status s = vkg_buffer_create(b->m->ctx, bytes, VKG_MEMORY_DEVICE, name, &buf);
-    if (s != VKG_OK)
-        return s;
-    upload u = {.src = &src, .storage = st, .opts = b->opts, .base = b->done, .total = b->total};
-    s = vkg_buffer_write(buf, 0, bytes, fill_weights, &u, report_progress);
-    if (s == VKG_OK && u.out_of_range != 0)
-        s = vkg_fail(VKG_ERROR_BAD_WEIGHTS, "tensor %s holds %g, outside the fp16 range (+-65504): load it as f32 "
-                     "or bf16 (--dtype)", src.name ? src.name : name, u.out_of_range);
-    if (s != VKG_OK) {
-        vkg_buffer_destroy(buf);
-        return vkg_fail_context(s, "uploading %s", name);
+    vkg_weight *w = (vkg_weight *)vkg_model_weight_segs(b->m, role, layer);
+    bool matrix = vkg_role_is_matrix(role);
+    vkg_storage dense = matrix ? storage_of(b->m->precision) : VKG_STORAGE_F32;
+    bool any_raw = false;
+    for (uint32_t p = 0; p < src.n_parts; p++)
+        any_raw |= src.raw[p] != NULL;
+    if (matrix && any_raw && role != VKG_W_TOK_EMBD && role != VKG_W_POS_EMBD) {
+        /* Block-format parts stay as they are; runs of consecutive parts in the same format (or all
+         * read as floats) share a segment, a change of format starts the next one. */
+        uint64_t row0 = 0;
+        for (uint32_t p = 0; p < src.n_parts;) {
+            vkg_storage st = src.raw[p] ? src.raw_storage[p] : dense;
+            uint64_t seg_rows = 0;
+            uint32_t q = p;
+            while (q < src.n_parts && (src.raw[q] != NULL) == (src.raw[p] != NULL) &&
+                   (src.raw[q] ? src.raw_storage[q] : dense) == st)
+                seg_rows += src.part_rows[q++];
+            char seg_name[112];
+            snprintf(seg_name, sizeof seg_name, "%s [%u]", name, w->n_seg);
+            VKG_TRY(make_segment(b, &src, seg_name, row0, seg_rows, st, src.raw[p] ? src.raw : NULL,
+                                 &w->seg[w->n_seg]));
+            w->n_seg++;
+            row0 += seg_rows;
+            p = q;
+        }
+    } else {
+        vkg_storage st = dense;
+        if (matrix && b->m->quant != VKG_QUANT_NONE && quantizable(role))
+            st = quant_storage(b->m->quant, (uint32_t)cols, dense);
+        VKG_TRY(make_segment(b, &src, name, 0, rows, st, NULL, &w->seg[0]));
+        w->n_seg = 1;
     }
-    b->done += bytes;
-    b->m->weight_bytes += bytes;
     b->m->params += rows * cols;
-    *(vkg_matrix *)vkg_model_weight(b->m, role, layer) =
-        (vkg_matrix){.buf = buf, .offset = 0, .rows = (uint32_t)rows, .cols = (uint32_t)cols, .storage = st};
     return VKG_OK;
 }
 
@@ -181,6 +304,7 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
     m->kernels = vkg_kernels_default(ctx);
     m->cfg = *cfg;
     m->precision = o.weights;
+    m->quant = o.quant;
     m->w = vkg_calloc(((size_t)cfg->n_layer + 1) * VKG_W_ROLE_COUNT, sizeof *m->w);
     if (!m->w) {
         free(m);
@@ -213,7 +337,8 @@ void vkg_model_free(vkg_model *m) {
     if (!m)
         return;
     for (size_t i = 0; m->w && i < ((size_t)m->cfg.n_layer + 1) * VKG_W_ROLE_COUNT; i++)
-        vkg_buffer_destroy(m->w[i].buf);
+        for (uint32_t g = 0; g < m->w[i].n_seg; g++)
+            vkg_buffer_destroy(m->w[i].seg[g].buf);
     free(m->w);
     free(m);
 }

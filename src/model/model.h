@@ -14,22 +14,35 @@
 #include "kernels/kernels.h"
 #include "model/family.h"
 
+/* One weight on the device: a single matrix or vector, or — when a GGUF file stores the stacked parts
+ * of a role in different block formats (Q4_K_M keeps v in Q6_K) — up to three row segments, each in
+ * its own format, multiplied into adjacent output columns. */
+typedef struct vkg_weight {
+    vkg_matrix seg[VKG_MAX_PARTS];
+    uint32_t n_seg;              /* 0: the role is absent */
+} vkg_weight;
+
 struct vkg_model {
     vkg_context *ctx;
     vkg_kernels kernels;
     char prefill_matmul[128];    /* vkg_model_prefill_matmul() */
     vkg_model_config cfg;
     vkg_precision precision;     /* of the matrices */
-    vkg_matrix *w;               /* (n_layer + 1) x VKG_W_ROLE_COUNT; row 0 the model-wide roles;
-                                    .buf NULL where the role is absent */
+    vkg_weight *w;               /* (n_layer + 1) x VKG_W_ROLE_COUNT; row 0 the model-wide roles */
+    vkg_quant quant;             /* the format matrices were quantized to at load (NONE: as stored) */
     uint64_t params;
     uint64_t weight_bytes;
 };
 
-/* Weight `role` of `layer` (layer ignored for model-wide roles); .buf is NULL when absent. */
-static inline const vkg_matrix *vkg_model_weight(const vkg_model *m, vkg_weight_role role, uint32_t layer) {
+/* Weight `role` of `layer` (layer ignored for model-wide roles); n_seg is 0 when absent. */
+static inline const vkg_weight *vkg_model_weight_segs(const vkg_model *m, vkg_weight_role role, uint32_t layer) {
     size_t row = role < VKG_W_FIRST_LAYER_ROLE ? 0 : 1 + (size_t)layer;
     return &m->w[row * VKG_W_ROLE_COUNT + role];
+}
+
+/* Its first (usually only) segment; .buf is NULL when the role is absent. */
+static inline const vkg_matrix *vkg_model_weight(const vkg_model *m, vkg_weight_role role, uint32_t layer) {
+    return &vkg_model_weight_segs(m, role, layer)->seg[0];
 }
 
 /* Whether `role` is stored as a matrix in the storage precision (else an fp32 vector). */
@@ -44,6 +57,11 @@ typedef struct vkg_weight_source {
     const void *parts[VKG_MAX_PARTS];
     uint64_t part_rows[VKG_MAX_PARTS];
     bool transpose;                          /* checkpoint parts are [cols, part_rows] (Conv1D) */
+    /* Parts a GGUF file stores in a ggml block format the kernels read (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K):
+     * their raw blocks, uploaded as they are; raw[p] NULL for parts read as floats. */
+    const void *raw[VKG_MAX_PARTS];
+    vkg_storage raw_storage[VKG_MAX_PARTS];
+    void *cache;                             /* the loader's scratch for read() (a dequantized row) */
     const char *name;                        /* for messages: the (first) tensor's name */
     uint64_t seed;                           /* synthetic: stream of this tensor */
     float scale;                             /* synthetic: values uniform in [center - scale, center + scale]; */
