@@ -61,7 +61,7 @@ typedef enum vkg_status {
     VKG_ERROR_GGUF_MAGIC = 260,        /* the file does not start with "GGUF" */
     VKG_ERROR_GGUF_VERSION = 261,      /* a GGUF version other than 2 or 3 (or a big-endian file) */
     VKG_ERROR_GGUF_TRUNCATED = 262,    /* the file ends inside the header, a string, array or tensor */
-    VKG_ERROR_GGUF_METADATA = 263,     /* bad metadata: value type, bool, duplicate/empty key, nesting */
+    VKG_ERROR_GGUF_METADATA = 263,     /* bad metadata: value type, bool, duplicate/empty key or name, nesting */
     VKG_ERROR_GGUF_TENSOR_TYPE = 264,  /* unknown tensor type, or one vkgpt refuses (named: Q2_K, IQ*...) */
     VKG_ERROR_GGUF_SHAPE = 265,        /* n_dims not 1..4, a zero dimension, row not a block multiple */
     VKG_ERROR_GGUF_OFFSETS = 266,      /* tensor data outside the data section */

@@ -202,7 +202,7 @@ static vkg_status read_kv(cursor *c, vkg_gguf_kv *kv) {
 
 static vkg_status read_tensor(cursor *c, vkg_gguf_tensor *t, uint32_t flags) {
     char *name = NULL;
-    VKG_TRY(read_name(c, &name, VKG_ERROR_GGUF_SHAPE, "a tensor name"));
+    VKG_TRY(read_name(c, &name, VKG_ERROR_GGUF_METADATA, "a tensor name"));
     t->name = name;
     VKG_TRY(read_u32(c, &t->n_dims, "the n_dims of tensor", name));
     if (t->n_dims < 1 || t->n_dims > VKG_GGUF_MAX_DIMS)
