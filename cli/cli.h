@@ -18,6 +18,7 @@ int cli_report(const char *what, vkg_status s);
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 
 int cmd_devices(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

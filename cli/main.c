@@ -15,13 +15,14 @@ static const command COMMANDS[] = {
     {"demo", cmd_demo, "generate with and without the KV cache on a synthetic model and compare"},
     {"run", cmd_run, "generate text from a prompt (-i for a chat-like loop)"},
     {"devices", cmd_devices, "list Vulkan devices and their capabilities"},
+    {"info", cmd_info, "what a model file holds (architecture, sizes, tensor types), without loading it"},
     {"bench", cmd_bench, "benchmarks: kv (the KV-cache table), gen (tokens/s), ops (every kernel vs the device's peaks)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
 };
 
 static void print_help(FILE *out) {
-    fprintf(out, "vkgpt — GPT-2 inference on any Vulkan GPU\n\n"
+    fprintf(out, "vkgpt — transformer language models (GPT-2, Llama, Mistral, Qwen) on any Vulkan GPU\n\n"
                  "usage: vkgpt <command> [options]   (vkgpt <command> --help for its options)\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)

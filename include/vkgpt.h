@@ -318,6 +318,22 @@ vkg_context *vkg_model_context(const vkg_model *m);
  * off: <why>)". Owned by the model. */
 const char *vkg_model_prefill_matmul(const vkg_model *m);
 
+/* What a model file holds, read without a device (for `vkgpt info`). */
+typedef struct vkg_model_info {
+    char format[16];           /* "safetensors" or "gguf" */
+    bool has_weights;          /* false for a vocabulary-only GGUF (tokenizer and keys, no tensors) */
+    vkg_model_config config;   /* valid when has_weights */
+    char architecture[32];     /* config.json model_type or general.architecture */
+    uint64_t n_tensors;
+    uint64_t tensor_bytes;     /* of all tensor data in the files */
+    uint32_t n_types;
+    struct { char name[12]; uint64_t count, bytes; } types[16]; /* per tensor type ("F32", "Q4_K", ...) */
+} vkg_model_info;
+
+/* Inspect a model directory, .safetensors or .gguf file: checks and maps it as vkg_model_load does,
+ * but uploads nothing. The same errors as vkg_model_load for bad files. */
+vkg_status vkg_model_inspect(const char *path, vkg_model_info *out);
+
 typedef struct vkg_session_options {
     vkg_precision kv;  /* KV cache storage (F32 or F16); default F32 */
     uint32_t n_ctx;    /* positions the KV cache holds; 0: the model's n_positions capped at 4096.

@@ -1,0 +1,86 @@
+/*
+ * cli/cmd_info.c — `vkgpt info -m PATH`: what a model holds (format, architecture, the neutral
+ * description vkgpt runs it as, tensor types and sizes, memory at a given context), without loading
+ * it onto a device. Tokenizer and chat template lines come from the tokenizer and template layers.
+ */
+#include "cli.h"
+#include "options.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void print_help(void) {
+    printf("usage: vkgpt info -m PATH [-c N]\n\n"
+           "Prints what a model directory (config.json + safetensors), .safetensors or .gguf file holds:\n"
+           "architecture, sizes, tensor types, and the KV cache a context of N positions needs (default:\n"
+           "the model's context, at most 4096). Nothing is loaded onto a device.\n");
+}
+
+static const char *yes(bool b) { return b ? "yes" : "no"; }
+
+static void print_config(const vkg_model_config *c, uint32_t n_ctx) {
+    printf("family: %s\n", c->family);
+    printf("layers %u, width %u, heads %u, K/V heads %u, head_dim %u, FFN %u (%s), vocabulary %u, context %u\n",
+           c->n_layer, c->d_model, c->n_head, c->n_kv_head, c->head_dim, c->d_ff,
+           c->gated_mlp ? "gated, SiLU" : c->act == VKG_ACT_SILU ? "SiLU" : "GELU", c->vocab_size, c->n_positions);
+    printf("norm: %s, eps %g\n", c->norm == VKG_NORM_RMSNORM ? "RMSNorm" : "LayerNorm", c->norm_eps);
+    if (c->pos == VKG_POS_ROPE) {
+        static const char *const scaling[] = {"none", "linear", "llama3"};
+        printf("positions: RoPE, theta %g, %s pairs, scaling %s", c->rope.theta,
+               c->rope.pairing == VKG_ROPE_HALF ? "rotate-half" : "adjacent", scaling[c->rope.scaling]);
+        if (c->rope.scaling)
+            printf(" (factor %g)", c->rope.factor);
+        printf("\n");
+    } else {
+        printf("positions: learned table\n");
+    }
+    printf("biases: q/k/v %s, o %s, MLP %s; q/k norm %s; LM head %s; sliding window %u\n", yes(c->qkv_bias),
+           yes(c->o_bias), yes(c->mlp_bias), yes(c->qk_norm), c->tied_lm_head ? "tied to the embedding" : "separate",
+           c->sliding_window);
+    printf("bos %d, eos", c->bos_token_id);
+    for (uint32_t i = 0; i < c->n_eos; i++)
+        printf(" %d", c->eos_token_ids[i]);
+    printf(c->n_eos ? "\n" : " none\n");
+    uint32_t ctx = n_ctx ? n_ctx : (c->n_positions < 4096 ? c->n_positions : 4096);
+    double kv = 2.0 * c->n_layer * ctx * c->n_kv_head * c->head_dim;
+    printf("KV cache for %u positions: %.1f MiB f32, %.1f MiB f16\n", ctx, kv * 4 / 1048576.0, kv * 2 / 1048576.0);
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    uint32_t n_ctx = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            print_help();
+            return CLI_OK;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (opt_value("info", argc, argv, &i, &v))
+                return CLI_USAGE;
+            path = v;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+            if (opt_value("info", argc, argv, &i, &v) || opt_u32("info", a, v, 1, 1u << 24, &n_ctx))
+                return CLI_USAGE;
+        } else {
+            return cli_usage_error("info", "unknown option '%s'", a);
+        }
+    }
+    if (!path)
+        return cli_usage_error("info", "no model: give -m PATH");
+    vkg_model_info info;
+    vkg_status s = vkg_model_inspect(path, &info);
+    if (s != VKG_OK)
+        return cli_report("info", s);
+    printf("model: %s (%s)\n", path, info.format);
+    printf("architecture: %s\n", info.architecture[0] ? info.architecture : "(none)");
+    printf("tensors: %llu, %.1f MiB:", (unsigned long long)info.n_tensors, info.tensor_bytes / 1048576.0);
+    for (uint32_t i = 0; i < info.n_types; i++)
+        printf(" %s x%llu (%.1f MiB)%s", info.types[i].name, (unsigned long long)info.types[i].count,
+               info.types[i].bytes / 1048576.0, i + 1 < info.n_types ? "," : "");
+    printf("\n");
+    if (info.has_weights)
+        print_config(&info.config, n_ctx);
+    else
+        printf("weights: none (a vocabulary-only file)\n");
+    return CLI_OK;
+}
