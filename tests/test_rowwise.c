@@ -889,6 +889,40 @@ static void test_bad_shapes(void **state) {
     expect(vkg_embedding(&k, cmd, v, NULL, &wpe, sv, 2), INV, "embedding: wte is missing");
     expect(vkg_embedding(&k, cmd, v, &wte, &wpe, (vkg_view){step, 0, 16}, 2), INV, "embedding: step view");
     expect(vkg_embedding(&k, cmd, small, &wte, &wpe, sv, 3), INV, "embedding: y view of 64 bytes");
+    vkg_matrix wte3 = {buf, 0, 10, 8, (vkg_storage)3};
+    expect(vkg_embedding(&k, cmd, v, &wte3, NULL, sv, 2), INV, "embedding: wte has unknown storage 3");
+    expect(vkg_embedding(&k, cmd, small, &wte, NULL, sv, 3), INV, "embedding: y view of 64 bytes");
+
+    expect(vkg_rmsnorm(&k, cmd, v, v, v, 0, 8, 1e-5f), INV, "rmsnorm: shape [0, 8]");
+    expect(vkg_rmsnorm(&k, cmd, v, v, v, 8, 8, NAN), INV, "rmsnorm: eps");
+    expect(vkg_rmsnorm(&k, cmd, v, v, v, 8, 8, -1.0f), INV, "rmsnorm: eps");
+    expect(vkg_rmsnorm(&k, cmd, v, v, small, 2, 32, 1e-5f), INV, "rmsnorm: w view of 64 bytes");
+    expect(vkg_rmsnorm(&k, cmd, small, v, v, 8, 8, 1e-5f), INV, "rmsnorm: y view");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, v, 2, 3, 32, 100, 8, 1e-5f), INV,
+           "rmsnorm_heads: T 2, 3 heads of 32 at column 8 do not fit rows of 100");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, v, 0, 1, 8, 8, 0, 1e-5f), INV, "rmsnorm_heads: T 0");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, small, 1, 1, 32, 32, 0, 1e-5f), INV, "rmsnorm_heads: w view");
+    expect(vkg_rmsnorm_heads(&k, cmd, small, v, 2, 1, 16, 16, 0, 1e-5f), INV, "rmsnorm_heads: x view");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, v, 1, 1, 8, 8, 0, INFINITY), INV, "rmsnorm_heads: eps");
+    vkg_view table = {buf, 2048, 1024}; /* 128 (cos, sin) pairs */
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 7, 8, 4, VKG_ROPE_HALF), INV, "rope: head_dim 7 must be even");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 258, 258, 1, VKG_ROPE_HALF), INV, "at most 256");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 8, 8, 4, (vkg_rope_pairing)2), INV, "rope: unknown pairing 2");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 8, 8, 0, VKG_ROPE_HALF), INV, "rope: the table has no positions");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 3, 8, 16, 4, VKG_ROPE_HALF), INV,
+           "rope: T 1, 3 heads of 8 at column 0 do not fit rows of 16");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 8, 8, 33, VKG_ROPE_HALF), INV, "rope: table view of 1024 bytes");
+    expect(vkg_rope(&k, cmd, v, sv, (vkg_view){buf, 2052, 1020}, 1, 1, 8, 8, 4, VKG_ROPE_HALF), INV,
+           "rope: table offset 2052 is not a multiple of 8");
+    expect(vkg_rope(&k, cmd, v, (vkg_view){step, 0, 8}, table, 1, 1, 8, 8, 4, VKG_ROPE_HALF), INV,
+           "rope: step view");
+    expect(vkg_rope(&k, cmd, v, (vkg_view){step, 4, 32}, table, 1, 1, 8, 8, 4, VKG_ROPE_HALF), INV,
+           "rope: step view (offset 4");
+    expect(vkg_rope(&k, cmd, small, sv, table, 2, 1, 16, 16, 4, VKG_ROPE_HALF), INV, "rope: x view");
+    expect(vkg_swiglu(&k, cmd, v, v, 2, 0), INV, "swiglu: shape [2, 0]");
+    expect(vkg_swiglu(&k, cmd, small, v, 2, 16), INV, "swiglu: y view");
+    expect(vkg_swiglu(&k, cmd, v, small, 1, 16), INV, "swiglu: gu view");
+    expect(vkg_swiglu(&k, cmd, (vkg_view){buf, 64, 64}, (vkg_view){buf, 0, 128}, 1, 16), INV, "swiglu: y overlaps gu");
     assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
     cmd_finish(cmd);
     vkg_buffer_destroy(buf);
