@@ -1,12 +1,20 @@
 /*
- * tests/test_rowwise.c — layernorm, softmax, gelu, add, embedding and argmax on the device against
- * the CPU reference (tests/ref), with guard words before and after every output, unaligned view
- * offsets, in-place calls, replayed recordings and bad shapes. Runs every case for each subgroup
- * size the device can be forced to (powers of two), or the driver's default where it cannot.
+ * tests/test_rowwise.c — layernorm, rmsnorm (rows and heads), softmax, gelu, swiglu, add, rope,
+ * embedding (fp32/fp16/bf16 tables, with and without wpe) and argmax on the device against the CPU
+ * reference (tests/ref, tests/ref/ref_norm_rope.c), with guard words before and after every output,
+ * unaligned view offsets, in-place calls, replayed recordings and bad shapes. Runs every case for
+ * each subgroup size the device can be forced to (powers of two), or the driver's default where it
+ * cannot. test_ref_norm_rope_hand checks the new reference itself on hand-computed values (no device).
  *
  * Tolerances (|got - ref| <= atol + rtol |ref|, and NMSE):
- *   gelu, add, embedding: rtol 1e-5, NMSE 1e-10, atol 1e-6 (gelu of large negative inputs is
- *     ~1e-30: its exp-based error is relative there, atol only covers denormal flushing).
+ *   gelu, swiglu, add, embedding: rtol 1e-5, NMSE 1e-10, atol 1e-6 (gelu of large negative inputs
+ *     is ~1e-30: its exp-based error is relative there, atol only covers denormal flushing).
+ *   rmsnorm, rmsnorm_heads: rtol 1e-5, NMSE 1e-10, atol 1e-6 (no mean is subtracted: the error is
+ *     relative; fp32 sums of up to 4096 squares).
+ *   rope: against the reference on the same fp32 table rtol 1e-5, NMSE 1e-11, atol 1e-6 (outputs
+ *     near zero by cancellation carry ~1 ulp of the inputs); against the table-free formula atol
+ *     2e-6 (the table's cos/sin are rounded to fp32). Rows at or past P and columns after the
+ *     rotated heads must come back bit for bit.
  *   layernorm: rtol 1e-5, NMSE 1e-10, atol 1e-5 — outputs near zero (x near the mean, beta
  *     cancelling) carry the absolute error of the fp32 mean, ~1e-6 of |x| for rows offset by 10.
  *   softmax: rtol 1e-5, NMSE 1e-10, atol 1e-9 — probabilities; the exp of scores far below the
