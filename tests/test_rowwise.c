@@ -900,6 +900,13 @@ static void test_bad_shapes(void **state) {
     vkg_matrix wte3 = {buf, 0, 10, 8, (vkg_storage)3};
     expect(vkg_embedding(&k, cmd, v, &wte3, NULL, sv, 2), INV, "embedding: wte has unknown storage 3");
     expect(vkg_embedding(&k, cmd, small, &wte, NULL, sv, 3), INV, "embedding: y view of 64 bytes");
+    if (!vkg_context_device(ctx)->storage_16bit) { /* e.g. VKG_DISABLE_FP16=1 */
+        vkg_matrix wbf = {buf, 0, 10, 8, VKG_STORAGE_BF16};
+        expect(vkg_embedding(&k, cmd, v, &wbf, NULL, sv, 2), VKG_ERROR_FEATURE_MISSING,
+               "embedding: wte is bf16 but");
+        expect(vkg_embedding(&k, cmd, v, &wte, &(vkg_matrix){buf, 512, 4, 8, VKG_STORAGE_F16}, sv, 2),
+               VKG_ERROR_FEATURE_MISSING, "embedding: wpe is fp16 but");
+    }
 
     expect(vkg_rmsnorm(&k, cmd, v, v, v, 0, 8, 1e-5f), INV, "rmsnorm: shape [0, 8]");
     expect(vkg_rmsnorm(&k, cmd, v, v, v, 8, 8, NAN), INV, "rmsnorm: eps");
