@@ -75,18 +75,17 @@ static void dbuf_read(dbuf d, void *out, const char *what) {
     free(all);
 }
 
-/* Subgroup sizes to run with: each forced power of two on offer, or the driver's choice (0). */
+/* Subgroup sizes to run with: the driver's choice (0), then each power of two on offer forced
+ * (required size with full subgroups) where the device has subgroup size control — even a single
+ * size (lavapipe: 8), since requiring it is another pipeline path than the default. */
 static uint32_t subgroup_sizes(vkg_context *ctx, uint32_t sizes[8]) {
     const vkg_device_info *info = vkg_context_device(ctx);
     uint32_t n = 0;
-    /* Forcing the only size there is would test nothing (and trips the runtime's pipeline path
-     * for required sizes, see the report): force only where there is a choice. */
-    if (info->subgroup_size_control && info->subgroup_min < info->subgroup_max)
+    sizes[n++] = 0;
+    if (info->subgroup_size_control)
         for (uint32_t s = 1; s <= 128 && n < 8; s *= 2)
             if (s >= info->subgroup_min && s <= info->subgroup_max)
                 sizes[n++] = s;
-    if (n == 0)
-        sizes[n++] = 0;
     return n;
 }
 
