@@ -11,7 +11,10 @@
  * specialization constants, which glslang never merges with the literal FK.
  *
  * A workgroup of 4 subgroups (WG = 4 x the subgroup size the host runs it with) computes a 64 x 64
- * block of Y; subgroup s owns the 32 x 32 quadrant (s / 2, s % 2) as (32 / FM) x (32 / FN) fragments
+ * block of Y. The host always creates the pipeline with that size required and full subgroups
+ * (VK_EXT_subgroup_size_control, kernels/matmul.c), so gl_SubgroupID is exactly 0..3 and every
+ * subgroup is complete whatever size the driver would have picked (AMD wave32/64, Intel 8..32);
+ * subgroup s owns the 32 x 32 quadrant (s / 2, s % 2) as (32 / FM) x (32 / FN) fragments
  * of FM x FN fp32 accumulators. Per step of BK along K the workgroup stages X [64, BK] (fp32
  * converted to fp16 — the one precision loss of this path besides fp16 W; |x| above 65504 would
  * overflow) and W [64, BK] (already fp16) in shared memory, k-contiguous, and multiplies fragments of

@@ -1,7 +1,7 @@
 /*
  * tests/test_matmul.c — the matmul family (src/kernels/matmul.c, shaders/matmul_*.comp) against the
  * CPU reference ref_matmul_nk: every path (vector, tiled, and cooperative matrix where the device has
- * it) forced at M = 1 and M > 1, fp32 and fp16 weights, the three epilogues with and without bias,
+ * it) forced at M = 1 and M > 1, fp32, fp16 and bf16 weights, the three epilogues with and without bias,
  * the residual in place, W split into row chunks (forced small, and the real 154 MB LM head past
  * lavapipe's 128 MiB binding range), guard words after Y, every forced subgroup size, bad arguments.
  *
@@ -15,6 +15,9 @@
  *     rounding of K-term sums, GELU's exp).
  *   fp16 W against the fp32-W reference: rtol 1e-2, NMSE 5e-5 (the issue's fp16 bounds), atol 5e-3
  *     (the rounding of W to fp16 moves a sum by ~4e-4 rms; 5e-3 is ~12 sigma).
+ *   bf16 W: against the reference on the same bf16-rounded W the fp32 bounds above; against the
+ *     fp32-W reference rtol 2e-2, NMSE 5e-5, atol 2.5e-2 (bf16 keeps 8 bits: rounding W moves a
+ *     sum by ~1.7e-3 rms, NMSE ~1.3e-6; 2.5e-2 is ~15 sigma).
  *   cooperative matrix (X rounded to fp16 too): the fp16 bounds against both references, atol 1e-2.
  *
  * The CI grid covers every K and N of {1, 3, 17, 64, 767, 768, 3072, 50257}, every M of
@@ -54,12 +57,16 @@ static bool exhaustive(void) {
     return e && strcmp(e, "1") == 0;
 }
 
-/* The fp16 weights the GPU reads, and the floats they round to. */
-static void to_f16(const float *w, size_t n, uint16_t *h, float *back) {
+/* The fp16 or bf16 weights the GPU reads, and the floats they round to. */
+static void to_16bit(vkg_storage s, const float *w, size_t n, uint16_t *h, float *back) {
     for (size_t i = 0; i < n; i++) {
-        h[i] = ref_f32_to_f16(w[i]);
-        back[i] = ref_f16_to_f32(h[i]);
+        h[i] = s == VKG_STORAGE_BF16 ? ref_f32_to_bf16(w[i]) : ref_f32_to_f16(w[i]);
+        back[i] = s == VKG_STORAGE_BF16 ? ref_bf16_to_f32(h[i]) : ref_f16_to_f32(h[i]);
     }
+}
+
+static const char *storage_name(vkg_storage s) {
+    return s == VKG_STORAGE_F16 ? "fp16" : s == VKG_STORAGE_BF16 ? "bf16" : "fp32";
 }
 
 static vkg_buffer *make_buffer(vkg_context *ctx, uint64_t bytes, const char *name) {
@@ -81,10 +88,12 @@ static void check_ok(vkg_status s, const char *what) {
 static void run_case(vkg_context *ctx, const vkg_kernels *k, const mm_case *c, uint64_t seed) {
     const uint32_t M = c->M, K = c->K, N = c->N;
     const size_t nx = (size_t)M * K, nw = (size_t)N * K, ny = (size_t)M * N;
-    const bool f16 = c->storage == VKG_STORAGE_F16, coop = c->path == VKG_MATMUL_PATH_COOPMAT;
+    /* f16: either 16-bit storage (fp16 or bf16): W uploaded as 16-bit words, two references */
+    const bool f16 = c->storage != VKG_STORAGE_F32, coop = c->path == VKG_MATMUL_PATH_COOPMAT;
+    const bool bf16 = c->storage == VKG_STORAGE_BF16;
     char what[160];
     snprintf(what, sizeof what, "matmul %s M=%u K=%u N=%u %s ep=%d%s%s sg=%u", path_name(c->path), M, K, N,
-             f16 ? "fp16" : "fp32", (int)c->ep, c->bias ? " bias" : "", c->in_place ? " in-place" : "",
+             storage_name(c->storage), (int)c->ep, c->bias ? " bias" : "", c->in_place ? " in-place" : "",
              k->subgroup_size);
 
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *wr = f16 ? malloc(nw * 4) : NULL;
@@ -99,7 +108,7 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const mm_case *c, u
     ref_rng_fill(&rng, b, N, -1.0f, 1.0f);
     ref_rng_fill(&rng, r, ny, -1.0f, 1.0f);
     if (f16)
-        to_f16(w, nw, wh, wr);
+        to_16bit(c->storage, w, nw, wh, wr);
     ref_epilogue rep = c->ep == VKG_EPILOGUE_GELU ? REF_EPILOGUE_GELU
                      : c->ep == VKG_EPILOGUE_RESIDUAL ? REF_EPILOGUE_RESIDUAL : REF_EPILOGUE_NONE;
     ref_matmul_nk(ref32, x, w, c->bias ? b : NULL, (int)M, (int)K, (int)N, rep, r);
@@ -140,6 +149,9 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const mm_case *c, u
     if (coop) {
         vkg_test_check_close(what, got, ref, ny, 1e-2, 1e-2, 5e-5);
         vkg_test_check_close(what, got, ref32, ny, 1e-2, 1e-2, 5e-5);
+    } else if (bf16) {
+        vkg_test_check_close(what, got, ref, ny, 2e-5, 1e-4, 1e-8);
+        vkg_test_check_close(what, got, ref32, ny, 2.5e-2, 2e-2, 5e-5);
     } else if (f16) {
         vkg_test_check_close(what, got, ref, ny, 2e-5, 1e-4, 1e-8);
         vkg_test_check_close(what, got, ref32, ny, 5e-3, 1e-2, 5e-5);
@@ -164,16 +176,17 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const mm_case *c, u
     free(got);
 }
 
-/* Storages this device runs: fp32 always, fp16 with 16-bit storage (else a printed note). */
-static int storages(vkg_context *ctx, vkg_storage out[2]) {
+/* Storages this device runs: fp32 always, fp16 and bf16 with 16-bit storage (else a printed note). */
+static int storages(vkg_context *ctx, vkg_storage out[3]) {
     out[0] = VKG_STORAGE_F32;
     if (vkg_context_device(ctx)->storage_16bit) {
         out[1] = VKG_STORAGE_F16;
-        return 2;
+        out[2] = VKG_STORAGE_BF16;
+        return 3;
     }
     static bool noted;
     if (!noted)
-        fprintf(stderr, "test_matmul: %s has no 16-bit storage: fp16 cases skipped\n",
+        fprintf(stderr, "test_matmul: %s has no 16-bit storage: fp16 and bf16 cases skipped\n",
                 vkg_context_device(ctx)->name);
     noted = true;
     return 1;
@@ -194,7 +207,7 @@ static void test_shape_grid(void **state) {
         {7, 20, 33}, {1, 764, 9},
         /* two outputs per decode workgroup with an odd N */
         {1, 17, 2049}};
-    vkg_storage st[2];
+    vkg_storage st[3];
     int n_st = storages(ctx, st);
     int rot = 0;
     for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
@@ -217,7 +230,7 @@ static void test_gpt2_shapes(void **state) {
     vkg_kernels k = vkg_kernels_default(ctx);
     static const uint32_t kn[][2] = {{768, 2304}, {768, 3072}, {3072, 768}, {768, 50257}};
     static const uint32_t ms[] = {1, 7};
-    vkg_storage st[2];
+    vkg_storage st[3];
     int n_st = storages(ctx, st);
     for (size_t i = 0; i < VKG_ARRAY_LEN(kn); i++)
         for (size_t m = 0; m < VKG_ARRAY_LEN(ms); m++)
@@ -234,7 +247,7 @@ static void test_epilogues(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     vkg_kernels k = vkg_kernels_default(ctx);
     static const uint32_t shapes[][3] = {{1, 768, 64}, {7, 64, 17}, {2, 767, 3}};
-    vkg_storage st[2];
+    vkg_storage st[3];
     int n_st = storages(ctx, st);
     uint64_t seed = 3000;
     for (size_t i = 0; i < VKG_ARRAY_LEN(shapes); i++)
@@ -256,7 +269,7 @@ static void test_epilogues(void **state) {
 static void test_chunked_weights(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     vkg_kernels k = vkg_kernels_default(ctx);
-    vkg_storage st[2];
+    vkg_storage st[3];
     int n_st = storages(ctx, st);
     static const uint32_t shapes[][3] = {{1, 17, 67}, {7, 64, 100}, {2, 3, 300}};
     uint64_t seed = 4000;
@@ -312,6 +325,30 @@ static void test_coopmat(void **state) {
                              .max_chunk_rows = i == 0 ? 8 : 0};
                 run_case(ctx, &k, &c, seed++);
             }
+        /* bf16 weights never take this path: the automatic choice runs them tiled, at fp32
+         * accuracy (X rounded to fp16 would miss the bound), and forcing it is refused. */
+        mm_case bc = {.M = 65, .K = 768, .N = 67, .storage = VKG_STORAGE_BF16, .ep = VKG_EPILOGUE_GELU,
+                      .bias = true, .path = VKG_MATMUL_PATH_AUTO};
+        k.cpu_tuning = false;
+        run_case(ctx, &k, &bc, seed++);
+        /* The workgroup is 4 full subgroups of a required size: every size the device lets us
+         * force that the path can use (NVIDIA: 32 only; AMD 32 and 64; Intel 8..32). */
+        const vkg_device_info *info = vkg_context_device(ctx);
+        for (uint32_t sg = info->subgroup_min; info->subgroup_size_control && sg <= info->subgroup_max; sg *= 2) {
+            vkg_kernels ks = k;
+            ks.subgroup_size = sg;
+            if (!vkg_matmul_coopmat_usable(&ks, apis[a])) {
+                fprintf(stderr, "test_matmul: %s cooperative matrices: subgroup size %u not usable\n", api_names[a],
+                        sg);
+                continue;
+            }
+            for (size_t i = 0; i < 3; i++) {
+                mm_case c = {.M = shapes[i + 2][0], .K = shapes[i + 2][1], .N = shapes[i + 2][2],
+                             .storage = VKG_STORAGE_F16, .ep = (vkg_epilogue)i, .bias = true,
+                             .path = VKG_MATMUL_PATH_COOPMAT};
+                run_case(ctx, &ks, &c, seed++);
+            }
+        }
     }
     if (any)
         return;
@@ -351,17 +388,17 @@ static void test_coopmat(void **state) {
     run_case(ctx, &k, &c, 5000);
 }
 
-/* The small grid again at every subgroup size the device can force (lavapipe: 8 only; NVIDIA 32). */
+/* The small grid again at every subgroup size the device can force (lavapipe: 8 only; NVIDIA 32):
+ * even a single size, because a required size with full subgroups is another pipeline path (the
+ * one the cooperative-matrix path always takes). */
 static void test_subgroup_sizes(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     const vkg_device_info *info = vkg_context_device(ctx);
-    if (!info->subgroup_size_control || info->subgroup_min == info->subgroup_max) {
-        /* One size only: forcing it is the default the other tests already ran. */
-        fprintf(stderr, "test_matmul: %s runs subgroup size %u only: nothing more to force\n", info->name,
-                info->subgroup_size);
+    if (!info->subgroup_size_control) {
+        fprintf(stderr, "test_matmul: %s has no subgroup size control: nothing to force\n", info->name);
         skip();
     }
-    vkg_storage st[2];
+    vkg_storage st[3];
     int n_st = storages(ctx, st);
     uint64_t seed = 6000;
     for (uint32_t sg = info->subgroup_min; sg <= info->subgroup_max; sg *= 2) {
@@ -386,7 +423,7 @@ static void test_exhaustive(void **state) {
     vkg_kernels k = vkg_kernels_default(ctx);
     static const uint32_t kn[] = {1, 3, 17, 64, 767, 768, 3072, 50257};
     static const uint32_t ms[] = {1, 2, 7, 64, 513};
-    vkg_storage st[2];
+    vkg_storage st[3];
     int n_st = storages(ctx, st);
     uint64_t seed = 7000;
     for (size_t a = 0; a < VKG_ARRAY_LEN(kn); a++)
@@ -472,11 +509,23 @@ static void test_bad_arguments(void **state) {
     vkg_matmul_options coop = {.path = VKG_MATMUL_PATH_COOPMAT};
     assert_int_equal(vkg_matmul_ex(&k, cmd, y, x, &w, NULL, NULL, 2, VKG_EPILOGUE_NONE, &coop),
                      VKG_ERROR_FEATURE_MISSING);
+    /* ... nor bf16 weights (they take the tiled path). */
+    vkg_matrix wb16 = w;
+    wb16.storage = VKG_STORAGE_BF16;
+    assert_int_equal(vkg_matmul_ex(&k, cmd, y, x, &wb16, NULL, NULL, 2, VKG_EPILOGUE_NONE, &coop),
+                     VKG_ERROR_FEATURE_MISSING);
+    assert_non_null(strstr(vkg_last_error(), info->storage_16bit ? "these are bf16" : "16-bit storage"));
+    vkg_matrix wbad = w;
+    wbad.storage = (vkg_storage)3;
+    assert_int_equal(vkg_matmul(&k, cmd, y, x, &wbad, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "unknown weight storage 3"));
     if (!info->storage_16bit) { /* e.g. VKG_DISABLE_FP16=1 */
         vkg_matrix w16 = w;
         w16.storage = VKG_STORAGE_F16;
         assert_int_equal(vkg_matmul(&k, cmd, y, x, &w16, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_FEATURE_MISSING);
         assert_non_null(strstr(vkg_last_error(), "16-bit storage"));
+        assert_int_equal(vkg_matmul(&k, cmd, y, x, &wb16, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_FEATURE_MISSING);
+        assert_non_null(strstr(vkg_last_error(), "bf16 weights need 16-bit storage"));
     }
     assert_int_equal(vkg_cmd_dispatch_count(cmd), recorded);
     check_ok(vkg_cmd_end(cmd), "end");
@@ -507,7 +556,7 @@ static void time_one(vkg_context *ctx, const vkg_kernels *k, uint32_t K, uint32_
     double ns = 0;
     check_ok(vkg_cmd_elapsed_ns(cmd, t0, t1, &ns), "elapsed");
     fprintf(stderr, "test_matmul: M=1 %u -> %u %s on %s: %.3f ms per matmul, %.1f GB/s of weights\n", K, N,
-            st == VKG_STORAGE_F16 ? "fp16" : "fp32", vkg_context_device(ctx)->name, ns / 20 / 1e6,
+            storage_name(st), vkg_context_device(ctx)->name, ns / 20 / 1e6,
             (double)wbytes * 20 / ns);
     vkg_cmd_destroy(cmd);
     vkg_buffer_destroy(wb);
@@ -520,7 +569,7 @@ static void test_decode_throughput(void **state) {
     if (!vkg_context_device(ctx)->timestamps)
         skip();
     vkg_kernels k = vkg_kernels_default(ctx);
-    vkg_storage st[2];
+    vkg_storage st[3];
     int n_st = storages(ctx, st);
     for (int s = 0; s < n_st; s++) {
         time_one(ctx, &k, 768, 3072, st[s]);

@@ -1,12 +1,20 @@
 /*
- * tests/test_rowwise.c — layernorm, softmax, gelu, add, embedding and argmax on the device against
- * the CPU reference (tests/ref), with guard words before and after every output, unaligned view
- * offsets, in-place calls, replayed recordings and bad shapes. Runs every case for each subgroup
- * size the device can be forced to (powers of two), or the driver's default where it cannot.
+ * tests/test_rowwise.c — layernorm, rmsnorm (rows and heads), softmax, gelu, swiglu, add, rope,
+ * embedding (fp32/fp16/bf16 tables, with and without wpe) and argmax on the device against the CPU
+ * reference (tests/ref, tests/ref/ref_norm_rope.c), with guard words before and after every output,
+ * unaligned view offsets, in-place calls, replayed recordings and bad shapes. Runs every case for
+ * each subgroup size the device can be forced to (powers of two), or the driver's default where it
+ * cannot. test_ref_norm_rope_hand checks the new reference itself on hand-computed values (no device).
  *
  * Tolerances (|got - ref| <= atol + rtol |ref|, and NMSE):
- *   gelu, add, embedding: rtol 1e-5, NMSE 1e-10, atol 1e-6 (gelu of large negative inputs is
- *     ~1e-30: its exp-based error is relative there, atol only covers denormal flushing).
+ *   gelu, swiglu, add, embedding: rtol 1e-5, NMSE 1e-10, atol 1e-6 (gelu of large negative inputs
+ *     is ~1e-30: its exp-based error is relative there, atol only covers denormal flushing).
+ *   rmsnorm, rmsnorm_heads: rtol 1e-5, NMSE 1e-10, atol 1e-6 (no mean is subtracted: the error is
+ *     relative; fp32 sums of up to 4096 squares).
+ *   rope: against the reference on the same fp32 table rtol 1e-5, NMSE 1e-11, atol 1e-6 (outputs
+ *     near zero by cancellation carry ~1 ulp of the inputs); against the table-free formula atol
+ *     2e-6 (the table's cos/sin are rounded to fp32). Rows at or past P and columns after the
+ *     rotated heads must come back bit for bit.
  *   layernorm: rtol 1e-5, NMSE 1e-10, atol 1e-5 — outputs near zero (x near the mean, beta
  *     cancelling) carry the absolute error of the fp32 mean, ~1e-6 of |x| for rows offset by 10.
  *   softmax: rtol 1e-5, NMSE 1e-10, atol 1e-9 — probabilities; the exp of scores far below the
@@ -67,18 +75,17 @@ static void dbuf_read(dbuf d, void *out, const char *what) {
     free(all);
 }
 
-/* Subgroup sizes to run with: each forced power of two on offer, or the driver's choice (0). */
+/* Subgroup sizes to run with: the driver's choice (0), then each power of two on offer forced
+ * (required size with full subgroups) where the device has subgroup size control — even a single
+ * size (lavapipe: 8), since requiring it is another pipeline path than the default. */
 static uint32_t subgroup_sizes(vkg_context *ctx, uint32_t sizes[8]) {
     const vkg_device_info *info = vkg_context_device(ctx);
     uint32_t n = 0;
-    /* Forcing the only size there is would test nothing (and trips the runtime's pipeline path
-     * for required sizes, see the report): force only where there is a choice. */
-    if (info->subgroup_size_control && info->subgroup_min < info->subgroup_max)
+    sizes[n++] = 0;
+    if (info->subgroup_size_control)
         for (uint32_t s = 1; s <= 128 && n < 8; s *= 2)
             if (s >= info->subgroup_min && s <= info->subgroup_max)
                 sizes[n++] = s;
-    if (n == 0)
-        sizes[n++] = 0;
     return n;
 }
 
@@ -889,6 +896,47 @@ static void test_bad_shapes(void **state) {
     expect(vkg_embedding(&k, cmd, v, NULL, &wpe, sv, 2), INV, "embedding: wte is missing");
     expect(vkg_embedding(&k, cmd, v, &wte, &wpe, (vkg_view){step, 0, 16}, 2), INV, "embedding: step view");
     expect(vkg_embedding(&k, cmd, small, &wte, &wpe, sv, 3), INV, "embedding: y view of 64 bytes");
+    vkg_matrix wte3 = {buf, 0, 10, 8, (vkg_storage)3};
+    expect(vkg_embedding(&k, cmd, v, &wte3, NULL, sv, 2), INV, "embedding: wte has unknown storage 3");
+    expect(vkg_embedding(&k, cmd, small, &wte, NULL, sv, 3), INV, "embedding: y view of 64 bytes");
+    if (!vkg_context_device(ctx)->storage_16bit) { /* e.g. VKG_DISABLE_FP16=1 */
+        vkg_matrix wbf = {buf, 0, 10, 8, VKG_STORAGE_BF16};
+        expect(vkg_embedding(&k, cmd, v, &wbf, NULL, sv, 2), VKG_ERROR_FEATURE_MISSING,
+               "embedding: wte is bf16 but");
+        expect(vkg_embedding(&k, cmd, v, &wte, &(vkg_matrix){buf, 512, 4, 8, VKG_STORAGE_F16}, sv, 2),
+               VKG_ERROR_FEATURE_MISSING, "embedding: wpe is fp16 but");
+    }
+
+    expect(vkg_rmsnorm(&k, cmd, v, v, v, 0, 8, 1e-5f), INV, "rmsnorm: shape [0, 8]");
+    expect(vkg_rmsnorm(&k, cmd, v, v, v, 8, 8, NAN), INV, "rmsnorm: eps");
+    expect(vkg_rmsnorm(&k, cmd, v, v, v, 8, 8, -1.0f), INV, "rmsnorm: eps");
+    expect(vkg_rmsnorm(&k, cmd, v, v, small, 2, 32, 1e-5f), INV, "rmsnorm: w view of 64 bytes");
+    expect(vkg_rmsnorm(&k, cmd, small, v, v, 8, 8, 1e-5f), INV, "rmsnorm: y view");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, v, 2, 3, 32, 100, 8, 1e-5f), INV,
+           "rmsnorm_heads: T 2, 3 heads of 32 at column 8 do not fit rows of 100");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, v, 0, 1, 8, 8, 0, 1e-5f), INV, "rmsnorm_heads: T 0");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, small, 1, 1, 32, 32, 0, 1e-5f), INV, "rmsnorm_heads: w view");
+    expect(vkg_rmsnorm_heads(&k, cmd, small, v, 2, 1, 16, 16, 0, 1e-5f), INV, "rmsnorm_heads: x view");
+    expect(vkg_rmsnorm_heads(&k, cmd, v, v, 1, 1, 8, 8, 0, INFINITY), INV, "rmsnorm_heads: eps");
+    vkg_view table = {buf, 2048, 1024}; /* 128 (cos, sin) pairs */
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 7, 8, 4, VKG_ROPE_HALF), INV, "rope: head_dim 7 must be even");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 258, 258, 1, VKG_ROPE_HALF), INV, "at most 256");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 8, 8, 4, (vkg_rope_pairing)2), INV, "rope: unknown pairing 2");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 8, 8, 0, VKG_ROPE_HALF), INV, "rope: the table has no positions");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 3, 8, 16, 4, VKG_ROPE_HALF), INV,
+           "rope: T 1, 3 heads of 8 at column 0 do not fit rows of 16");
+    expect(vkg_rope(&k, cmd, v, sv, table, 1, 1, 8, 8, 33, VKG_ROPE_HALF), INV, "rope: table view of 1024 bytes");
+    expect(vkg_rope(&k, cmd, v, sv, (vkg_view){buf, 2052, 1020}, 1, 1, 8, 8, 4, VKG_ROPE_HALF), INV,
+           "rope: table offset 2052 is not a multiple of 8");
+    expect(vkg_rope(&k, cmd, v, (vkg_view){step, 0, 8}, table, 1, 1, 8, 8, 4, VKG_ROPE_HALF), INV,
+           "rope: step view");
+    expect(vkg_rope(&k, cmd, v, (vkg_view){step, 4, 32}, table, 1, 1, 8, 8, 4, VKG_ROPE_HALF), INV,
+           "rope: step view (offset 4");
+    expect(vkg_rope(&k, cmd, small, sv, table, 2, 1, 16, 16, 4, VKG_ROPE_HALF), INV, "rope: x view");
+    expect(vkg_swiglu(&k, cmd, v, v, 2, 0), INV, "swiglu: shape [2, 0]");
+    expect(vkg_swiglu(&k, cmd, small, v, 2, 16), INV, "swiglu: y view");
+    expect(vkg_swiglu(&k, cmd, v, small, 1, 16), INV, "swiglu: gu view");
+    expect(vkg_swiglu(&k, cmd, (vkg_view){buf, 64, 64}, (vkg_view){buf, 0, 128}, 1, 16), INV, "swiglu: y overlaps gu");
     assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
     cmd_finish(cmd);
     vkg_buffer_destroy(buf);

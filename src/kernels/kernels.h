@@ -1,13 +1,13 @@
 /*
  * kernels/kernels.h — what every kernel host wrapper shares. A wrapper checks shapes against device
  * limits, fills its push-constant block (declared in shaders/<family>_push.h, shared with GLSL),
- * picks the pipeline variant (fp32 or fp16 storage, subgroup size) and records the dispatches into a
- * vkg_cmd. Wrappers know nothing of GPT-2.
+ * picks the pipeline variant (fp32, fp16 or bf16 storage, subgroup size) and records the dispatches into a
+ * vkg_cmd. Wrappers know nothing of any model family.
  *
  * Conventions:
  *   - Activations are fp32 [rows, cols] row-major. Weights are vkg_matrix: [N, K] row-major, i.e. each
  *     output's K inputs contiguous (the transpose of Hugging Face's Conv1D [K, N]; the LM head's tied
- *     wte [V, d] is already in this layout), fp32 or fp16 storage. Biases, LayerNorm parameters are
+ *     wte [V, d] is already in this layout), fp32, fp16 or bf16 storage. Biases, norm weights are
  *     fp32 vectors. Arithmetic is always fp32.
  *   - A vkg_matrix may be larger than one storage-buffer binding (maxStorageBufferRange); wrappers
  *     that read one split it into row chunks with vkg_rows_per_binding() and dispatch per chunk.
