@@ -243,15 +243,15 @@ static int write_config(const char *dir, const ref_decoder_config *c, const fw_o
         c->d_ff, c->n_layer);
     put(&t, "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n  \"head_dim\": %d,\n", c->n_head,
         c->n_kv_head, c->head_dim);
-    put(&t, "  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": %.17g,\n  \"rope_theta\": %.17g,\n", c->norm_eps,
+    put(&t, "  \"hidden_act\": \"silu\",\n  \"rms_norm_eps\": %.9g,\n  \"rope_theta\": %.9g,\n", c->norm_eps,
         c->rope_theta);
     const char *key = o->rope_type_old_key ? "type" : "rope_type";
     if (c->rope_scaling == REF_ROPE_SCALING_LINEAR)
-        put(&t, "  \"rope_scaling\": {\"%s\": \"linear\", \"factor\": %.17g},\n", key, c->rope_factor);
+        put(&t, "  \"rope_scaling\": {\"%s\": \"linear\", \"factor\": %.9g},\n", key, c->rope_factor);
     else if (c->rope_scaling == REF_ROPE_SCALING_LLAMA3)
         put(&t,
-            "  \"rope_scaling\": {\"%s\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
-            "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %d},\n",
+            "  \"rope_scaling\": {\"%s\": \"llama3\", \"factor\": %.9g, \"low_freq_factor\": %.9g, "
+            "\"high_freq_factor\": %.9g, \"original_max_position_embeddings\": %d},\n",
             key, c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_original_max_positions);
     else
         put(&t, "  \"rope_scaling\": null,\n");
