@@ -50,6 +50,11 @@ static int add(st_entry *e, size_t *n, pool *p, const char *prefix, const char *
 }
 
 int fixture_write(const char *dir, const ref_gpt2 *m, st_dtype dt, fixture_naming naming) {
+    return fixture_write_ex(dir, m, dt, naming, NULL, NULL);
+}
+
+int fixture_write_ex(const char *dir, const ref_gpt2 *m, st_dtype dt, fixture_naming naming, const float *lm_head,
+                     const char *extra_config) {
     const ref_gpt2_config *c = &m->config;
     uint64_t d = (uint64_t)c->n_embd, V = (uint64_t)c->vocab_size, P = (uint64_t)c->n_positions;
     size_t cap = 8 + 14 * (size_t)c->n_layer;
@@ -65,7 +70,8 @@ int fixture_write(const char *dir, const ref_gpt2 *m, st_dtype dt, fixture_namin
     if (add(e, &n, &p, top, "wte.weight", m->wte, dt, V, d, names) || add(e, &n, &p, top, "wpe.weight", m->wpe, dt, P, d, names) ||
         add(e, &n, &p, top, "ln_f.weight", m->lnf_g, dt, d, 0, names) || add(e, &n, &p, top, "ln_f.bias", m->lnf_b, dt, d, 0, names))
         goto out;
-    if (naming == FIXTURE_SAVE_PRETRAINED && add(e, &n, &p, "", "lm_head.weight", m->wte, dt, V, d, names))
+    if ((naming == FIXTURE_SAVE_PRETRAINED || lm_head) &&
+        add(e, &n, &p, "", "lm_head.weight", lm_head ? lm_head : m->wte, dt, V, d, names))
         goto out;
     for (int l = 0; l < c->n_layer; l++) {
         const ref_gpt2_layer *L = &m->layers[l];
@@ -92,12 +98,13 @@ int fixture_write(const char *dir, const ref_gpt2 *m, st_dtype dt, fixture_namin
     }
     rc = st_write(st_path(dir, "model.safetensors"), e, n);
     if (rc == 0) {
-        char cfg[512];
+        char cfg[1024];
         snprintf(cfg, sizeof cfg,
                  "{\"model_type\": \"gpt2\", \"activation_function\": \"gelu_new\", \"n_layer\": %d, "
                  "\"n_head\": %d, \"n_embd\": %d, \"vocab_size\": %d, \"n_positions\": %d, "
-                 "\"layer_norm_epsilon\": 1e-05, \"eos_token_id\": %d}\n",
-                 c->n_layer, c->n_head, c->n_embd, c->vocab_size, c->n_positions, c->vocab_size - 1);
+                 "\"layer_norm_epsilon\": 1e-05, \"eos_token_id\": %d%s%s}\n",
+                 c->n_layer, c->n_head, c->n_embd, c->vocab_size, c->n_positions, c->vocab_size - 1,
+                 lm_head ? ", \"tie_word_embeddings\": false" : "", extra_config ? extra_config : "");
         rc = st_write_text(st_path(dir, "config.json"), cfg);
     }
 out:

@@ -16,6 +16,10 @@ typedef enum fixture_naming { FIXTURE_SAVE_PRETRAINED, FIXTURE_HUB } fixture_nam
  * ST_F16 or ST_BF16 (values converted by the reference's converters). hub naming also writes the
  * legacy h.N.attn.bias / masked_bias buffers, save_pretrained naming an lm_head.weight. 0 or -1. */
 int fixture_write(const char *dir, const ref_gpt2 *m, st_dtype dtype, fixture_naming naming);
+/* fixture_write with a separate LM head (lm_head [V, d], non-NULL: written as lm_head.weight with
+ * "tie_word_embeddings": false) and extra config.json fields (", \"key\": value" text, or NULL). */
+int fixture_write_ex(const char *dir, const ref_gpt2 *m, st_dtype dtype, fixture_naming naming, const float *lm_head,
+                     const char *extra_config);
 
 /* Round every weight of `m` in place to a multiple of 2^-7 in [-1, 1], so that F32, F16 and BF16
  * files hold exactly the same values. */
