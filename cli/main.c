@@ -16,6 +16,7 @@ static const command COMMANDS[] = {
     {"run", cmd_run, "generate text from a prompt (-i for a chat-like loop)"},
     {"devices", cmd_devices, "list Vulkan devices and their capabilities"},
     {"bench", cmd_bench, "benchmarks: kv (the KV-cache table), gen (tokens/s), ops (every kernel vs the device's peaks)"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server (/v1/completions, /v1/chat/completions)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
 };
