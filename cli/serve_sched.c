@@ -46,8 +46,9 @@ struct serve_sched {
 
     pthread_mutex_t mu;   /* guards queue, stopping, stats, wake */
     pthread_cond_t cv;
-    serve_job **queue;    /* ring of queue_len */
-    uint32_t q_head, q_count;
+    serve_job **queue;    /* ring of q_size = queue_len + n_slots */
+    uint32_t q_size, q_head, q_count;
+    uint32_t n_free;      /* slots without a job: queued jobs up to this many are about to start */
     bool stopping;
     serve_sched_stats stats;
     pthread_t thread;
@@ -154,6 +155,9 @@ static void job_fail(serve_sched *s, serve_job *j, int status, const char *fmt_d
 /* ---- slots ---- */
 
 static void slot_release(serve_sched *s, slot *sl) {
+    pthread_mutex_lock(&s->mu);
+    s->n_free++;
+    pthread_mutex_unlock(&s->mu);
     serve_engine_sampler_free(sl->sampler);
     serve_engine_detok_free(sl->detok);
     sl->sampler = NULL;
@@ -201,6 +205,9 @@ static void slot_start(serve_sched *s, serve_job *j) {
     }
     /* At least the last prompt token is fed again: its logits start the generation. */
     uint32_t reuse = best_lcp < j->n_prompt ? best_lcp : j->n_prompt - 1;
+    pthread_mutex_lock(&s->mu);
+    s->n_free--;
+    pthread_mutex_unlock(&s->mu);
     best->job = j;
     best->generated = 0;
     best->hold_len = 0;
@@ -425,14 +432,14 @@ static void step_all(serve_sched *s) {
  * gave up do not hold queue places. Caller holds s->mu; it is released around job_finish. */
 static void purge_cancelled(serve_sched *s) {
     for (uint32_t k = 0; k < s->q_count;) {
-        uint32_t at = (s->q_head + k) % s->o.queue_len;
+        uint32_t at = (s->q_head + k) % s->q_size;
         serve_job *j = s->queue[at];
         if (!atomic_load(&j->cancelled)) {
             k++;
             continue;
         }
         for (uint32_t m = k; m + 1 < s->q_count; m++)
-            s->queue[(s->q_head + m) % s->o.queue_len] = s->queue[(s->q_head + m + 1) % s->o.queue_len];
+            s->queue[(s->q_head + m) % s->q_size] = s->queue[(s->q_head + m + 1) % s->q_size];
         s->q_count--;
         pthread_mutex_unlock(&s->mu);
         job_finish(s, j, NULL, &(serve_error){.status = 499, .type = "cancelled"});
@@ -450,7 +457,7 @@ static void *decode_main(void *arg) {
             if (s->slots[i].state != SLOT_FREE)
                 continue;
             serve_job *j = s->queue[s->q_head];
-            s->q_head = (s->q_head + 1) % s->o.queue_len;
+            s->q_head = (s->q_head + 1) % s->q_size;
             s->q_count--;
             pthread_mutex_unlock(&s->mu);
             if (atomic_load(&j->cancelled))
@@ -501,7 +508,7 @@ static void *decode_main(void *arg) {
     /* stopping: fail whatever is queued or running */
     while (s->q_count) {
         serve_job *j = s->queue[s->q_head];
-        s->q_head = (s->q_head + 1) % s->o.queue_len;
+        s->q_head = (s->q_head + 1) % s->q_size;
         s->q_count--;
         pthread_mutex_unlock(&s->mu);
         job_fail(s, j, 503, "the server is shutting down");
@@ -538,7 +545,9 @@ int serve_sched_create(serve_engine *e, const serve_sched_options *o, serve_sche
     s->batch = calloc(o->n_slots, sizeof *s->batch);
     s->batch_tokens = calloc(o->n_slots, sizeof *s->batch_tokens);
     s->batch_slots = calloc(o->n_slots, sizeof *s->batch_slots);
-    s->queue = calloc(o->queue_len, sizeof *s->queue);
+    s->q_size = o->queue_len + o->n_slots;
+    s->n_free = o->n_slots;
+    s->queue = calloc(s->q_size, sizeof *s->queue);
     if (!s->slots || !s->logits || !s->batch || !s->batch_tokens || !s->batch_slots || !s->queue)
         goto error;
     for (uint32_t i = 0; i < o->n_slots; i++) {
@@ -589,7 +598,8 @@ void serve_sched_destroy(serve_sched *s) {
 
 int serve_sched_submit(serve_sched *s, serve_job *j, serve_error *err) {
     pthread_mutex_lock(&s->mu);
-    if (s->stopping || s->q_count == s->o.queue_len) {
+    /* Jobs that will find a free slot at the decode thread's next turn do not count as waiting. */
+    if (s->stopping || s->q_count >= s->o.queue_len + s->n_free) {
         bool stopping = s->stopping;
         pthread_mutex_unlock(&s->mu);
         return serve_error_set(err, 503, "unavailable_error", stopping ? "shutting_down" : "queue_full", NULL,
@@ -599,7 +609,7 @@ int serve_sched_submit(serve_sched *s, serve_job *j, serve_error *err) {
                                s->o.n_slots, s->o.queue_len);
     }
     atomic_fetch_add(&j->refs, 1);
-    s->queue[(s->q_head + s->q_count) % s->o.queue_len] = j;
+    s->queue[(s->q_head + s->q_count) % s->q_size] = j;
     s->q_count++;
     s->stats.queued = s->q_count;
     pthread_cond_broadcast(&s->cv);
