@@ -546,6 +546,31 @@ static void test_reuse_and_chunks(void **state) {
     serve_sched_destroy(s);
 }
 
+/* The same prompt twice: everything is cached, yet its last token is fed again (its logits start the
+ * generation), and the answer is the same. */
+static void test_same_prompt_again(void **state) {
+    (void)state;
+    serve_sched *s = start_e(1, 4, 128, 8);
+    int32_t p[5] = {40, 41, 42, 43, 44};
+    serve_error err;
+    serve_job *a = make_job(p, 5, 3, 0);
+    assert_int_equal(serve_sched_submit(s, a, &err), 0);
+    wait_done(a);
+    fake_reset();
+    serve_job *b = make_job(p, 5, 3, 0);
+    assert_int_equal(serve_sched_submit(s, b, &err), 0);
+    wait_done(b);
+    assert_int_equal(b->n_cached, 4);
+    assert_string_equal(fake_log(), "P1 S1 S1 ");
+    expect e;
+    solo(p, 5, 3, 128, &e);
+    assert_tokens(a, &e);
+    assert_tokens(b, &e);
+    serve_job_release(a);
+    serve_job_release(b);
+    serve_sched_destroy(s);
+}
+
 static void test_engine_failure(void **state) {
     (void)state;
     serve_sched *s = start_e(2, 4, 128, 8);
@@ -626,6 +651,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reuse_and_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_prompt_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logprobs_and_seed, setup, teardown),
     };
