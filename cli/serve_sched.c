@@ -130,6 +130,9 @@ static bool job_append_token(serve_job *j, const serve_token *t) {
 
 /* Mark the job done (failed when err) and wake its reader; the scheduler's reference is dropped. */
 static void job_finish(serve_sched *s, serve_job *j, const char *reason, const serve_error *err) {
+    pthread_mutex_lock(&s->mu); /* counted before the reader can see the job done */
+    s->stats.requests_done++;
+    pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&j->mu);
     j->done = true;
     j->finish_reason = reason;
@@ -140,9 +143,6 @@ static void job_finish(serve_sched *s, serve_job *j, const char *reason, const s
     j->t_done = now_s();
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
-    pthread_mutex_lock(&s->mu);
-    s->stats.requests_done++;
-    pthread_mutex_unlock(&s->mu);
     serve_job_release(j);
 }
 
@@ -205,10 +205,7 @@ static void slot_start(serve_sched *s, serve_job *j) {
     }
     /* At least the last prompt token is fed again: its logits start the generation. */
     uint32_t reuse = best_lcp < j->n_prompt ? best_lcp : j->n_prompt - 1;
-    pthread_mutex_lock(&s->mu);
-    s->n_free--;
-    pthread_mutex_unlock(&s->mu);
-    best->job = j;
+    best->job = j; /* the caller took the slot from n_free */
     best->generated = 0;
     best->hold_len = 0;
     best->pending = -1;
@@ -459,8 +456,11 @@ static void *decode_main(void *arg) {
             serve_job *j = s->queue[s->q_head];
             s->q_head = (s->q_head + 1) % s->q_size;
             s->q_count--;
+            bool cancelled = atomic_load(&j->cancelled);
+            if (!cancelled) /* with the pop, under the lock: submit never sees a slot twice */
+                s->n_free--;
             pthread_mutex_unlock(&s->mu);
-            if (atomic_load(&j->cancelled))
+            if (cancelled)
                 job_finish(s, j, NULL, &(serve_error){.status = 499, .type = "cancelled"});
             else
                 slot_start(s, j);
@@ -476,10 +476,6 @@ static void *decode_main(void *arg) {
             pthread_cond_wait(&s->cv, &s->mu);
             continue;
         }
-        uint32_t n_busy = 0;
-        for (uint32_t i = 0; i < s->o.n_slots; i++)
-            n_busy += s->slots[i].state != SLOT_FREE;
-        s->stats.slots_busy = n_busy;
         pthread_mutex_unlock(&s->mu);
 
         /* 2. cancelled: free the slot now (its cache stays valid for reuse) */
@@ -500,10 +496,6 @@ static void *decode_main(void *arg) {
         step_all(s);
 
         pthread_mutex_lock(&s->mu);
-        n_busy = 0;
-        for (uint32_t i = 0; i < s->o.n_slots; i++)
-            n_busy += s->slots[i].state != SLOT_FREE;
-        s->stats.slots_busy = n_busy;
     }
     /* stopping: fail whatever is queued or running */
     while (s->q_count) {
@@ -628,6 +620,7 @@ void serve_sched_get_stats(serve_sched *s, serve_sched_stats *st) {
     pthread_mutex_lock(&s->mu);
     *st = s->stats;
     st->n_slots = s->o.n_slots;
+    st->slots_busy = s->o.n_slots - s->n_free; /* n_free changes before a job is seen done */
     st->queued = s->q_count;
     pthread_mutex_unlock(&s->mu);
 }
