@@ -299,6 +299,9 @@ def errors(srv):
     expect(405, None, {"prompt": "a"}, path="/v1/models")
     expect(405, None, {"prompt": "a"}, path="/health")
     expect(413, None, {"prompt": "x" * 5000})
+    # without Content-Length (chunked upload) the limit is counted as the body arrives
+    st, b = curl(srv, "/v1/completions", {"prompt": "x" * 5000}, headers=("Transfer-Encoding: chunked",))
+    check(st == 413 and b["error"]["code"] == "body_too_large", f"chunked body over --max-body: {st} {b}")
     # the server is still fine
     st, b = completion(srv, PROMPTS[0], 2)
     check(st == 200, f"after the errors: {st} {b}")
