@@ -6,6 +6,7 @@
 // Usage: node serve_openai_client.mjs path/to/vkgpt TOKENIZER_DIR NODE_MODULES_DIR
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const [vkgpt, tokdir, modules] = process.argv.slice(2);
@@ -37,28 +38,37 @@ const port = await new Promise((resolve, reject) => {
 });
 
 const client = new OpenAI({ apiKey: KEY, baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0 });
-const PROMPTS = [[464, 3290, 318], [15496, 995], [40, 588, 257, 3797], [464], [1212, 318, 257, 1332],
+// The `vkgpt run` texts serve_e2e.py computed (SERVE_REFS), else our own runs of the same prompts.
+let PROMPTS = [[464, 3290, 318], [15496, 995], [40, 588, 257, 3797], [464], [1212, 318, 257, 1332],
   [17250, 11, 703], [2061, 318, 534], [7454, 2402, 257, 640]];
+let N_STREAM = 6, REFS = null;
+if (process.env.SERVE_REFS && fs.existsSync(process.env.SERVE_REFS)) {
+  const r = JSON.parse(fs.readFileSync(process.env.SERVE_REFS, 'utf8'));
+  PROMPTS = r.prompts;
+  N_STREAM = r.tokens;
+  REFS = r.texts;
+}
 try {
   const models = await client.models.list();
   check(models.data.length === 1 && models.data[0].id === 'gpt-nano', `models: ${JSON.stringify(models.data)}`);
 
-  const ref = greedy(PROMPTS[0], 8);
-  const c = await client.completions.create({ model: 'gpt-nano', prompt: PROMPTS[0], max_tokens: 8, temperature: 0 });
+  const ref = greedy([464, 3290, 318], 8);
+  const c = await client.completions.create({ model: 'gpt-nano', prompt: [464, 3290, 318], max_tokens: 8,
+    temperature: 0 });
   check(c.choices[0].text === ref, `completion ${JSON.stringify(c.choices[0].text)} != ${JSON.stringify(ref)}`);
   check(c.usage.completion_tokens === 8 && c.usage.prompt_tokens === 3, `usage ${JSON.stringify(c.usage)}`);
 
   // streams, 8 at once: each equals its own single run
-  const refs = PROMPTS.map((p) => greedy(p, 6));
+  const refs = REFS || PROMPTS.map((p) => greedy(p, N_STREAM));
   const texts = await Promise.all(PROMPTS.map(async (p) => {
-    const stream = await client.completions.create({ model: 'gpt-nano', prompt: p, max_tokens: 6, temperature: 0,
+    const stream = await client.completions.create({ model: 'gpt-nano', prompt: p, max_tokens: N_STREAM, temperature: 0,
       stream: true, stream_options: { include_usage: true } });
     let text = '', usage = null;
     for await (const chunk of stream) {
       for (const ch of chunk.choices) text += ch.text;
       if (chunk.usage) usage = chunk.usage;
     }
-    check(usage && usage.completion_tokens === 6, `stream usage ${JSON.stringify(usage)}`);
+    check(usage && usage.completion_tokens === N_STREAM, `stream usage ${JSON.stringify(usage)}`);
     return text;
   }));
   texts.forEach((t, i) => check(t === refs[i], `stream ${i}: ${JSON.stringify(t)} != ${JSON.stringify(refs[i])}`));

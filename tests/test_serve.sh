@@ -24,6 +24,9 @@ command -v python3 >/dev/null 2>&1 || skip "no python3"
 if [ "$MODE" = "--load" ]; then
     exec python3 "$SRC/tests/serve_e2e.py" "$VKGPT" "$TOK" --load
 fi
+# serve_e2e.py leaves its `vkgpt run` reference texts for the Node part
+export SERVE_REFS="$BUILD/serve-refs.json"
+rm -f "$SERVE_REFS"
 python3 "$SRC/tests/serve_e2e.py" "$VKGPT" "$TOK" || exit 1
 
 # The official OpenAI client for Node, installed into the build tree once.
