@@ -181,6 +181,13 @@ static void slot_fail(serve_sched *s, slot *sl, const char *what) {
     }
 }
 
+/* Greedy without a repetition penalty takes the device's argmax, as `vkgpt run --temp 0` does, so that
+ * the tokens are the same and no logits cross to the host. With a penalty, greedy is the sampler's
+ * (argmax after the penalty, as vkg_sampler documents). */
+static bool device_argmax(const serve_job *j) {
+    return j->sampling.temperature == 0 && j->sampling.repeat_penalty == 1;
+}
+
 static uint32_t common_prefix(const int32_t *a, uint32_t na, const int32_t *b, uint32_t nb) {
     uint32_t n = na < nb ? na : nb, i = 0;
     while (i < n && a[i] == b[i])
@@ -219,7 +226,7 @@ static void slot_start(serve_sched *s, serve_job *j) {
         slot_fail(s, best, "starting the request");
         return;
     }
-    serve_engine_slot_want_logits(best->es, j->sampling.temperature > 0 || j->req.logprobs);
+    serve_engine_slot_want_logits(best->es, !device_argmax(j) || j->req.logprobs);
     best->state = SLOT_PREFILL;
     pthread_mutex_lock(&j->mu);
     j->started = true;
@@ -316,13 +323,12 @@ static void slot_finish(serve_sched *s, slot *sl, const char *reason) {
 static void slot_sample(serve_sched *s, slot *sl) {
     serve_job *j = sl->job;
     serve_token t = {0};
-    bool need_logits = j->sampling.temperature > 0 || j->req.logprobs;
+    bool need_logits = !device_argmax(j) || j->req.logprobs;
     if (need_logits && serve_engine_slot_logits(sl->es, s->logits)) {
         slot_fail(s, sl, "reading the logits");
         return;
     }
-    /* Greedy takes the device's argmax, as `vkgpt run --temp 0` does, so that the tokens are the same. */
-    if (j->sampling.temperature == 0)
+    if (device_argmax(j))
         t.id = serve_engine_slot_argmax(sl->es);
     else if (serve_engine_sample(sl->sampler, s->logits, s->info.vocab_size, sl->cache, sl->n_cache, &t.id)) {
         slot_fail(s, sl, "sampling");

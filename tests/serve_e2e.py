@@ -218,6 +218,15 @@ def basic(srv):
     st3, b3 = curl(srv, "/v1/completions", dict(body, seed=99))
     check(st3 == 200 and b3["choices"][0]["text"] != b1["choices"][0]["text"], "another seed gave the same text")
 
+    # greedy with a repetition penalty is the sampler's argmax after the penalty: gpt-nano's greedy text
+    # repeats tokens (" sob sob sob"), so the penalty must change it, the same way every time
+    plain = greedy(PROMPTS[0], 12)
+    st1, b1 = completion(srv, PROMPTS[0], 12, repeat_penalty=1.5)
+    st2, b2 = completion(srv, PROMPTS[0], 12, repeat_penalty=1.5)
+    if check(st1 == 200 and st2 == 200, f"repeat_penalty: {st1} {st2}"):
+        check(b1["choices"][0]["text"] == b2["choices"][0]["text"], "greedy with a penalty is not reproducible")
+        check(b1["choices"][0]["text"] != plain, f"repeat_penalty changed nothing: {plain!r}")
+
     # logprobs: the greedy token is the most likely one; log-probabilities are <= 0 and sorted
     st, b = completion(srv, PROMPTS[1], 5, logprobs=3)
     if check(st == 200, f"logprobs: {st} {b}"):
