@@ -384,27 +384,30 @@ static void slot_sample(serve_sched *s, slot *sl) {
     sl->state = SLOT_STEP;
 }
 
-/* One chunk of one joining prompt (round robin over the slots). */
-static void prefill_one(serve_sched *s) {
-    for (uint32_t k = 0; k < s->o.n_slots; k++) {
-        uint32_t i = (s->next_prefill + k) % s->o.n_slots;
+/* Prefill joining prompts, round robin over the slots, until prefill_chunk tokens have been fed this
+ * turn: a long prompt gets one chunk per turn, so running streams wait for at most one chunk between
+ * their tokens, while several short prompts join in the same turn. */
+static void prefill_turn(serve_sched *s) {
+    uint32_t budget = s->o.prefill_chunk, first = s->next_prefill;
+    for (uint32_t k = 0; k < s->o.n_slots && budget; k++) {
+        uint32_t i = (first + k) % s->o.n_slots;
         slot *sl = &s->slots[i];
         if (sl->state != SLOT_PREFILL)
             continue;
         s->next_prefill = (i + 1) % s->o.n_slots;
         serve_job *j = sl->job;
         uint32_t n = j->n_prompt - sl->n_cache;
-        if (n > s->o.prefill_chunk)
-            n = s->o.prefill_chunk;
+        if (n > budget)
+            n = budget;
         if (serve_engine_slot_prefill(sl->es, j->prompt + sl->n_cache, n)) {
             slot_fail(s, sl, "prefill");
-            return;
+            continue;
         }
         memcpy(sl->cache + sl->n_cache, j->prompt + sl->n_cache, n * sizeof(int32_t));
         sl->n_cache += n;
+        budget -= n;
         if (sl->n_cache == j->n_prompt)
             sl->state = SLOT_READY;
-        return;
     }
 }
 
@@ -498,7 +501,7 @@ static void *decode_main(void *arg) {
             if (s->slots[i].state == SLOT_READY)
                 slot_sample(s, &s->slots[i]);
         /* 4. one prefill chunk; 5. one step for all decoding slots */
-        prefill_one(s);
+        prefill_turn(s);
         step_all(s);
 
         pthread_mutex_lock(&s->mu);

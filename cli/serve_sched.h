@@ -9,8 +9,8 @@
  *   2. drops cancelled jobs (client gone), freeing their slots at once;
  *   3. samples the next token of every slot whose logits are ready, publishes it, and finishes the
  *      request on end-of-text, a stop string, max_tokens or a full context;
- *   4. prefills one chunk (at most prefill_chunk tokens) of one joining prompt, round robin, so
- *      running streams keep flowing while long prompts join;
+ *   4. prefills joining prompts, round robin, at most prefill_chunk tokens per turn, so running
+ *      streams keep flowing while long prompts join (several short ones join in one turn);
  *   5. advances every decoding slot by one token in ONE call: serve_engine_step.
  * Not here: HTTP and JSON (serve_http.c), the library (serve_engine.c).
  */
@@ -29,7 +29,7 @@ typedef struct serve_sched_options {
     uint32_t n_slots;       /* --parallel, >= 1 */
     uint32_t queue_len;     /* --queue: jobs waiting beyond the slots, >= 1 */
     uint32_t n_ctx;         /* tokens per sequence (<= the model's n_positions) */
-    uint32_t prefill_chunk; /* prompt tokens per prefill pass, >= 1 */
+    uint32_t prefill_chunk; /* prompt tokens prefilled per turn (all joining prompts together), >= 1 */
 } serve_sched_options;
 
 /* One generated token as published to the HTTP side. */

@@ -544,6 +544,28 @@ static void test_reuse_and_chunks(void **state) {
     serve_job_release(run);
     serve_job_release(joiner);
     serve_sched_destroy(s);
+
+    /* short prompts share one turn's prefill budget: three 2-token prompts join before any step */
+    s = start_e(3, 4, 128, 8);
+    fake_reset();
+    fake_gate_close();
+    serve_job *sh[3];
+    for (int i = 0; i < 3; i++) {
+        sh[i] = make_job(p + 5 * i, 2, 2, 0);
+        assert_int_equal(serve_sched_submit(s, sh[i], &err), 0);
+        if (i == 0)
+            wait_started(sh[0]);
+    }
+    fake_gate_open();
+    for (int i = 0; i < 3; i++) {
+        wait_done(sh[i]);
+        solo(p + 5 * i, 2, 2, 128, &e);
+        assert_tokens(sh[i], &e);
+        serve_job_release(sh[i]);
+    }
+    if (strncmp(fake_log(), "P2 P2 P2 S", 10) != 0)
+        fail_msg("short prompts did not join in one turn: %s", fake_log());
+    serve_sched_destroy(s);
 }
 
 /* The same prompt twice: everything is cached, yet its last token is fed again (its logits start the
