@@ -4,11 +4,15 @@
  * slot scheduler on the fake engine (tests/serve_fake_engine.c): joining, finishing (length, end of
  * text, stop strings, the context), cancelling, the full queue, prompt reuse, chunked prefill
  * interleaved with decode steps, batched steps, engine failures, logprobs and seeds. Each request's
- * tokens are checked against the fake model decoded alone, computed here from its logits.
+ * tokens are checked against the fake model decoded alone, computed here from its logits. And the
+ * response bodies (cli/serve_response.c) of both endpoints, parsed back with jansson.
  */
 #include "serve_fake_engine.h"
 #include "serve_request.h"
+#include "serve_response.h"
 #include "serve_sched.h"
+
+#include <jansson.h>
 
 #include <math.h>
 #include <setjmp.h>
@@ -661,6 +665,125 @@ static void test_logprobs_and_seed(void **state) {
     serve_sched_destroy(s);
 }
 
+/* ---- response bodies (cli/serve_response.c) ---- */
+
+static json_t *parse_json(const char *s) {
+    json_error_t e;
+    json_t *j = json_loads(s, 0, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %s", e.text, s);
+    return j;
+}
+
+/* A finished job as the scheduler leaves it: text "ab\xff" (invalid UTF-8 at the end), tokens 'a', 'b',
+ * 0xff, 299 with logprobs. */
+static serve_job *finished_job(serve_endpoint ep, bool logprobs) {
+    int32_t prompt[3] = {1, 2, 3};
+    serve_job *j = make_job(prompt, 3, 4, 0);
+    j->req.endpoint = ep;
+    j->req.logprobs = logprobs;
+    j->req.top_logprobs = 2;
+    j->text = malloc(8);
+    memcpy(j->text, "ab\xff", 4);
+    j->text_len = 3;
+    j->tokens = calloc(4, sizeof *j->tokens);
+    int32_t ids[4] = {'a', 'b', 0xff, 299};
+    for (int i = 0; i < 4; i++)
+        j->tokens[i] = (serve_token){.id = ids[i], .logprob = -0.5f * (float)i, .n_top = 2, .top_id = {ids[i], 7},
+                                     .top_logprob = {-0.5f * (float)i, -3}};
+    j->n_tokens = 4;
+    j->n_cached = 2;
+    j->done = true;
+    j->finish_reason = "length";
+    return j;
+}
+
+static void test_responses(void **state) {
+    (void)state;
+    serve_resp_ctx c = {.engine = the_engine, .model = "m", .created = 123, .endpoint = SERVE_COMPLETIONS};
+    snprintf(c.id, sizeof c.id, "cmpl-x");
+    serve_job *j = finished_job(SERVE_COMPLETIONS, true);
+    char *s = serve_resp_final(&c, j);
+    json_t *r = parse_json(s);
+    assert_string_equal(json_string_value(json_object_get(r, "object")), "text_completion");
+    assert_string_equal(json_string_value(json_object_get(r, "id")), "cmpl-x");
+    assert_int_equal(json_integer_value(json_object_get(r, "created")), 123);
+    json_t *ch = json_array_get(json_object_get(r, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(ch, "text")), "ab\xef\xbf\xbd"); /* U+FFFD */
+    assert_string_equal(json_string_value(json_object_get(ch, "finish_reason")), "length");
+    json_t *lp = json_object_get(ch, "logprobs");
+    assert_int_equal(json_array_size(json_object_get(lp, "tokens")), 4);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(lp, "tokens"), 3)), "<299>");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(lp, "text_offset"), 3)), 3);
+    assert_float_equal(json_real_value(json_array_get(json_object_get(lp, "token_logprobs"), 1)), -0.5, 1e-6);
+    assert_int_equal(json_object_size(json_array_get(json_object_get(lp, "top_logprobs"), 0)), 2);
+    json_t *u = json_object_get(r, "usage");
+    assert_int_equal(json_integer_value(json_object_get(u, "prompt_tokens")), 3);
+    assert_int_equal(json_integer_value(json_object_get(u, "completion_tokens")), 4);
+    assert_int_equal(json_integer_value(json_object_get(u, "total_tokens")), 7);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens")), 2);
+    json_decref(r);
+    free(s);
+    serve_job_release(j);
+
+    /* chat: a message, chunks with a delta (the role first), logprobs as content entries with bytes */
+    c.endpoint = SERVE_CHAT;
+    j = finished_job(SERVE_CHAT, true);
+    j->req.include_usage = true;
+    s = serve_resp_final(&c, j);
+    r = parse_json(s);
+    assert_string_equal(json_string_value(json_object_get(r, "object")), "chat.completion");
+    ch = json_array_get(json_object_get(r, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ch, "message"), "role")), "assistant");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ch, "message"), "content")), "ab\xef\xbf\xbd");
+    json_t *content = json_object_get(json_object_get(ch, "logprobs"), "content");
+    assert_int_equal(json_array_size(content), 4);
+    json_t *third = json_array_get(content, 2);
+    assert_string_equal(json_string_value(json_object_get(third, "token")), "\xef\xbf\xbd");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(third, "bytes"), 0)), 255);
+    assert_int_equal(json_array_size(json_object_get(third, "top_logprobs")), 2);
+    json_decref(r);
+    free(s);
+    s = serve_resp_chunk(&c, j, 0, 2, 0, 2, NULL, true);
+    assert_memory_equal(s, "data: ", 6);
+    assert_string_equal(s + strlen(s) - 2, "\n\n");
+    r = parse_json(s + 6);
+    assert_string_equal(json_string_value(json_object_get(r, "object")), "chat.completion.chunk");
+    ch = json_array_get(json_object_get(r, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ch, "delta"), "role")), "assistant");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ch, "delta"), "content")), "ab");
+    assert_true(json_is_null(json_object_get(ch, "finish_reason")));
+    assert_true(json_is_null(json_object_get(r, "usage")));
+    json_decref(r);
+    free(s);
+    s = serve_resp_chunk(&c, j, 3, 3, 4, 4, "stop", false);
+    r = parse_json(s + 6);
+    ch = json_array_get(json_object_get(r, "choices"), 0);
+    assert_int_equal(json_object_size(json_object_get(ch, "delta")), 0);
+    assert_string_equal(json_string_value(json_object_get(ch, "finish_reason")), "stop");
+    json_decref(r);
+    free(s);
+    s = serve_resp_usage_chunk(&c, j);
+    r = parse_json(s + 6);
+    assert_int_equal(json_array_size(json_object_get(r, "choices")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "usage"), "completion_tokens")), 4);
+    json_decref(r);
+    free(s);
+    serve_job_release(j);
+
+    serve_error e;
+    serve_error_set(&e, 400, "invalid_request_error", "invalid_value", "top_p", "bad \xff value");
+    s = serve_resp_error(&e);
+    r = parse_json(s);
+    json_t *err = json_object_get(r, "error");
+    assert_string_equal(json_string_value(json_object_get(err, "message")), "bad \xef\xbf\xbd value");
+    assert_string_equal(json_string_value(json_object_get(err, "type")), "invalid_request_error");
+    assert_string_equal(json_string_value(json_object_get(err, "param")), "top_p");
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "invalid_value");
+    json_decref(r);
+    free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -676,6 +799,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_same_prompt_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logprobs_and_seed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_responses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
