@@ -196,7 +196,7 @@ static uint32_t common_prefix(const int32_t *a, uint32_t na, const int32_t *b, u
 }
 
 /* Put job j into a free slot: the one sharing the longest prefix with its prompt, else the least
- * recently used. Returns false (job failed) when its sampler or decoder cannot be made. */
+ * recently used. On an engine failure the job fails (500) and the slot stays free. */
 static void slot_start(serve_sched *s, serve_job *j) {
     slot *best = NULL;
     uint32_t best_lcp = 0;
@@ -598,6 +598,9 @@ void serve_sched_destroy(serve_sched *s) {
 }
 
 int serve_sched_submit(serve_sched *s, serve_job *j, serve_error *err) {
+    if (j->n_prompt == 0 || j->n_prompt > s->o.n_ctx || j->max_tokens == 0) /* the HTTP side checks first */
+        return serve_error_set(err, 400, "invalid_request_error", "context_length_exceeded", "prompt",
+                               "the prompt has %u tokens; a slot holds 1 to %u", j->n_prompt, s->o.n_ctx);
     pthread_mutex_lock(&s->mu);
     /* Jobs that will find a free slot at the decode thread's next turn do not count as waiting. */
     if (s->stopping || s->q_count >= s->o.queue_len + s->n_free) {
