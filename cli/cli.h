@@ -32,5 +32,6 @@ int cmd_demo_parse(int argc, char **argv);
 int cmd_tokenize_parse(int argc, char **argv);
 int cmd_detokenize_parse(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_serve(int argc, char **argv); /* cmd_serve.c; cmd_serve_parse there for a fuzz target */
 
 #endif /* VKG_CLI_H */

@@ -17,6 +17,7 @@ static const command COMMANDS[] = {
     {"devices", cmd_devices, "list Vulkan devices and their capabilities"},
     {"info", cmd_info, "what a model file holds (architecture, sizes, tensor types), without loading it"},
     {"bench", cmd_bench, "benchmarks: kv (the KV-cache table), gen (tokens/s), ops (every kernel vs the device's peaks)"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server (/v1/completions, /v1/chat/completions)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
 };

@@ -1,0 +1,278 @@
+/*
+ * cli/serve_engine.c — serve_engine.h on today's public API (include/vkgpt.h). The only serve file
+ * that includes vkgpt.h; the lead adapts this file alone when the API changes.
+ *
+ * TO BE WIRED BY THE LEAD when the library provides them:
+ *   - serve_engine_step: one batched decode step for all slots (M = n) instead of the loop below;
+ *   - serve_engine_render_chat: vkg_template_render(...) with the model's template or --chat-template;
+ *   - serve_engine_tokenize / detok: the add_special / skip_special flags of the new tokenizer API;
+ *   - serve_engine_open: a per-slot context size (sessions are sized for n_positions today).
+ */
+#include "serve_engine.h"
+
+#include "vkgpt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct serve_engine {
+    vkg_context *ctx;
+    vkg_model *model;
+    vkg_tokenizer *tok;
+    vkg_precision kv;
+    bool has_template; /* --chat-template given (its text is not used until the renderer is wired) */
+};
+
+struct serve_eslot {
+    vkg_session *session;
+};
+
+struct serve_esampler {
+    vkg_sampler *sampler;
+};
+
+struct serve_edetok {
+    vkg_detok *detok;
+};
+
+static _Thread_local char last_error[512];
+
+const char *serve_engine_last_error(void) {
+    return last_error;
+}
+
+/* Record a library failure for serve_engine_last_error; returns -1 (0 for VKG_OK). */
+static int fail(const char *what, vkg_status s) {
+    if (s == VKG_OK)
+        return 0;
+    const char *detail = vkg_last_error();
+    snprintf(last_error, sizeof last_error, "%s: %s%s%s", what, vkg_status_str(s), *detail ? ": " : "", detail);
+    return -1;
+}
+
+int serve_engine_open(const serve_engine_options *o, serve_engine **out) {
+    *out = NULL;
+    serve_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return fail("opening the engine", VKG_ERROR_OUT_OF_HOST_MEMORY);
+    e->kv = o->kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    e->has_template = o->chat_template != NULL;
+    vkg_context_options co = vkg_context_default_options();
+    co.device_index = o->device;
+    vkg_status s = vkg_context_create(&co, &e->ctx);
+    if (s != VKG_OK) {
+        fail("opening the Vulkan device", s);
+        goto error;
+    }
+    vkg_model_options mo = vkg_model_default_options();
+    mo.weights = o->dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    s = o->model_path ? vkg_model_load(e->ctx, o->model_path, &mo, &e->model)
+                      : vkg_model_synthetic(e->ctx, o->config, o->seed, &mo, &e->model);
+    if (s != VKG_OK) {
+        fail("loading the model", s);
+        goto error;
+    }
+    /* The tokenizer: --tokenizer DIR, else the model's directory (a .safetensors file's directory).
+     * A model without tokenizer files still serves token-id prompts. */
+    char dir[4096];
+    const char *tok_dir = o->tokenizer_dir;
+    if (!tok_dir && o->model_path) {
+        snprintf(dir, sizeof dir, "%s", o->model_path);
+        size_t n = strlen(dir);
+        if (n > 12 && strcmp(dir + n - 12, ".safetensors") == 0) {
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *slash = 0;
+            else
+                snprintf(dir, sizeof dir, ".");
+        }
+        tok_dir = dir;
+    }
+    if (tok_dir) {
+        s = vkg_tokenizer_load(tok_dir, &e->tok);
+        if (s != VKG_OK && (s != VKG_ERROR_IO || o->tokenizer_dir)) {
+            fail("loading the tokenizer", s);
+            goto error;
+        }
+    }
+    *out = e;
+    return 0;
+error:
+    serve_engine_close(e);
+    return -1;
+}
+
+void serve_engine_close(serve_engine *e) {
+    if (!e)
+        return;
+    vkg_tokenizer_free(e->tok);
+    vkg_model_free(e->model);
+    vkg_context_destroy(e->ctx);
+    free(e);
+}
+
+void serve_engine_get_info(const serve_engine *e, serve_engine_info *info) {
+    const vkg_model_config *c = vkg_model_get_config(e->model);
+    info->n_positions = c->n_positions;
+    info->vocab_size = c->vocab_size;
+    info->eos = c->eos_token_id;
+    info->has_tokenizer = e->tok != NULL;
+}
+
+int serve_engine_tokenize(const serve_engine *e, const char *text, size_t len, int32_t **ids, size_t *n) {
+    if (!e->tok) {
+        snprintf(last_error, sizeof last_error, "the model has no tokenizer files: send the prompt as token ids");
+        return -1;
+    }
+    return fail("encoding the prompt", vkg_tokenizer_encode(e->tok, text, len, ids, n));
+}
+
+int serve_engine_token_text(const serve_engine *e, int32_t id, const char **bytes, size_t *len) {
+    if (!e->tok) {
+        *bytes = "";
+        *len = 0;
+        return 0;
+    }
+    return fail("token text", vkg_tokenizer_token_bytes(e->tok, id, bytes, len));
+}
+
+int serve_engine_render_chat(const serve_engine *e, const serve_message *msgs, size_t n, char **prompt,
+                             size_t *len, serve_error *err) {
+    (void)msgs;
+    (void)n;
+    *prompt = NULL;
+    *len = 0;
+    /* TO BE WIRED BY THE LEAD: the model's own chat template (tokenizer_config.json) rendered by
+     * vkg_template_render, or the --chat-template file's. Today's API has neither. */
+    if (!e->has_template)
+        return serve_error_set(err, 400, "invalid_request_error", "no_chat_template", "messages",
+                               "the model has no chat template: start the server with --chat-template FILE, "
+                               "or use /v1/completions");
+    return serve_error_set(err, 501, "server_error", "not_implemented", "messages",
+                           "chat templates are not wired into this build of vkgpt serve yet "
+                           "(vkg_template_render); use /v1/completions");
+}
+
+int serve_engine_slot_create(serve_engine *e, serve_eslot **out) {
+    *out = NULL;
+    serve_eslot *s = calloc(1, sizeof *s);
+    if (!s)
+        return fail("creating a slot", VKG_ERROR_OUT_OF_HOST_MEMORY);
+    vkg_session_options so = vkg_session_default_options();
+    so.kv = e->kv;
+    if (fail("creating a slot's session", vkg_session_create(e->model, &so, &s->session))) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void serve_engine_slot_free(serve_eslot *s) {
+    if (!s)
+        return;
+    vkg_session_free(s->session);
+    free(s);
+}
+
+int serve_engine_slot_truncate(serve_eslot *s, uint32_t pos) {
+    return fail("truncating a slot", vkg_session_truncate(s->session, pos));
+}
+
+int serve_engine_slot_prefill(serve_eslot *s, const int32_t *ids, uint32_t n) {
+    return fail("prefill", vkg_session_prefill(s->session, ids, n, NULL));
+}
+
+void serve_engine_slot_want_logits(serve_eslot *s, bool want) {
+    vkg_session_want_logits(s->session, want);
+}
+
+int serve_engine_slot_logits(serve_eslot *s, float *logits) {
+    return fail("reading logits", vkg_session_logits(s->session, logits));
+}
+
+int32_t serve_engine_slot_argmax(serve_eslot *s) {
+    return vkg_session_argmax(s->session);
+}
+
+int serve_engine_step(serve_engine *e, serve_eslot *const *slots, const int32_t *tokens, uint32_t n) {
+    (void)e;
+    /* TO BE WIRED BY THE LEAD: one batched step (M = n, weights read once) replaces this loop. */
+    for (uint32_t i = 0; i < n; i++)
+        if (fail("decode step", vkg_session_step(slots[i]->session, tokens[i])))
+            return -1;
+    return 0;
+}
+
+int serve_engine_sampler_create(const serve_engine *e, const serve_sampling *p, serve_esampler **out) {
+    *out = NULL;
+    serve_esampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return fail("creating a sampler", VKG_ERROR_OUT_OF_HOST_MEMORY);
+    vkg_sampler_params sp = vkg_sampler_defaults();
+    sp.temperature = p->temperature;
+    sp.top_k = p->top_k;
+    sp.top_p = p->top_p;
+    sp.min_p = p->min_p;
+    sp.repetition_penalty = p->repeat_penalty;
+    sp.seed = p->seed;
+    if (fail("creating a sampler", vkg_sampler_create(&sp, vkg_model_get_config(e->model)->vocab_size, &s->sampler))) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void serve_engine_sampler_free(serve_esampler *s) {
+    if (!s)
+        return;
+    vkg_sampler_destroy(s->sampler);
+    free(s);
+}
+
+int serve_engine_sample(serve_esampler *s, const float *logits, uint32_t n_vocab, const int32_t *history,
+                        uint32_t n_history, int32_t *token) {
+    return fail("sampling", vkg_sampler_sample(s->sampler, logits, n_vocab, history, n_history, token));
+}
+
+int serve_engine_detok_create(const serve_engine *e, serve_edetok **out) {
+    *out = NULL;
+    if (!e->tok) /* no tokenizer: a NULL decoder, whose pushes give no text */
+        return 0;
+    serve_edetok *d = calloc(1, sizeof *d);
+    if (!d)
+        return fail("creating a detokenizer", VKG_ERROR_OUT_OF_HOST_MEMORY);
+    if (fail("creating a detokenizer", vkg_detok_create(e->tok, &d->detok))) {
+        free(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+void serve_engine_detok_free(serve_edetok *d) {
+    if (!d)
+        return;
+    vkg_detok_destroy(d->detok);
+    free(d);
+}
+
+int serve_engine_detok_push(serve_edetok *d, int32_t id, const char **text, size_t *len) {
+    if (!d) {
+        *text = "";
+        *len = 0;
+        return 0;
+    }
+    return fail("decoding a token", vkg_detok_push(d->detok, id, text, len));
+}
+
+int serve_engine_detok_flush(serve_edetok *d, const char **text, size_t *len) {
+    if (!d) {
+        *text = "";
+        *len = 0;
+        return 0;
+    }
+    return fail("decoding", vkg_detok_flush(d->detok, text, len));
+}
