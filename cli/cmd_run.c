@@ -182,15 +182,21 @@ static bool is_eos(const vkg_model_config *c, int32_t id) {
     return false;
 }
 
+/* Whether the device's argmax is the answer: greedy with nothing that changes the logits first (a
+ * repetition penalty does: the sampler takes the argmax after it). */
+static bool device_argmax(const gen *g) {
+    return g->o->sampling.temperature == 0 && g->o->sampling.repetition_penalty == 1.0f;
+}
+
 /* The next token from the logits of the last position. */
 static vkg_status choose(gen *g, int32_t *next) {
     const vkg_model_config *c = vkg_model_get_config(g->model);
-    bool need_logits = g->o->sampling.temperature > 0 || g->dump;
+    bool need_logits = !device_argmax(g) || g->dump;
     if (need_logits)
         TRY(vkg_session_logits(g->session, g->logits));
     if (g->dump) /* write errors surface at fflush/fclose, reported by cmd_run */
         fwrite(g->logits, sizeof(float), c->vocab_size, g->dump);
-    if (g->o->sampling.temperature == 0) {
+    if (device_argmax(g)) {
         *next = vkg_session_argmax(g->session);
         return VKG_OK;
     }
@@ -222,7 +228,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     TRY(vkg_session_prefill(g->session, feed, n_feed, NULL));
     g->prompt_s = vkg_bench_now() - t0;
     g->prompt_tokens = n_feed;
-    vkg_session_want_logits(g->session, g->o->sampling.temperature > 0 || g->dump);
+    vkg_session_want_logits(g->session, !device_argmax(g) || g->dump);
 
     double t1 = vkg_bench_now();
     for (uint32_t i = 0; i < g->o->n_predict && !interrupted; i++) {

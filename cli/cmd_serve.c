@@ -35,7 +35,8 @@ static void print_help(void) {
            "  --config NAME          synthetic model instead: gpt-nano, gpt-mini, gpt2, ... (random weights)\n"
            "  --tokenizer DIR        tokenizer files (default: the model's directory; without them only\n"
            "                         token-id prompts work)\n"
-           "  --dtype f32|f16        weight storage (default f32)\n"
+           "  --dtype f32|f16|bf16|auto  weight storage (default auto: as the checkpoint stores it)\n"
+           "  --quant FORMAT         quantize the linear layers at load: q8_0, q6_k, q5_k, q4_k, q4_0\n"
            "  --kv-dtype f32|f16     KV cache storage (default f32)\n"
            "  --device I             Vulkan device index (default: $VKG_DEVICE, else the first discrete GPU)\n"
            "  --chat-template FILE   chat template for /v1/chat/completions when the model has none\n"
@@ -44,7 +45,8 @@ static void print_help(void) {
            "  --host ADDR            address to bind (default 127.0.0.1: this machine only)\n"
            "  --port N               TCP port; 0 = any free one, printed at start (default 8080)\n"
            "  --api-key KEY          require 'Authorization: Bearer KEY' on every request (401 otherwise)\n"
-           "  --parallel N           slots: sequences decoded together, each with its own KV cache (default 4)\n"
+           "  --parallel N           slots: sequences decoded together in one batched step, each with its own KV\n"
+           "                         cache (default 4, at most 64)\n"
            "  --queue N              requests waiting for a slot beyond that; more get 503 (default 64)\n"
            "  --ctx-size N           tokens per sequence, prompt + generated (default: the model's context)\n"
            "  --prefill-chunk N      prompt tokens per prefill pass, interleaved with decode steps (default 128)\n"
@@ -56,7 +58,7 @@ static void print_help(void) {
 static int parse(int argc, char **argv, serve_opts *o) {
     const char *cmd = "serve";
     *o = (serve_opts){
-        .engine = {.device = -1},
+        .engine = {.device = -1, .dtype = VKG_PRECISION_AUTO},
         .http = {.host = "127.0.0.1", .port = 8080, .max_body = 4u << 20, .timeout_s = 600},
         .sched = {.n_slots = 4, .queue_len = 64, .prefill_chunk = 128},
     };
@@ -69,7 +71,8 @@ static int parse(int argc, char **argv, serve_opts *o) {
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->engine.model_path = v; }
         else if (!strcmp(a, "--config")) { VALUE(); o->engine.config = v; }
         else if (!strcmp(a, "--tokenizer")) { VALUE(); o->engine.tokenizer_dir = v; }
-        else if (!strcmp(a, "--dtype")) { VALUE(); if (opt_precision(cmd, a, v, &o->engine.dtype)) return CLI_USAGE; }
+        else if (!strcmp(a, "--dtype")) { VALUE(); if (opt_weights(cmd, a, v, &o->engine.dtype)) return CLI_USAGE; }
+        else if (!strcmp(a, "--quant")) { VALUE(); if (opt_quant(cmd, a, v, &o->engine.quant)) return CLI_USAGE; }
         else if (!strcmp(a, "--kv-dtype")) { VALUE(); if (opt_precision(cmd, a, v, &o->engine.kv_dtype)) return CLI_USAGE; }
         else if (!strcmp(a, "--device")) { VALUE(); if (opt_u32(cmd, a, v, 0, 1024, &u)) return CLI_USAGE; o->engine.device = (int)u; }
         else if (!strcmp(a, "--chat-template")) { VALUE(); o->chat_template_path = v; }
@@ -77,7 +80,7 @@ static int parse(int argc, char **argv, serve_opts *o) {
         else if (!strcmp(a, "--host")) { VALUE(); o->http.host = v; }
         else if (!strcmp(a, "--port")) { VALUE(); if (opt_u32(cmd, a, v, 0, 65535, &u)) return CLI_USAGE; o->http.port = (uint16_t)u; }
         else if (!strcmp(a, "--api-key")) { VALUE(); if (!*v) return cli_usage_error(cmd, "--api-key: empty key"); o->http.api_key = v; }
-        else if (!strcmp(a, "--parallel")) { VALUE(); if (opt_u32(cmd, a, v, 1, 256, &o->sched.n_slots)) return CLI_USAGE; }
+        else if (!strcmp(a, "--parallel")) { VALUE(); if (opt_u32(cmd, a, v, 1, VKG_BATCH_MAX, &o->sched.n_slots)) return CLI_USAGE; }
         else if (!strcmp(a, "--queue")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 16, &o->sched.queue_len)) return CLI_USAGE; }
         else if (!strcmp(a, "--ctx-size")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->ctx_size)) return CLI_USAGE; }
         else if (!strcmp(a, "--prefill-chunk")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 16, &o->sched.prefill_chunk)) return CLI_USAGE; }
@@ -157,6 +160,7 @@ int cmd_serve(int argc, char **argv) {
         return CLI_FAILED;
     }
     fprintf(stderr, "vkgpt serve: listening on http://%s:%u (loading the model)\n", o.http.host, port);
+    o.engine.ctx_size = o.ctx_size;
     if (serve_engine_open(&o.engine, &engine)) {
         fprintf(stderr, "vkgpt serve: %s\n", serve_engine_last_error());
         rc = CLI_FAILED;
@@ -164,7 +168,7 @@ int cmd_serve(int argc, char **argv) {
     }
     serve_engine_info info;
     serve_engine_get_info(engine, &info);
-    o.sched.n_ctx = o.ctx_size ? o.ctx_size : info.n_positions;
+    o.sched.n_ctx = o.ctx_size ? o.ctx_size : info.n_positions < 4096 ? info.n_positions : 4096;
     if (o.sched.n_ctx > info.n_positions) {
         fprintf(stderr, "vkgpt serve: --ctx-size %u is larger than the model's context of %u positions\n",
                 o.sched.n_ctx, info.n_positions);

@@ -2,11 +2,7 @@
  * cli/serve_engine.c — serve_engine.h on today's public API (include/vkgpt.h). The only serve file
  * that includes vkgpt.h; the lead adapts this file alone when the API changes.
  *
- * TO BE WIRED BY THE LEAD when the library provides them:
- *   - serve_engine_step: one batched decode step for all slots (M = n) instead of the loop below;
- *   - serve_engine_render_chat: vkg_template_render(...) with the model's template or --chat-template;
- *   - serve_engine_tokenize / detok: the add_special / skip_special flags of the new tokenizer API;
- *   - serve_engine_open: a per-slot context size (sessions are sized for n_positions today).
+ * The decode step of all active slots is one vkg_batch_step (weights read once per step).
  */
 #include "serve_engine.h"
 
@@ -19,6 +15,8 @@
 struct serve_engine {
     vkg_context *ctx;
     vkg_model *model;
+    vkg_batch *batch;  /* the batched decode step, made for all slots once they exist */
+    uint32_t n_slots, ctx_size;
     vkg_tokenizer *tok;
     vkg_precision kv;
     bool has_template; /* --chat-template given (its text is not used until the renderer is wired) */
@@ -66,7 +64,9 @@ int serve_engine_open(const serve_engine_options *o, serve_engine **out) {
         goto error;
     }
     vkg_model_options mo = vkg_model_default_options();
-    mo.weights = o->dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    mo.weights = (vkg_precision)o->dtype;
+    mo.quant = (vkg_quant)o->quant;
+    e->ctx_size = o->ctx_size;
     s = o->model_path ? vkg_model_load(e->ctx, o->model_path, &mo, &e->model)
                       : vkg_model_synthetic(e->ctx, o->config, o->seed, &mo, &e->model);
     if (s != VKG_OK) {
@@ -107,6 +107,7 @@ void serve_engine_close(serve_engine *e) {
     if (!e)
         return;
     vkg_tokenizer_free(e->tok);
+    vkg_batch_free(e->batch);
     vkg_model_free(e->model);
     vkg_context_destroy(e->ctx);
     free(e);
@@ -116,7 +117,10 @@ void serve_engine_get_info(const serve_engine *e, serve_engine_info *info) {
     const vkg_model_config *c = vkg_model_get_config(e->model);
     info->n_positions = c->n_positions;
     info->vocab_size = c->vocab_size;
-    info->eos = c->eos_token_id;
+    info->eos = c->n_eos ? c->eos_token_ids[0] : -1;
+    info->n_eos = c->n_eos < 8 ? c->n_eos : 8;
+    for (uint32_t i = 0; i < info->n_eos; i++)
+        info->eos_ids[i] = c->eos_token_ids[i];
     info->has_tokenizer = e->tok != NULL;
 }
 
@@ -161,10 +165,12 @@ int serve_engine_slot_create(serve_engine *e, serve_eslot **out) {
         return fail("creating a slot", VKG_ERROR_OUT_OF_HOST_MEMORY);
     vkg_session_options so = vkg_session_default_options();
     so.kv = e->kv;
+    so.n_ctx = e->ctx_size;
     if (fail("creating a slot's session", vkg_session_create(e->model, &so, &s->session))) {
         free(s);
         return -1;
     }
+    e->n_slots++;
     *out = s;
     return 0;
 }
@@ -197,12 +203,16 @@ int32_t serve_engine_slot_argmax(serve_eslot *s) {
 }
 
 int serve_engine_step(serve_engine *e, serve_eslot *const *slots, const int32_t *tokens, uint32_t n) {
-    (void)e;
-    /* TO BE WIRED BY THE LEAD: one batched step (M = n, weights read once) replaces this loop. */
+    /* One step for every active slot: the matmuls run with one row per slot, so the weights are read
+     * once per step (vkg_batch). The batch is made on the first step, for every slot there is. */
+    if (!e->batch && fail("creating the batched step", vkg_batch_create(e->model, e->n_slots, &e->batch)))
+        return -1;
+    vkg_session *sessions[VKG_BATCH_MAX];
+    if (n > VKG_BATCH_MAX)
+        return fail("decode step", VKG_ERROR_INVALID_ARGUMENT);
     for (uint32_t i = 0; i < n; i++)
-        if (fail("decode step", vkg_session_step(slots[i]->session, tokens[i])))
-            return -1;
-    return 0;
+        sessions[i] = slots[i]->session;
+    return fail("decode step", vkg_batch_step(e->batch, sessions, tokens, n));
 }
 
 int serve_engine_sampler_create(const serve_engine *e, const serve_sampling *p, serve_esampler **out) {

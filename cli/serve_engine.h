@@ -33,7 +33,10 @@ typedef struct serve_engine_options {
     const char *config;         /* --config NAME (synthetic weights), or NULL */
     uint64_t seed;              /* synthetic weights' seed */
     int device;                 /* -1: the default device */
-    int dtype, kv_dtype;        /* 0 f32, 1 f16 */
+    int dtype;                  /* weights: a vkg_precision (3: auto, as the checkpoint stores them) */
+    int kv_dtype;               /* 0 f32, 1 f16 */
+    int quant;                  /* --quant: a vkg_quant */
+    uint32_t ctx_size;          /* positions of each slot's KV cache; 0: the model's, at most 4096 */
     const char *tokenizer_dir;  /* NULL: the model's directory */
     const char *chat_template;  /* --chat-template FILE's text (read by cmd_serve), or NULL */
 } serve_engine_options;
@@ -41,7 +44,9 @@ typedef struct serve_engine_options {
 typedef struct serve_engine_info {
     uint32_t n_positions;  /* the model's context */
     uint32_t vocab_size;
-    int32_t eos;           /* end-of-text id, -1 when none */
+    int32_t eos;           /* the first end-of-sequence id, -1 when none */
+    uint32_t n_eos;        /* every end-of-sequence id (eos, and end-of-turn ids such as eot) */
+    int32_t eos_ids[8];
     bool has_tokenizer;    /* false: only token-id prompts, and generated text is empty */
 } serve_engine_info;
 

@@ -338,6 +338,8 @@ static void slot_sample(serve_sched *s, slot *sl) {
         logprobs(s->logits, s->info.vocab_size, t.id, j->req.top_logprobs, &t);
     sl->generated++;
     bool eos = t.id == s->info.eos && s->info.eos >= 0;
+    for (uint32_t i = 0; i < s->info.n_eos && i < 8; i++)
+        eos |= t.id == s->info.eos_ids[i];
     const char *text = "";
     size_t len = 0;
     if (!eos && serve_engine_detok_push(sl->detok, t.id, &text, &len)) {
