@@ -4,6 +4,10 @@
  * model: one token per byte; otherwise one per character, with continuing_subword_prefix and
  * end_of_word_suffix, then byte_fallback's <0xNN> tokens, then unk_token, fused when fuse_unk),
  * then merges: repeatedly the adjacent pair of lowest rank (leftmost among equals).
+ * GPT-2's own encoder (vocab.json + merges.txt) merges by rounds instead: every occurrence of the
+ * lowest-ranked pair, left to right, before it looks at the pairs that round created. The two
+ * agree on every merge list made by training (a pair made by a merge always ranks after it) and
+ * differ on hand-made ones, so each file kind gets its reference's rule (tok->merge_rounds).
  * Not here: the merge table (load.c), the per-call cache of pieces (encode.c).
  *
  * The merge loop is O(n log n) per piece with a heap of candidate pairs, so that a hostile piece (a
@@ -33,6 +37,8 @@ struct vkg_tok_bpe {
     size_t n_sym, cap_sym;
     cand *heap;       /* (cap_heap) pairs that merge, lowest (rank, pos) first */
     size_t n_heap, cap_heap;
+    cand *batch;      /* (cap_batch) the entries of the round being applied (merge_rounds) */
+    size_t cap_batch;
     char *word;       /* (cap_word) one character with prefix and suffix */
     size_t cap_word;
 };
@@ -65,6 +71,7 @@ void vkg_tok_bpe_destroy(vkg_tok_bpe *b) {
         return;
     free(b->sym);
     free(b->heap);
+    free(b->batch);
     free(b->word);
     free(b);
 }
@@ -208,18 +215,30 @@ vkg_status vkg_tok_bpe_piece(const vkg_tokenizer *tok, vkg_tok_bpe *e, const uin
     for (size_t i = 0; i + 1 < e->n_sym; i++)
         VKG_TRY(try_push(tok, e, (uint32_t)i));
     while (e->n_heap) {
-        cand c = heap_pop(e);
-        if (!cand_valid(e, &c))
+        cand top = heap_pop(e);
+        if (!cand_valid(e, &top))
             continue;
-        uint32_t p = c.pos, q = sym[p].next;
-        sym[p].id = c.merged;
-        sym[q].id = -1;
-        sym[p].next = sym[q].next;
-        if (sym[q].next != VKG_TOK_NONE)
-            sym[sym[q].next].prev = p;
-        if (sym[p].prev != VKG_TOK_NONE)
-            VKG_TRY(try_push(tok, e, sym[p].prev));
-        VKG_TRY(try_push(tok, e, p));
+        size_t nb = 0;
+        VKG_TRY(grow((void **)&e->batch, &e->cap_batch, 1, sizeof *e->batch));
+        e->batch[nb++] = top;
+        while (tok->merge_rounds && e->n_heap && e->heap[0].rank == top.rank) {
+            VKG_TRY(grow((void **)&e->batch, &e->cap_batch, nb + 1, sizeof *e->batch));
+            e->batch[nb++] = heap_pop(e);
+        }
+        for (size_t k = 0; k < nb; k++) {
+            const cand *c = &e->batch[k];
+            if (!cand_valid(e, c)) /* overlapped by the previous merge ("aaa") or stale */
+                continue;
+            uint32_t p = c->pos, q = sym[p].next;
+            sym[p].id = c->merged;
+            sym[q].id = -1;
+            sym[p].next = sym[q].next;
+            if (sym[q].next != VKG_TOK_NONE)
+                sym[sym[q].next].prev = p;
+            if (sym[p].prev != VKG_TOK_NONE)
+                VKG_TRY(try_push(tok, e, sym[p].prev));
+            VKG_TRY(try_push(tok, e, p));
+        }
     }
     for (uint32_t i = 0; i != VKG_TOK_NONE; i = sym[i].next) {
         if (*n_out == *cap)

@@ -35,12 +35,14 @@ static size_t pow2_at_least(size_t n) {
 
 int32_t vkg_tok_map_get(const vkg_tok_map *m, const void *s, size_t n) {
     size_t mask = m->cap - 1;
-    for (size_t i = (size_t)vkg_tok_hash(s, n) & mask;; i = (i + 1) & mask) {
-        uint32_t slot = m->slots[i];
+    uint64_t h = vkg_tok_hash(s, n), tag = h >> 32 << 32;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        uint64_t slot = m->slots[i];
         if (!slot)
             return -1;
-        uint32_t id = slot - 1;
-        if (m->len[id] == n && memcmp(m->arena + m->off[id], s, n) == 0)
+        uint32_t id = (uint32_t)slot - 1;
+        if ((slot & ~0xffffffffull) == tag && m->len[id] == n &&
+            memcmp(m->arena + m->off[id], s, n) == 0)
             return (int32_t)id;
     }
 }
@@ -64,10 +66,11 @@ static vkg_status map_build(vkg_tok_map *m, const vkg_tokenizer *tok, const char
         const char *s = arena + off[id];
         if (vkg_tok_map_get(m, s, len[id]) >= 0)
             continue;
-        size_t i = (size_t)vkg_tok_hash(s, len[id]) & mask;
+        uint64_t h = vkg_tok_hash(s, len[id]);
+        size_t i = (size_t)h & mask;
         while (m->slots[i])
             i = (i + 1) & mask;
-        m->slots[i] = (uint32_t)id + 1;
+        m->slots[i] = (h >> 32 << 32) | ((uint64_t)id + 1);
     }
     return VKG_OK;
 }
@@ -143,25 +146,24 @@ static vkg_status set_string(vkg_tokenizer *tok, vkg_tok_buf *arena, size_t id, 
     return VKG_OK;
 }
 
-/* Fills the id -> string table from a JSON object {"token": id, ...} plus tokenizer.json's
+/* Fills the id -> string table from the vocabulary read by hfjson.c plus tokenizer.json's
  * added_tokens [{"id": n, "content": "..."}], the flags of each id and the spelling map. */
-static vkg_status vocab_fill(vkg_tokenizer *tok, const json_t *vocab, const json_t *added_tokens,
-                             const char *name, const char *field) {
-    if (!json_is_object(vocab))
-        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: %s is not a JSON object of token -> id", name,
-                        field);
-    size_t count = json_object_size(vocab), max_id = 0, n_added = json_array_size(added_tokens);
+static vkg_status vocab_fill(vkg_tokenizer *tok, const vkg_tok_table *vocab,
+                             const json_t *added_tokens, const char *name, const char *field) {
+    size_t count = vocab->n, max_id = 0, n_added = json_array_size(added_tokens);
     if (count == 0)
         return vkg_fail(VKG_ERROR_TOKENIZER, "%s: %s is empty", name, field);
-    const char *key;
-    size_t key_len;
-    json_t *v;
     char what[160];
-    json_object_keylen_foreach((json_t *)vocab, key, key_len, v) {
-        size_t id = 0;
-        snprintf(what, sizeof what, "%s entry \"%.64s\"", field, key);
-        VKG_TRY(json_id(v, name, what, &id));
-        max_id = id > max_id ? id : max_id;
+    for (size_t i = 0; i < count; i++) {
+        int64_t id = vocab->id[i];
+        if (id < 0 || id >= VKG_TOK_MAX_ID)
+            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: %s entry \"%.64s\": id %lld is out of range "
+                            "[0, %d)", name, field, vocab->arena.p + vocab->off[i], (long long)id,
+                            VKG_TOK_MAX_ID);
+        if (vocab->len[i] == 0)
+            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: %s has an empty token (id %lld)", name, field,
+                            (long long)id);
+        max_id = (size_t)id > max_id ? (size_t)id : max_id;
     }
     for (size_t i = 0; i < n_added; i++) {
         size_t id = 0;
@@ -190,33 +192,36 @@ static vkg_status vocab_fill(vkg_tokenizer *tok, const json_t *vocab, const json
         tok->str_off[i] = VKG_TOK_NONE;
 
     vkg_tok_buf arena = {0};
-    vkg_status st = VKG_OK;
-    json_object_keylen_foreach((json_t *)vocab, key, key_len, v) {
-        size_t id = (size_t)json_integer_value(v);
-        if (key_len == 0) {
-            st = vkg_fail(VKG_ERROR_TOKENIZER, "%s: %s has an empty token (id %zu)", name, field,
-                          id);
-            goto done;
-        }
-        if ((st = set_string(tok, &arena, id, key, key_len, name, false)))
-            goto done;
+    vkg_status st = vkg_tok_buf_reserve(&arena, vocab->arena.len + 64);
+    for (size_t i = 0; i < count && !st; i++) {
+        size_t id = (size_t)vocab->id[i];
+        st = set_string(tok, &arena, id, vocab->arena.p + vocab->off[i], vocab->len[i], name, false);
         tok->flags[id] |= VKG_TOKF_MODEL;
     }
-    for (size_t i = 0; i < n_added; i++) {
+    for (size_t i = 0; i < n_added && !st; i++) {
         json_t *e = json_array_get(added_tokens, i);
         const json_t *c = json_object_get(e, "content");
         size_t id = (size_t)json_integer_value(json_object_get(e, "id"));
         if ((st = set_string(tok, &arena, id, json_string_value(c), json_string_length(c), name,
                              true)))
-            goto done;
+            break;
         tok->flags[id] |= VKG_TOKF_ADDED | (json_is_true(json_object_get(e, "special"))
                                                 ? VKG_TOKF_SPECIAL : 0);
     }
-done:
     tok->str_arena = arena.p; /* owned by tok from here, also on failure */
     VKG_TRY(st);
-    return map_build(&tok->spell, tok, tok->str_arena, tok->str_off, tok->str_len,
-                     VKG_TOKF_MODEL | VKG_TOKF_ADDED);
+    VKG_TRY(map_build(&tok->spell, tok, tok->str_arena, tok->str_off, tok->str_len,
+                      VKG_TOKF_MODEL | VKG_TOKF_ADDED));
+    for (size_t id = 0; id < tok->n_vocab; id++) { /* a token written twice in the vocabulary */
+        if (!(tok->flags[id] & VKG_TOKF_MODEL))
+            continue;
+        int32_t first = vkg_tok_lookup(tok, tok->str_arena + tok->str_off[id], tok->str_len[id]);
+        if (first != (int32_t)id && (tok->flags[first] & VKG_TOKF_MODEL))
+            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: %s has \"%.64s\" twice (duplicate, ids %d "
+                            "and %zu)", name, field, tok->str_arena + tok->str_off[id], (int)first,
+                            id);
+    }
+    return VKG_OK;
 }
 
 /* The model's key of each vocabulary token (see tokenizer.h), its map and the byte tokens. */
@@ -289,10 +294,13 @@ static vkg_status merges_alloc(vkg_tokenizer *tok, size_t count) {
 }
 
 /* Adds the merge (a, b) with the next rank. The merged token is a + b without b's
- * continuing_subword_prefix, as Hugging Face builds it. `where` names the line or entry. */
+ * continuing_subword_prefix, as Hugging Face builds it. `where` names the line or entry; NULL:
+ * fail quietly (the caller names the place and calls again). */
 static vkg_status merge_add(vkg_tokenizer *tok, const char *a, size_t na, const char *b, size_t nb,
                             const char *where) {
     int32_t ia = vkg_tok_lookup(tok, a, na), ib = vkg_tok_lookup(tok, b, nb);
+    if ((ia < 0 || ib < 0) && !where)
+        return VKG_ERROR_TOKENIZER;
     if (ia < 0 || ib < 0)
         return vkg_fail(VKG_ERROR_TOKENIZER, "%s: token \"%.*s\" is not in the vocabulary", where,
                         ia < 0 ? (int)(na > 64 ? 64 : na) : (int)(nb > 64 ? 64 : nb),
@@ -305,7 +313,9 @@ static vkg_status merge_add(vkg_tokenizer *tok, const char *a, size_t na, const 
     memcpy(ab + na, b + skip, nb - skip);
     int32_t merged = vkg_tok_lookup(tok, ab, na + nb - skip);
     vkg_status st = VKG_OK;
-    if (merged < 0)
+    if (merged < 0 && !where)
+        st = VKG_ERROR_TOKENIZER;
+    else if (merged < 0)
         st = vkg_fail(VKG_ERROR_TOKENIZER, "%s: merged token \"%.*s\" is not in the vocabulary",
                       where, (int)(na + nb - skip > 64 ? 64 : na + nb - skip), ab);
     if (ab != stack)
@@ -330,6 +340,9 @@ static vkg_status merge_add(vkg_tokenizer *tok, const char *a, size_t na, const 
 /* "left right": exactly one space, neither side empty. */
 static vkg_status merge_add_line(vkg_tokenizer *tok, const char *s, size_t n, const char *where) {
     const char *sp = memchr(s, ' ', n);
+    if ((!sp || sp == s || sp == s + n - 1 || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) &&
+        !where)
+        return VKG_ERROR_TOKENIZER;
     if (!sp || sp == s || sp == s + n - 1 || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1)))
         return vkg_fail(VKG_ERROR_TOKENIZER, "%s: expected \"left right\", got \"%.*s\"", where,
                         (int)(n > 64 ? 64 : n), s);
@@ -353,33 +366,30 @@ static vkg_status merges_parse_txt(vkg_tokenizer *tok, const char *txt, size_t l
             n--;
         if (n == 0 || (n >= 8 && memcmp(s, "#version", 8) == 0))
             continue;
-        char where[300];
+        if (merge_add_line(tok, s, n, NULL) == VKG_OK)
+            continue;
+        char where[300]; /* named only on failure, see merges_fill */
         snprintf(where, sizeof where, "%s line %zu", name, line);
-        VKG_TRY(merge_add_line(tok, s, n, where));
+        return merge_add_line(tok, s, n, where);
     }
     return VKG_OK;
 }
 
-/* tokenizer.json model.merges: "left right" strings (older files) or ["left", "right"] pairs. */
-static vkg_status merges_parse_json(vkg_tokenizer *tok, const json_t *merges, const char *name) {
-    if (!json_is_array(merges))
-        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: model.merges is missing or not an array", name);
-    VKG_TRY(merges_alloc(tok, json_array_size(merges)));
-    for (size_t i = 0; i < json_array_size(merges); i++) {
-        const json_t *m = json_array_get(merges, i);
+/* tokenizer.json model.merges, as hfjson.c read them: two table entries per merge. */
+static vkg_status merges_fill(vkg_tokenizer *tok, const vkg_tok_table *m, const char *name) {
+    VKG_TRY(merges_alloc(tok, m->n / 2));
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
         char where[300];
-        snprintf(where, sizeof where, "%s: model.merges[%zu]", name, i);
-        if (json_is_string(m)) {
-            VKG_TRY(merge_add_line(tok, json_string_value(m), json_string_length(m), where));
-        } else if (json_is_array(m) && json_array_size(m) == 2 &&
-                   json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
-            const json_t *a = json_array_get(m, 0), *b = json_array_get(m, 1);
-            VKG_TRY(merge_add(tok, json_string_value(a), json_string_length(a),
-                              json_string_value(b), json_string_length(b), where));
-        } else {
-            return vkg_fail(VKG_ERROR_TOKENIZER,
-                            "%s: expected a \"left right\" string or a [left, right] pair", where);
-        }
+        int64_t k = m->id[i];
+        const char *a = m->arena.p + m->off[i], *b = m->arena.p + m->off[i + 1];
+        if (k >= 0 && merge_add(tok, a, m->len[i], b, m->len[i + 1], NULL) == VKG_OK)
+            continue;
+        /* Again, with the place named (only on failure: 150,000 messages cost 50 ms). */
+        snprintf(where, sizeof where, "%s: model.merges[%lld]", name, (long long)(k < 0 ? -1 - k : k));
+        if (k < 0)
+            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: expected \"left right\", got \"%.64s\"", where,
+                            a);
+        return merge_add(tok, a, m->len[i], b, m->len[i + 1], where);
     }
     return VKG_OK;
 }
@@ -518,20 +528,23 @@ vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
      * added tokens ("<|endoftext|>" in text is text, as GPT-2's reference encoder has it). */
     static const char stages[] = "{\"pre\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false},"
                                  " \"dec\": {\"type\": \"ByteLevel\"}}";
-    json_t *root = NULL, *fixed = json_loads(stages, 0, NULL);
+    json_t *fixed = json_loads(stages, 0, NULL);
+    vkg_tok_table vocab = {0};
     vkg_tokenizer *tok = NULL;
     vkg_status st = fixed ? VKG_OK : vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    if (st || (st = json_parse(vocab_json, vocab_len, vocab_name, 0, &root)) ||
+    if (st || (st = vkg_tok_vocab_read(vocab_json, vocab_len, vocab_name, &vocab)) ||
         (st = tokenizer_new(&tok)) ||
         (st = vkg_tok_pre_parse(tok, json_object_get(fixed, "pre"), "GPT-2")) ||
         (st = vkg_tok_dec_parse(tok, json_object_get(fixed, "dec"), "GPT-2")) ||
-        (st = vocab_fill(tok, root, NULL, vocab_name, "the vocabulary")) ||
+        (st = vocab_fill(tok, &vocab, NULL, vocab_name, "the vocabulary")) ||
         (st = keys_fill(tok, vocab_name)) ||
         (st = merges_parse_txt(tok, merges_txt ? merges_txt : "", merges_len, merges_name)) ||
         (st = finish(tok, NULL, NULL, vocab_name))) {
     }
-    json_decref(root);
+    vkg_tok_table_free(&vocab);
     json_decref(fixed);
+    if (!st)
+        tok->merge_rounds = true; /* GPT-2's encoder.py, see bpe.c */
     return hand_over(st, tok, out);
 }
 
@@ -571,11 +584,14 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
     name = name ? name : "tokenizer.json";
     config_name = config_name ? config_name : "tokenizer_config.json";
     json_t *root = NULL, *cfg = NULL;
+    vkg_tok_table vocab = {0}, merges = {0};
+    bool has_vocab = false, has_merges = false;
     vkg_tokenizer *tok = NULL;
     vkg_status st;
     /* tokenizer_config.json's model_max_length may be 1e30 written as an integer; only its strings
      * and booleans are read. */
-    if ((st = json_parse(json, len, name, 0, &root)) ||
+    if ((st = vkg_tok_hfjson_read(json, len, name, &root, &vocab, &merges, &has_vocab,
+                                  &has_merges)) ||
         (config && (st = json_parse(config, config_len, config_name, JSON_DECODE_INT_AS_REAL,
                                     &cfg))) ||
         (st = tokenizer_new(&tok)))
@@ -597,6 +613,12 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
     }
     if ((st = model_parse(tok, model, name)))
         goto done;
+    if (!has_vocab || !has_merges) {
+        st = vkg_fail(VKG_ERROR_TOKENIZER, "%s: model.%s is not %s (or missing)", name,
+                      has_vocab ? "merges" : "vocab",
+                      has_vocab ? "an array" : "a JSON object of token -> id");
+        goto done;
+    }
     snprintf(where, sizeof where, "%s: normalizer", name);
     if ((st = vkg_tok_norm_parse(tok, json_object_get(root, "normalizer"), where)))
         goto done;
@@ -610,10 +632,9 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
         goto done;
     snprintf(where, sizeof where, "%s: post_processor", name);
     if ((st = vkg_tok_post_parse(tok, json_object_get(root, "post_processor"), where)) ||
-        (st = vocab_fill(tok, json_object_get(model, "vocab"), json_is_array(added) ? added : NULL,
-                         name, "model.vocab")) ||
+        (st = vocab_fill(tok, &vocab, json_is_array(added) ? added : NULL, name, "model.vocab")) ||
         (st = keys_fill(tok, name)) ||
-        (st = merges_parse_json(tok, json_object_get(model, "merges"), name)) ||
+        (st = merges_fill(tok, &merges, name)) ||
         (st = vkg_tok_added_parse(tok, json_is_array(added) ? added : NULL, name)))
         goto done;
     const json_t *unk = json_object_get(model, "unk_token");
@@ -627,6 +648,8 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
 done:
     json_decref(root);
     json_decref(cfg);
+    vkg_tok_table_free(&vocab);
+    vkg_tok_table_free(&merges);
     return hand_over(st, tok, out);
 }
 

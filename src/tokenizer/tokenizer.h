@@ -45,6 +45,26 @@ typedef struct vkg_tok_buf {
 vkg_status vkg_tok_buf_put(vkg_tok_buf *b, const void *data, size_t n);
 vkg_status vkg_tok_buf_reserve(vkg_tok_buf *b, size_t extra);
 
+/* Strings read by hfjson.c: the string of entry i is arena.p + off[i] (len[i] bytes, NUL after
+ * it), with a number: model.vocab's id, or model.merges' entry index (two entries per merge,
+ * -1 - index for an entry that is not "left right"). */
+typedef struct vkg_tok_table {
+    vkg_tok_buf arena;
+    uint32_t *off, *len;
+    int64_t *id;
+    size_t n, cap;
+} vkg_tok_table;
+
+/* Reads a tokenizer.json: model.vocab (when an object) into *vocab, model.merges (when an array)
+ * into *merges, every other member into *root (a JSON object, the caller's to json_decref, also
+ * on failure). *has_vocab / *has_merges say whether those were read. */
+vkg_status vkg_tok_hfjson_read(const char *json, size_t len, const char *name, json_t **root,
+                               vkg_tok_table *vocab, vkg_tok_table *merges, bool *has_vocab,
+                               bool *has_merges);
+/* Reads a vocab.json (an object of token -> id). */
+vkg_status vkg_tok_vocab_read(const char *json, size_t len, const char *name, vkg_tok_table *t);
+void vkg_tok_table_free(vkg_tok_table *t);
+
 /* ---- normalizers ---- */
 typedef enum vkg_tok_norm_kind {
     VKG_NORM_PREPEND,
@@ -130,9 +150,11 @@ typedef struct vkg_tok_merge {
     int32_t merged;
 } vkg_tok_merge;
 
-/* A string -> id map over strings stored in an arena, open addressing; a slot holds id + 1. */
+/* A string -> id map over strings stored in an arena, open addressing; a slot holds id + 1 in
+ * its low 32 bits (0: empty) and the string's hash's high 32 bits above, so that most probes
+ * that miss never touch the arena. */
 typedef struct vkg_tok_map {
-    uint32_t *slots;
+    uint64_t *slots;
     size_t cap;           /* power of two */
     const char *arena;    /* where the strings are */
     const uint32_t *off, *len;  /* (n_vocab) */
@@ -167,6 +189,7 @@ struct vkg_tokenizer {
     bool byte_level;        /* the pre-tokenizer ends with ByteLevel: pieces are raw bytes */
     int32_t byte_id[256];   /* byte-level: the token of each byte; else byte_fallback's <0xNN>, -1 */
     bool byte_fallback, ignore_merges, fuse_unk;
+    bool merge_rounds;      /* GPT-2's vocab.json + merges.txt: merge by rounds (see bpe.c) */
     int32_t unk;            /* model.unk_token's id, -1 */
     char *cont_prefix, *eow_suffix;   /* continuing_subword_prefix, end_of_word_suffix; NULL: none */
     size_t n_cont_prefix, n_eow_suffix;
