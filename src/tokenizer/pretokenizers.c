@@ -254,10 +254,11 @@ static vkg_status metaspace(const vkg_tok_pre *s, vkg_tok_buf *arena, const vkg_
     size_t spaces = 0;
     for (size_t i = 0; i < n; i++)
         spaces += arena->p[in->off + i] == ' ';
+    size_t in_off = in->off; /* `in` may be where *off and *len go */
     VKG_TRY(vkg_tok_buf_reserve(arena, n + (spaces + 1) * s->n_repl));
-    *off = arena->len;
-    const char *src = arena->p + in->off; /* no realloc from here on */
+    const char *src = arena->p + in_off; /* no realloc from here on */
     char *dst = arena->p + arena->len;
+    *off = arena->len;
     size_t w = 0;
     if (prepend) {
         memcpy(dst, s->repl, s->n_repl);
