@@ -235,6 +235,41 @@ static void test_family_round_trips(void **state) {
         }
 }
 
+/* Llama 2's text is one piece (no pre-tokenizer); encode.c cuts it before each word's U+2581
+ * when load.c proved that no merge crosses there. The cut must not change a single id: the
+ * same texts encoded without it (the plain algorithm over the whole piece) give the same. */
+static void test_meta_cut_exact(void **state) {
+    (void)state;
+    vkg_tokenizer *l2 = fam[0];
+    assert_true(l2->meta_cut);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/llama2/encodings.json", VKG_TOKENIZERS_DIR);
+    json_error_t err;
+    json_t *cases = json_load_file(path, 0, &err);
+    assert_non_null(cases);
+    vkg_tok_buf all = {0};
+    for (int rep = 0; rep < 3; rep++)
+        for (size_t c = 0; c < json_array_size(cases); c++) {
+            const json_t *t = json_object_get(json_array_get(cases, c), "text");
+            assert_int_equal(vkg_tok_buf_put(&all, json_string_value(t), json_string_length(t)), VKG_OK);
+            assert_int_equal(vkg_tok_buf_put(&all, rep ? " \xe2\x96\x81\xe2\x96\x81x  " : "\n", rep ? 9 : 1),
+                             VKG_OK);
+        }
+    int32_t *a, *b;
+    size_t na, nb;
+    encode_ok(l2, all.p, all.len, true, &a, &na);
+    l2->meta_cut = false;
+    encode_ok(l2, all.p, all.len, true, &b, &nb);
+    l2->meta_cut = true;
+    assert_ids(a, na, b, nb, "llama2 with and without cutting at U+2581");
+    assert_true(na > 1000);
+    free(a);
+    free(b);
+    free(all.p);
+    json_decref(cases);
+    assert_false(fam[1]->meta_cut || fam[2]->meta_cut); /* byte-level: the pattern splits */
+}
+
 static void test_qwen3_load_time(void **state) {
     (void)state;
     char dir[4200];
@@ -764,6 +799,7 @@ int main(void) {
         cmocka_unit_test(test_qwen3),
         cmocka_unit_test(test_family_specials),
         cmocka_unit_test(test_family_round_trips),
+        cmocka_unit_test(test_meta_cut_exact),
         cmocka_unit_test(test_qwen3_load_time),
         cmocka_unit_test(test_normalizers),
         cmocka_unit_test(test_split_behaviours),

@@ -79,6 +79,21 @@ static vkg_status cache_grow(enc *e) {
 }
 
 /* One pre-tokenized piece through the model, by way of the cache. */
+static vkg_status piece(enc *e, const uint8_t *s, size_t n);
+
+/* A piece cut before each U+2581 that follows another character, when tok->meta_cut says that
+ * BPE gives the same ids for the parts (see load.c). */
+static vkg_status piece_cut(enc *e, const uint8_t *s, size_t n) {
+    static const uint8_t meta[3] = {0xe2, 0x96, 0x81};
+    size_t start = 0;
+    for (size_t i = 1; i + 3 <= n; i++)
+        if (s[i] == 0xe2 && !memcmp(s + i, meta, 3) && (i < 3 || memcmp(s + i - 3, meta, 3) != 0)) {
+            VKG_TRY(piece(e, s + start, i - start));
+            start = i;
+        }
+    return piece(e, s + start, n - start);
+}
+
 static vkg_status piece(enc *e, const uint8_t *s, size_t n) {
     if (n == 1 && e->tok->byte_level)
         return emit(e, e->tok->byte_id[s[0]]);
@@ -132,8 +147,11 @@ static vkg_status model_stretch(enc *e, const char *s, size_t n, bool first) {
     }
     e->pieces.p[e->pieces.n++] = (vkg_tok_piece){.off = 0, .len = n, .first = first};
     VKG_TRY(vkg_tok_pretokenize(e->tok, &e->arena, &e->pieces, &e->scratch, e->md));
-    for (size_t i = 0; i < e->pieces.n; i++)
-        VKG_TRY(piece(e, (const uint8_t *)e->arena.p + e->pieces.p[i].off, e->pieces.p[i].len));
+    for (size_t i = 0; i < e->pieces.n; i++) {
+        const uint8_t *p = (const uint8_t *)e->arena.p + e->pieces.p[i].off;
+        VKG_TRY(e->tok->meta_cut ? piece_cut(e, p, e->pieces.p[i].len)
+                                 : piece(e, p, e->pieces.p[i].len));
+    }
     return VKG_OK;
 }
 

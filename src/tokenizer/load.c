@@ -548,6 +548,29 @@ vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
     return hand_over(st, tok, out);
 }
 
+/* Whether encode.c may cut pieces before each U+2581 that follows another character. Exact when
+ * no merge can join across such a place: every merge makes a vocabulary token, so it suffices
+ * that no token has a U+2581 after another character, and that U+2581 is a token itself (so that
+ * no run of unknown characters, which fuse_unk joins, spans the cut). SentencePiece-style
+ * vocabularies without a pre-tokenizer (Llama 2) qualify; their text is otherwise one piece, of
+ * which BPE would have to run on all at once, with no help from the piece cache. */
+static void meta_cut_check(vkg_tokenizer *tok) {
+    static const char meta[] = "\xe2\x96\x81";
+    if (tok->byte_level || tok->cont_prefix || tok->eow_suffix || tok->ignore_merges ||
+        vkg_tok_map_get(&tok->key, meta, 3) < 0)
+        return;
+    for (size_t id = 0; id < tok->n_vocab; id++) {
+        if (!(tok->flags[id] & VKG_TOKF_MODEL))
+            continue;
+        const char *s = tok->str_arena + tok->str_off[id];
+        size_t n = tok->str_len[id];
+        for (size_t i = 1; i + 3 <= n; i++)
+            if (!memcmp(s + i, meta, 3) && (i < 3 || memcmp(s + i - 3, meta, 3) != 0))
+                return;
+    }
+    tok->meta_cut = true;
+}
+
 /* model: type "BPE" (or no type, as older files), its settings and merges. */
 static vkg_status model_parse(vkg_tokenizer *tok, const json_t *model, const char *name) {
     const json_t *type = json_object_get(model, "type");
@@ -644,6 +667,7 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
                       name, json_string_value(unk));
         goto done;
     }
+    meta_cut_check(tok);
     st = finish(tok, cfg, config_name, name);
 done:
     json_decref(root);

@@ -190,6 +190,7 @@ struct vkg_tokenizer {
     int32_t byte_id[256];   /* byte-level: the token of each byte; else byte_fallback's <0xNN>, -1 */
     bool byte_fallback, ignore_merges, fuse_unk;
     bool merge_rounds;      /* GPT-2's vocab.json + merges.txt: merge by rounds (see bpe.c) */
+    bool meta_cut;          /* pieces may be cut before each U+2581 that ends a word (encode.c) */
     int32_t unk;            /* model.unk_token's id, -1 */
     char *cont_prefix, *eow_suffix;   /* continuing_subword_prefix, end_of_word_suffix; NULL: none */
     size_t n_cont_prefix, n_eow_suffix;
