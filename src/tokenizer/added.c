@@ -22,13 +22,10 @@ static bool flag(const json_t *e, const char *key, bool def) {
     return json_is_boolean(v) ? json_is_true(v) : def;
 }
 
-static const vkg_tokenizer *sort_tok; /* qsort has no context argument; load is single-threaded */
-
 static int by_first_then_longest(const void *pa, const void *pb) {
     const vkg_tok_added *a = pa, *b = pb;
-    uint8_t fa = (uint8_t)sort_tok->added_arena[a->off], fb = (uint8_t)sort_tok->added_arena[b->off];
-    if (fa != fb)
-        return fa < fb ? -1 : 1;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
     if (a->len != b->len)
         return a->len > b->len ? -1 : 1;
     return a->id < b->id ? -1 : a->id > b->id;
@@ -69,6 +66,7 @@ vkg_status vkg_tok_added_parse(vkg_tokenizer *tok, const json_t *list, const cha
         }
         a->off = (uint32_t)arena.len;
         a->len = (uint32_t)len;
+        a->first = (uint8_t)s[0];
         if ((st = vkg_tok_buf_put(&arena, s, len)))
             break;
         tok->has_added[a->normalized] = true;
@@ -78,12 +76,11 @@ vkg_status vkg_tok_added_parse(vkg_tokenizer *tok, const json_t *list, const cha
     free(norm.p);
     free(tmp.p);
     VKG_TRY(st);
-    sort_tok = tok;
     qsort(tok->added, tok->n_added, sizeof *tok->added, by_first_then_longest);
     size_t k = 0;
     for (int b = 0; b < 256; b++) {
         tok->added_at[b] = (uint32_t)k;
-        while (k < tok->n_added && (uint8_t)tok->added_arena[tok->added[k].off] == b)
+        while (k < tok->n_added && tok->added[k].first == b)
             k++;
     }
     tok->added_at[256] = (uint32_t)k;

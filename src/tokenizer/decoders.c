@@ -113,23 +113,12 @@ vkg_status vkg_tok_dec_parse(vkg_tokenizer *tok, const json_t *j, const char *wh
 }
 
 /* ByteLevel: each character of GPT-2's byte alphabet becomes its byte; others stay as written. */
-static vkg_status byte_level(const uint8_t *s, size_t n, vkg_tok_buf *out) {
-    static int16_t byte_of_cp[512];
-    static bool ready; /* filled once; the values never change, so a race only repeats the work */
-    if (!ready) {
-        uint16_t cp_of_byte[256];
-        vkg_tok_byte_to_cp(cp_of_byte);
-        for (int i = 0; i < 512; i++)
-            byte_of_cp[i] = -1;
-        for (int b = 0; b < 256; b++)
-            byte_of_cp[cp_of_byte[b]] = (int16_t)b;
-        ready = true;
-    }
+static vkg_status byte_level(const vkg_tokenizer *tok, const uint8_t *s, size_t n, vkg_tok_buf *out) {
     for (size_t i = 0; i < n;) {
         size_t start = i;
         int32_t cp = vkg_tok_utf8_next(s, n, &i);
-        if (cp >= 0 && cp < 512 && byte_of_cp[cp] >= 0) {
-            uint8_t b = (uint8_t)byte_of_cp[cp];
+        if (cp >= 0 && cp < 512 && tok->byte_of_cp[cp] >= 0) {
+            uint8_t b = (uint8_t)tok->byte_of_cp[cp];
             VKG_TRY(vkg_tok_buf_put(out, &b, 1));
         } else {
             VKG_TRY(vkg_tok_buf_put(out, s + start, i - start));
@@ -174,7 +163,7 @@ vkg_status vkg_tok_decode_token(const vkg_tokenizer *tok, int32_t id, bool first
         case VKG_DEC_BYTELEVEL:
             /* An added token decodes to its text (Hugging Face would map its characters too). */
             st = tok->flags[id] & VKG_TOKF_ADDED ? vkg_tok_buf_put(&b, s, a.len)
-                                                 : byte_level(s, a.len, &b);
+                                                 : byte_level(tok, s, a.len, &b);
             break;
         case VKG_DEC_METASPACE: {
             for (size_t i = 0; i < a.len && !st;) {

@@ -226,13 +226,9 @@ static vkg_status vocab_fill(vkg_tokenizer *tok, const vkg_tok_table *vocab,
 
 /* The model's key of each vocabulary token (see tokenizer.h), its map and the byte tokens. */
 static vkg_status keys_fill(vkg_tokenizer *tok, const char *name) {
-    int16_t byte_of_cp[512];
+    const int16_t *byte_of_cp = tok->byte_of_cp;
     uint16_t cp_of_byte[256];
     vkg_tok_byte_to_cp(cp_of_byte);
-    for (int i = 0; i < 512; i++)
-        byte_of_cp[i] = -1;
-    for (int b = 0; b < 256; b++)
-        byte_of_cp[cp_of_byte[b]] = (int16_t)b;
 
     tok->key_off = malloc(tok->n_vocab * sizeof *tok->key_off);
     tok->key_len = calloc(tok->n_vocab, sizeof *tok->key_len);
@@ -498,10 +494,16 @@ static vkg_status json_parse(const char *text, size_t len, const char *name, siz
 }
 
 static vkg_status tokenizer_new(vkg_tokenizer **out) {
-    *out = calloc(1, sizeof **out);
-    if (!*out)
+    vkg_tokenizer *tok = *out = calloc(1, sizeof **out);
+    if (!tok)
         return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    (*out)->unk = -1;
+    tok->unk = -1;
+    uint16_t cp_of_byte[256];
+    vkg_tok_byte_to_cp(cp_of_byte);
+    for (int i = 0; i < 512; i++)
+        tok->byte_of_cp[i] = -1;
+    for (int b = 0; b < 256; b++)
+        tok->byte_of_cp[cp_of_byte[b]] = (int16_t)b;
     return VKG_OK;
 }
 

@@ -157,8 +157,8 @@ static vkg_status split(const vkg_tok_pre *s, const vkg_tok_buf *arena, size_t o
     size_t base = out->n;
     bool prev = false;
     size_t at = 0, from = 0;
-    /* Segments are produced in order; `emit` runs the fold for the forward behaviours. For
-     * MergedWithNext the segments are stored (start + flag in .first) and folded afterwards. */
+    /* Segments (gap, match, gap, ...) are folded as they come for the forward behaviours. For
+     * MergedWithNext they are stored (is_match in .first) and folded backwards afterwards. */
     for (;;) {
         size_t ms = len, me = len;
         bool found = false;

@@ -3,6 +3,7 @@
  * tokenizer.json pipeline, one file per stage kind:
  *   load.c         files -> vocabulary, merges, added tokens, tokenizer_config.json; dispatches the
  *                  stage descriptions to the files below
+ *   hfjson.c       the fast reader of tokenizer.json's vocabulary and merges
  *   normalizers.c  text -> normalized text (Sequence, Prepend, Replace, NF*, Lowercase, Strip)
  *   pretokenizers.c normalized text -> pieces (Split, ByteLevel, Metaspace, Digits, Whitespace, ...)
  *   bpe.c          one piece -> ids (the BPE model)
@@ -138,6 +139,7 @@ typedef struct vkg_tok_dec {
 /* ---- added tokens ---- */
 typedef struct vkg_tok_added {
     int32_t id;
+    uint8_t first;        /* the content's first byte (the sort key) */
     uint32_t off, len;    /* the content (normalized when `normalized`) in added_arena */
     bool special, lstrip, rstrip, single_word, normalized;
 } vkg_tok_added;
@@ -188,6 +190,7 @@ struct vkg_tokenizer {
     size_t n_merges;
     bool byte_level;        /* the pre-tokenizer ends with ByteLevel: pieces are raw bytes */
     int32_t byte_id[256];   /* byte-level: the token of each byte; else byte_fallback's <0xNN>, -1 */
+    int16_t byte_of_cp[512];/* GPT-2's byte alphabet back to bytes (-1: not a byte character) */
     bool byte_fallback, ignore_merges, fuse_unk;
     bool merge_rounds;      /* GPT-2's vocab.json + merges.txt: merge by rounds (see bpe.c) */
     bool meta_cut;          /* pieces may be cut before each U+2581 that ends a word (encode.c) */
