@@ -17,6 +17,7 @@ struct vkg_detok {
     size_t n_held;       /* 0..3 */
     bool started;        /* a token has been pushed since create or flush */
     bool text_started;   /* some byte of the text has been handed out (Strip after Fuse is done) */
+    uint32_t strip_left[VKG_TOK_MAX_STAGES]; /* per Strip-after-Fuse stage: what it may still strip */
 };
 
 static bool token_ok(const vkg_tokenizer *tok, int32_t id) {
@@ -188,6 +189,8 @@ vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *l
     const uint8_t *bytes = tok->byte_arena + tok->byte_off[id];
     size_t n = tok->byte_len[id];
     if (!d->started) {
+        for (size_t k = 0; k < tok->n_dec; k++)
+            d->strip_left[k] = tok->dec[k].start;
         d->one.len = 0;
         VKG_TRY(vkg_tok_decode_token(tok, id, true, &d->one));
         bytes = (const uint8_t *)d->one.p;
@@ -195,9 +198,9 @@ vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *l
         d->started = true;
     }
     if (!d->text_started && n) {
-        /* Strip after Fuse works on the start of the whole text: the first bytes handed out. */
-        size_t head, tail;
-        vkg_tok_decode_fused_strip(tok, bytes, n, &head, &tail);
+        /* Strip after Fuse works on the start of the whole text: the first bytes handed out,
+         * which may come from more than one token (" " then " leading" strips one space). */
+        size_t head = vkg_tok_fused_strip_head(tok, bytes, n, d->strip_left);
         bytes += head;
         n -= head;
         d->text_started = n > 0;

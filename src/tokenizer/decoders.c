@@ -230,3 +230,17 @@ void vkg_tok_decode_fused_strip(const vkg_tokenizer *tok, const uint8_t *s, size
         *tail += strip_count(s + *head, n - *head - *tail, d->text, d->n_text, d->stop, true);
     }
 }
+
+size_t vkg_tok_fused_strip_head(const vkg_tokenizer *tok, const uint8_t *s, size_t n,
+                                uint32_t budget[VKG_TOK_MAX_STAGES]) {
+    size_t head = 0;
+    for (size_t k = 0; k < tok->n_dec; k++) {
+        const vkg_tok_dec *d = &tok->dec[k];
+        if (d->kind != VKG_DEC_STRIP || !d->fused)
+            continue;
+        size_t cut = strip_count(s + head, n - head, d->text, d->n_text, budget[k], false);
+        budget[k] -= (uint32_t)(cut / d->n_text);
+        head += cut;
+    }
+    return head;
+}

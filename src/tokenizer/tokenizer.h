@@ -344,6 +344,11 @@ bool vkg_tok_added_find(const vkg_tokenizer *tok, const uint8_t *s, size_t n, si
 /* Appends what token `id` decodes to, as the decoder chain says, at `first` (the first token of a
  * sequence) or in the middle; the Strip stages after a Fuse are left to the caller. */
 vkg_status vkg_tok_decode_token(const vkg_tokenizer *tok, int32_t id, bool first, vkg_tok_buf *out);
+/* For a stream: the Strip-after-Fuse stages over its next bytes s[0, n), each with the number of
+ * characters it may still strip in budget[stage] (starting at its `start`, decremented here);
+ * returns how many bytes to drop at the head. */
+size_t vkg_tok_fused_strip_head(const vkg_tokenizer *tok, const uint8_t *s, size_t n,
+                                uint32_t budget[VKG_TOK_MAX_STAGES]);
 /* The Strip-after-Fuse stages over a whole decoded text: how many bytes to drop at each end. */
 void vkg_tok_decode_fused_strip(const vkg_tokenizer *tok, const uint8_t *s, size_t n, size_t *head,
                                 size_t *tail);
