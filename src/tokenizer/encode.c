@@ -163,23 +163,15 @@ static vkg_status raw_stretch(enc *e, const char *s, size_t n, bool first) {
     if (tok->n_norm == 0 && !tok->has_added[1])
         return model_stretch(e, s, n, first);
     VKG_TRY(vkg_tok_normalize(tok, s, n, &e->norm, &e->tmp));
-    /* The normalized text is moved out of e->norm: model_stretch's stages reuse the buffers. */
-    vkg_tok_buf text = e->norm;
-    e->norm = (vkg_tok_buf){0};
-    vkg_status st = VKG_OK;
+    const vkg_tok_buf *text = &e->norm; /* model_stretch copies what it needs into e->arena */
     size_t from = 0, a, b;
     const vkg_tok_added *hit;
-    while (!st && vkg_tok_added_find(tok, (const uint8_t *)text.p, text.len, from, true, &a, &b,
-                                     &hit)) {
-        if (!(st = model_stretch(e, text.p + from, a - from, first && from == 0)))
-            st = emit(e, hit->id);
+    while (vkg_tok_added_find(tok, (const uint8_t *)text->p, text->len, from, true, &a, &b, &hit)) {
+        VKG_TRY(model_stretch(e, text->p + from, a - from, first && from == 0));
+        VKG_TRY(emit(e, hit->id));
         from = b;
     }
-    if (!st)
-        st = model_stretch(e, text.p + from, text.len - from, first && from == 0);
-    free(e->norm.p);
-    e->norm = text;
-    return st;
+    return model_stretch(e, text->p + from, text->len - from, first && from == 0);
 }
 
 vkg_status vkg_tokenizer_encode(const vkg_tokenizer *tok, const char *text, size_t len,
