@@ -568,9 +568,11 @@ static void test_added_tokens(void **state) {
     EXPECT(t, "a  [L]b", false, 'a', 204, 'b');          /* lstrip takes the spaces before */
     EXPECT(t, "a[R] \t b", false, 'a', 205, 'b');        /* rstrip the whitespace after */
     EXPECT(t, "a [L] [R] b", false, 'a', 204, ' ', 205, 'b'); /* neither strips the middle */
-    /* single_word: "xy" only where no letter, digit or _ touches it; a dropped match's text is
-     * not searched again. */
+    /* single_word: "xy" only where no word character (\w: letter, digit, _, mark) touches it;
+     * a dropped match's text is not searched again; punctuation is no word. */
     EXPECT(t, "xy zxy xy_ xy", false, 206, ' ', 'z', 'x', 'y', ' ', 'x', 'y', '_', ' ', 206);
+    EXPECT(t, "(xy)", false, '(', 206, ')');
+    EXPECT(t, "\xc3\xa9xy", false, 0, 'x', 'y'); /* after "é" (one unknown character) */
     /* Special tokens decode to their text, or nothing with skip_special; others always. */
     int32_t ids[] = {200, 'q', 202};
     expect_decode(t, ids, 3, false, "<a> q abc", 9, "added, no decoder");

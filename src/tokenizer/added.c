@@ -87,17 +87,26 @@ vkg_status vkg_tok_added_parse(vkg_tokenizer *tok, const json_t *list, const cha
     return VKG_OK;
 }
 
-/* A letter, number or '_' (a word character for single_word). */
+/* A word character for single_word: Hugging Face tests with the regex crate's Unicode \w, which
+ * is Alphabetic (letters, letter numbers), marks, decimal digits, connector punctuation ('_')
+ * and the joiners U+200C/U+200D. */
 static bool is_word(int32_t cp) {
     if (cp < 0)
         return false;
     if (cp < 0x80)
         return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
                cp == '_';
-    utf8proc_category_t c = utf8proc_category(cp);
-    return c == UTF8PROC_CATEGORY_LU || c == UTF8PROC_CATEGORY_LL || c == UTF8PROC_CATEGORY_LT ||
-           c == UTF8PROC_CATEGORY_LM || c == UTF8PROC_CATEGORY_LO || c == UTF8PROC_CATEGORY_ND ||
-           c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_NO;
+    if (cp == 0x200C || cp == 0x200D)
+        return true;
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_PC:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* The character that ends at s[end) (-1 when none or invalid), and where it starts. */
