@@ -407,7 +407,7 @@ static void test_stream(void **state) {
 /* Writes dir/tokenizer.json from the shared vocab.json and merges.txt (merges as "a b" strings or
  * as [a, b] pairs), with <|endoftext|> also listed under added_tokens and the ByteLevel
  * pre-tokenizer and decoder, as GPT-2's tokenizer.json on Hugging Face has them. */
-static void write_hf_json(const char *dir, bool pairs) {
+static void write_hf_json(const char *dir, bool pairs, bool prefix_space) {
     char path[4200];
     snprintf(path, sizeof path, "%s/vocab.json", data_dir);
     json_error_t err;
@@ -433,7 +433,7 @@ static void write_hf_json(const char *dir, bool pairs) {
                              " s:{s:s}}", "version", "1.0",
                              "added_tokens", "id", 50256, "content", "<|endoftext|>", "special", 1,
                              "model", "type", "BPE", "dropout", "vocab", vocab, "merges", merges,
-                             "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", 0,
+                             "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", prefix_space,
                              "use_regex", 1, "decoder", "type", "ByteLevel");
     assert_non_null(root);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
@@ -447,7 +447,7 @@ static void test_hf_json(void **state) {
     for (int pairs = 0; pairs < 2; pairs++) {
         char dir[64];
         make_temp_dir(dir);
-        write_hf_json(dir, pairs);
+        write_hf_json(dir, pairs, false);
         vkg_tokenizer *tok;
         vkg_status st = vkg_tokenizer_load(dir, &tok);
         if (st)
@@ -482,6 +482,37 @@ static void test_hf_json(void **state) {
         vkg_tokenizer_free(tok);
         remove_dir(dir);
     }
+}
+
+/* ByteLevel's add_prefix_space: a text that does not start with a space is encoded as GPT-2's
+ * reference encodes it with one space in front. */
+static void test_hf_prefix_space(void **state) {
+    (void)state;
+    const vkg_tokenizer *ref = need_gpt2();
+    char dir[64];
+    make_temp_dir(dir);
+    write_hf_json(dir, false, true);
+    vkg_tokenizer *tok;
+    if (vkg_tokenizer_load(dir, &tok))
+        fail_msg("%s", vkg_last_error());
+    for (size_t c = 0; c < sizeof own_cases / sizeof own_cases[0]; c++) {
+        const char *t = own_cases[c].text;
+        if (strstr(t, "<|endoftext|>") || !t[0])
+            continue; /* an added token (test_hf_json); empty text has no piece to prefix */
+        char *spaced = malloc(strlen(t) + 2);
+        assert_non_null(spaced);
+        sprintf(spaced, "%s%s", t[0] == ' ' ? "" : " ", t);
+        int32_t *a, *b;
+        size_t na, nb;
+        encode_ok(ref, spaced, strlen(spaced), &a, &na);
+        encode_ok(tok, t, strlen(t), &b, &nb);
+        assert_ids(b, nb, a, na, own_cases[c].name);
+        free(a);
+        free(b);
+        free(spaced);
+    }
+    vkg_tokenizer_free(tok);
+    remove_dir(dir);
 }
 
 /* ---- small synthetic vocabularies: merge order, malformed and missing files ---- */
@@ -704,6 +735,7 @@ int main(void) {
         cmocka_unit_test(test_long_pieces),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_hf_json),
+        cmocka_unit_test(test_hf_prefix_space),
         cmocka_unit_test(test_byte_table),
         cmocka_unit_test(test_merge_order),
         cmocka_unit_test(test_malformed_and_missing),
