@@ -280,7 +280,7 @@ static void summary(const gen *g) {
 static vkg_status encode(gen *g, const char *text, size_t len, int32_t **ids, size_t *n) {
     if (!g->tok)
         return VKG_ERROR_INVALID_ARGUMENT;
-    return vkg_tokenizer_encode(g->tok, text, len, ids, n);
+    return vkg_tokenizer_encode(g->tok, text, len, true, ids, n);
 }
 
 static int interactive_loop(gen *g) {

@@ -19,18 +19,31 @@ static int load(const char *cmd, const char *dir, vkg_tokenizer **tok) {
 
 
 static void print_tokenize_help(void) {
-    printf("usage: vkgpt tokenize -m DIR [TEXT | --file F]\n\n"
-           "Prints the GPT-2 token ids of TEXT (or of file F, '-' for stdin) space-separated on one line.\n"
-           "  -m, --model DIR   directory with vocab.json + merges.txt, or tokenizer.json\n");
+    printf("usage: vkgpt tokenize -m DIR [--no-special] [TEXT | --file F]\n\n"
+           "Prints the token ids of TEXT (or of file F, '-' for stdin) space-separated on one line, as\n"
+           "Hugging Face's tokenizer(TEXT) gives them: the special tokens the tokenizer adds (BOS for\n"
+           "Llama 2) are included, and added tokens written in the text (<|im_start|>) become their ids.\n"
+           "  -m, --model DIR       directory with tokenizer.json (+ tokenizer_config.json), or GPT-2's\n"
+           "      --tokenizer DIR   vocab.json + merges.txt (the two options mean the same)\n"
+           "      --no-special      do not add special tokens (add_special_tokens=False)\n");
 }
 
-static int parse_tokenize(int argc, char **argv, const char **dir, const char **file, const char **text) {
+/* -m / --model / --tokenizer DIR: all three name the tokenizer directory here. */
+static bool is_dir_option(const char *a) {
+    return !strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--tokenizer");
+}
+
+static int parse_tokenize(int argc, char **argv, const char **dir, const char **file, const char **text,
+                          bool *special) {
     const char *v;
     *dir = *file = *text = NULL;
+    *special = true;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return CLI_HELP;
-        if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
+        if (!strcmp(argv[i], "--no-special")) {
+            *special = false;
+        } else if (is_dir_option(argv[i])) {
             if (opt_value("tokenize", argc, argv, &i, &v))
                 return CLI_USAGE;
             *dir = v;
@@ -55,12 +68,14 @@ static int parse_tokenize(int argc, char **argv, const char **dir, const char **
 
 int cmd_tokenize_parse(int argc, char **argv) {
     const char *dir, *file, *text;
-    return parse_tokenize(argc, argv, &dir, &file, &text);
+    bool special;
+    return parse_tokenize(argc, argv, &dir, &file, &text, &special);
 }
 
 int cmd_tokenize(int argc, char **argv) {
     const char *dir, *file, *text;
-    int prc = parse_tokenize(argc, argv, &dir, &file, &text);
+    bool special;
+    int prc = parse_tokenize(argc, argv, &dir, &file, &text, &special);
     if (prc == CLI_HELP)
         print_tokenize_help();
     if (prc != CLI_OK)
@@ -82,7 +97,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     int32_t *ids = NULL;
     size_t n = 0;
-    vkg_status s = text ? vkg_tokenizer_encode(tok, text, len, &ids, &n) : VKG_ERROR_OUT_OF_HOST_MEMORY;
+    vkg_status s = text ? vkg_tokenizer_encode(tok, text, len, special, &ids, &n) : VKG_ERROR_OUT_OF_HOST_MEMORY;
     int rc = CLI_OK;
     if (s != VKG_OK) {
         rc = cli_report("tokenize", s);
@@ -99,20 +114,26 @@ int cmd_tokenize(int argc, char **argv) {
 
 /* Parse detokenize's arguments: *ids (malloc'd, *n of them; the caller frees it whatever the
  * result) and the tokenizer directory. */
-static int parse_detokenize(int argc, char **argv, const char **dir, int32_t **ids, size_t *n) {
+static int parse_detokenize(int argc, char **argv, const char **dir, int32_t **ids, size_t *n,
+                            bool *skip) {
     const char *v;
     size_t cap = 64;
     *dir = NULL;
+    *skip = false;
     *n = 0;
     if (!(*ids = malloc(cap * sizeof **ids)))
         return cli_usage_error("detokenize", "out of memory");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return CLI_HELP;
-        if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
+        if (is_dir_option(argv[i])) {
             if (opt_value("detokenize", argc, argv, &i, &v))
                 return CLI_USAGE;
             *dir = v;
+            continue;
+        }
+        if (!strcmp(argv[i], "--skip-special")) {
+            *skip = true;
             continue;
         }
         int32_t *part = NULL;
@@ -142,7 +163,8 @@ int cmd_detokenize_parse(int argc, char **argv) {
     const char *dir;
     int32_t *ids;
     size_t n;
-    int rc = parse_detokenize(argc, argv, &dir, &ids, &n);
+    bool skip;
+    int rc = parse_detokenize(argc, argv, &dir, &ids, &n, &skip);
     free(ids);
     return rc;
 }
@@ -151,10 +173,13 @@ int cmd_detokenize(int argc, char **argv) {
     const char *dir;
     int32_t *ids;
     size_t n;
-    int rc = parse_detokenize(argc, argv, &dir, &ids, &n);
+    bool skip;
+    int rc = parse_detokenize(argc, argv, &dir, &ids, &n, &skip);
     if (rc == CLI_HELP) {
-        printf("usage: vkgpt detokenize -m DIR ID...\n\nPrints the text of the token ids (each argument may "
-               "also be a comma-separated list).\n  -m, --model DIR   tokenizer directory\n");
+        printf("usage: vkgpt detokenize -m DIR [--skip-special] ID...\n\nPrints the text of the token ids "
+               "(each argument may also be a comma-separated list), as Hugging Face's tokenizer.decode(ids).\n"
+               "  -m, --model DIR       tokenizer directory (also --tokenizer DIR)\n"
+               "      --skip-special    leave out special tokens (skip_special_tokens=True)\n");
         free(ids);
         return CLI_OK;
     }
@@ -164,7 +189,7 @@ int cmd_detokenize(int argc, char **argv) {
     if (rc == CLI_OK) {
         char *text = NULL;
         size_t len = 0;
-        vkg_status s = vkg_tokenizer_decode(tok, ids, n, &text, &len);
+        vkg_status s = vkg_tokenizer_decode(tok, ids, n, skip, &text, &len);
         if (s != VKG_OK) {
             rc = cli_report("detokenize", s);
         } else {

@@ -5,7 +5,7 @@
  *   vkg_context    one Vulkan instance + logical device, its memory and pipelines
  *   vkg_model      weights of a GPT-2 family model, resident on the context's device
  *   vkg_session    a model + its own KV cache: prefill, replayed decode steps, uncached path
- *   vkg_tokenizer  GPT-2 byte-level BPE (vocab.json + merges.txt, or tokenizer.json)
+ *   vkg_tokenizer  Hugging Face tokenizer.json pipelines (BPE), or GPT-2's vocab.json + merges.txt
  *   vkg_sampler    greedy / temperature / top-k / top-p / min-p / repetition penalty
  *
  * Errors: every call that can fail returns a vkg_status. VKG_OK is 0; failures are grouped in
@@ -55,7 +55,7 @@ typedef enum vkg_status {
     VKG_ERROR_CONFIG_VALUE = 216,      /* a config value is zero, negative, inconsistent or absurd */
     VKG_ERROR_MODEL_UNSUPPORTED = 217, /* model_type or activation vkgpt does not implement */
     VKG_ERROR_INDEX_JSON = 218,        /* model.safetensors.index.json malformed */
-    VKG_ERROR_TOKENIZER = 219,         /* vocab.json / merges.txt / tokenizer.json malformed */
+    VKG_ERROR_TOKENIZER = 219,         /* tokenizer files malformed, or a component not implemented */
     VKG_ERROR_BAD_WEIGHTS = 220,       /* NaN or Inf in a weight tensor */
     /* 260..279: GGUF files (src/model/gguf.h); messages name the file and the key or tensor */
     VKG_ERROR_GGUF_MAGIC = 260,        /* the file does not start with "GGUF" */
@@ -402,68 +402,119 @@ vkg_status vkg_batch_step(vkg_batch *b, vkg_session *const *sessions, const int3
 /* ---- tokenizer (src/tokenizer) ---- */
 
 /*
- * GPT-2 byte-level BPE. Text is split by GPT-2's pre-tokenizer pattern
- *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- * (PCRE2, Unicode properties), every byte of a piece becomes its single-byte token and adjacent
- * tokens are merged by the rank of their pair in the merge list. Encoding raw text never produces
- * special tokens: "<|endoftext|>" in the text is encoded as ordinary characters, as GPT-2's
- * reference encoder does; append vkg_tokenizer_eos() yourself where you want one.
+ * Hugging Face tokenizers as their tokenizer.json describes them: added tokens are cut out of the
+ * text first (longest match first; lstrip, rstrip, single_word, normalized honoured), the rest is
+ * normalized (Sequence, Prepend, Replace, NFC/NFD/NFKC/NFKD, Lowercase, Strip), pre-tokenized
+ * (Sequence, Split with a String or Regex pattern and any delimiter behaviour, ByteLevel,
+ * Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation; regexes through PCRE2 with Unicode
+ * properties), encoded by the BPE model (merges as "a b" or ["a", "b"], byte_fallback,
+ * ignore_merges, unk_token, fuse_unk, continuing_subword_prefix, end_of_word_suffix), and the
+ * post-processor's special tokens go around it (TemplateProcessing's single template,
+ * RobertaProcessing, BertProcessing, ByteLevel, Sequence). Decoding runs the decoder chain
+ * (ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence). A file that uses any other
+ * component is refused with VKG_ERROR_TOKENIZER naming it; it is never encoded by another rule.
+ * Padding and truncation settings are not applied.
  *
- * Input that is not valid UTF-8 is accepted: each maximal run of invalid bytes becomes a piece of
- * its own (the valid text around it is split as usual), and since every byte has a token, decoding
- * gives back exactly the input bytes, valid UTF-8 or not.
+ * GPT-2's vocab.json + merges.txt (without a tokenizer.json) are the same BPE with a ByteLevel
+ * pre-tokenizer (GPT-2's pattern) and decoder, and no added tokens: "<|endoftext|>" in the text is
+ * encoded as ordinary characters, as GPT-2's reference encoder does.
  *
- * Letters, numbers and whitespace are PCRE2's Unicode properties; checked against GPT-2's Python
- * reference (`regex` module) for every code point, they differ only for U+180E and two unassigned
- * ones (Unicode versions differ).
+ * Bytes are not text: input that is not valid UTF-8 is accepted (each run of invalid bytes is a
+ * piece of its own; a byte-level or byte_fallback vocabulary gives every byte a token), and
+ * decoding returns bytes as the tokens give them, where Hugging Face would write U+FFFD for bytes
+ * that are not valid UTF-8. Lowercase uses Unicode's simple case mapping.
  *
  * A vkg_tokenizer is immutable once loaded: any number of threads may encode and decode with it.
  */
 typedef struct vkg_tokenizer vkg_tokenizer;
 
-/* Loads the tokenizer of a model directory: vocab.json + merges.txt when both are there,
- * otherwise tokenizer.json (Hugging Face format, model.type "BPE", merges as "a b" strings or
- * [a, b] pairs, added_tokens honoured). On success *out is yours; release it with
- * vkg_tokenizer_free(). Returns VKG_ERROR_IO when the files are missing or unreadable (the message
- * names the directory and the files looked for) and VKG_ERROR_TOKENIZER when their content is
- * malformed (the message names the file and the line or entry). */
+/* Loads the tokenizer of a model directory: tokenizer.json (+ tokenizer_config.json beside it, for
+ * the bos/eos/unk/pad tokens and add_bos_token/add_eos_token) when it is there, otherwise
+ * vocab.json + merges.txt. On success *out is yours; release it with vkg_tokenizer_free().
+ * Returns VKG_ERROR_IO when no tokenizer files are there (the message names the directory and the
+ * files looked for) and VKG_ERROR_TOKENIZER when their content is malformed or uses a component
+ * vkgpt does not implement (the message names the file and the entry or component), or when the
+ * directory has only a SentencePiece tokenizer.model (the message says tokenizer.json is needed). */
 vkg_status vkg_tokenizer_load(const char *model_dir, vkg_tokenizer **out);
 
 /* Releases a tokenizer; NULL is ignored. */
 void vkg_tokenizer_free(vkg_tokenizer *tok);
 
-/* Encodes `len` bytes of `text` (no NUL needed; NUL bytes are ordinary characters). On success
- * *ids is a malloc()ed array of *n_ids ids that the caller releases with free() (NULL-safe; it may
- * be non-NULL when *n_ids is 0). On failure *ids is NULL and *n_ids is 0. */
+/* Encodes `len` bytes of `text` (no NUL needed; NUL bytes are ordinary characters) as Hugging
+ * Face's tokenizer(text, add_special_tokens=add_special) does: added tokens written in the text
+ * become their ids either way; `add_special` adds the post-processor's special tokens (BOS for
+ * Llama 2, nothing for Llama 3's and Qwen3's tokenizer.json), or, when the file has no
+ * post-processor that adds any, tokenizer_config.json's add_bos_token / add_eos_token. On success
+ * *ids is a malloc()ed array of *n_ids ids that the caller releases with free() (never NULL, even
+ * when *n_ids is 0). On failure *ids is NULL and *n_ids is 0. */
 vkg_status vkg_tokenizer_encode(const vkg_tokenizer *tok, const char *text, size_t len,
-                                int32_t **ids, size_t *n_ids);
+                                bool add_special, int32_t **ids, size_t *n_ids);
 
-/* Decodes ids to bytes (special tokens decode to their text, e.g. "<|endoftext|>"). The result may
- * be invalid UTF-8 when the ids are (a character split off at either end). On success *text is a
- * malloc()ed, NUL-terminated buffer of *len bytes (not counting the NUL) that the caller releases
+/* Decodes ids to bytes as Hugging Face's tokenizer.decode(ids, skip_special_tokens=skip_special)
+ * does: special tokens decode to their text (e.g. "<|im_end|>") unless `skip_special`. The result
+ * may be invalid UTF-8 when the ids are (a character split off at either end). On success *text is
+ * a malloc()ed, NUL-terminated buffer of *len bytes (not counting the NUL) that the caller releases
  * with free(). VKG_ERROR_TOKEN_RANGE names the first id that is not in the vocabulary. */
 vkg_status vkg_tokenizer_decode(const vkg_tokenizer *tok, const int32_t *ids, size_t n,
-                                char **text, size_t *len);
+                                bool skip_special, char **text, size_t *len);
 
-/* Largest token id + 1 (50257 for GPT-2); 0 for NULL. */
+/* Largest token id + 1 (50257 for GPT-2, 151669 for Qwen3); 0 for NULL. */
 size_t vkg_tokenizer_vocab_size(const vkg_tokenizer *tok);
 
-/* The id of "<|endoftext|>" (50256 for GPT-2), or -1 when the vocabulary has none. */
+/* The roles of special tokens, as tokenizer_config.json names them (bos_token, ...). */
+typedef enum vkg_token_role {
+    VKG_TOKEN_BOS = 0,
+    VKG_TOKEN_EOS = 1,
+    VKG_TOKEN_UNK = 2,
+    VKG_TOKEN_PAD = 3,
+} vkg_token_role;
+
+/* The id of the token in `role`, -1 when there is none. From tokenizer_config.json; without one,
+ * EOS is "<|endoftext|>" when the vocabulary has it (GPT-2) and BOS is the post-processor's first
+ * special token. A role whose text is not a token of the vocabulary has no id. */
+int32_t vkg_tokenizer_role_id(const vkg_tokenizer *tok, vkg_token_role role);
+
+/* The text of the token in `role` (what a chat template's bos_token etc. is), NULL when there is
+ * none. Owned by the tokenizer. */
+const char *vkg_tokenizer_role_text(const vkg_tokenizer *tok, vkg_token_role role);
+
+/* vkg_tokenizer_role_id(tok, VKG_TOKEN_EOS) and VKG_TOKEN_BOS. */
 int32_t vkg_tokenizer_eos(const vkg_tokenizer *tok);
+int32_t vkg_tokenizer_bos(const vkg_tokenizer *tok);
+
+/* Whether vkg_tokenizer_encode(..., add_special = true, ...) puts BOS first; then a chat template
+ * that writes bos_token itself should be encoded with add_special = false. */
+bool vkg_tokenizer_adds_bos(const vkg_tokenizer *tok);
+
+/* Whether `id` is a special added token (what skip_special drops); false outside the vocabulary. */
+bool vkg_tokenizer_is_special(const vkg_tokenizer *tok, int32_t id);
+
+/* The ids that end a turn or the text, as far as the tokenizer can tell: the EOS token and the
+ * special tokens families use for it ("<|im_end|>", "<|eot_id|>", "<|eom_id|>",
+ * "<|end_of_text|>", "<|endoftext|>", "</s>", "<end_of_turn>", "<|end|>", ...). A model's
+ * generation_config.json may name more. *ids points into the tokenizer; returns the count. */
+size_t vkg_tokenizer_end_ids(const vkg_tokenizer *tok, const int32_t **ids);
 
 /* The id of a token given as the vocabulary spells it (byte-level form: "\u0120the" for " the",
- * or an added token's text such as "<|endoftext|>"); -1 when there is none. */
+ * "\u2581the" in a SentencePiece-style vocabulary, or an added token's text such as
+ * "<|im_end|>"); -1 when there is none. */
 int32_t vkg_tokenizer_token_id(const vkg_tokenizer *tok, const char *spelling);
 
-/* The bytes token `id` decodes to. *bytes points into the tokenizer (not NUL-terminated) and stays
- * valid until vkg_tokenizer_free(). VKG_ERROR_TOKEN_RANGE for an id outside the vocabulary. */
+/* The bytes token `id` decodes to in the middle of a text (the decoder chain applied; a leading
+ * space that decoding drops from the first token is kept). *bytes points into the tokenizer (not
+ * NUL-terminated) and stays valid until vkg_tokenizer_free(). VKG_ERROR_TOKEN_RANGE for an id
+ * outside the vocabulary. */
 vkg_status vkg_tokenizer_token_bytes(const vkg_tokenizer *tok, int32_t id, const char **bytes,
                                      size_t *len);
 
-/* Streaming decoder for generation: push one token at a time and print what comes back. It only
- * ever returns complete UTF-8 characters: a trailing sequence that the next token may complete
- * (an emoji split over two tokens) is held back, up to 3 bytes. Bytes that can never become valid
- * UTF-8 are passed through as they are, not replaced. */
+/* Streaming decoder for generation: push one token at a time and print what comes back; the text
+ * of a stream equals vkg_tokenizer_decode() of its ids (skip_special false), except a Strip
+ * decoder's stripping at the end. It only ever returns complete UTF-8 characters: a trailing
+ * sequence that the next token may complete (an emoji split over two tokens, or <0xF0><0x9F>...
+ * byte tokens) is held back, up to 3 bytes. Bytes that can never become valid UTF-8 are passed
+ * through as they are, not replaced. What the decoder drops at the start of a text (the leading
+ * space of Llama 2's and Metaspace's first token) is dropped from the first token of the stream
+ * only. */
 typedef struct vkg_detok vkg_detok;
 
 /* Creates a streaming decoder over `tok`, which must outlive it. Release with vkg_detok_destroy(). */
@@ -478,7 +529,7 @@ vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *l
 
 /* Call at the end of a stream: returns the held-back bytes (an incomplete, thus invalid, UTF-8
  * sequence, or nothing) with the same ownership as vkg_detok_push, and empties the decoder so that
- * it can start a new stream. */
+ * it can start a new stream (whose first token is again a first token). */
 vkg_status vkg_detok_flush(vkg_detok *d, const char **text, size_t *len);
 
 /* ---- sampler (src/sample.c) ---- */

@@ -3,7 +3,7 @@
 # when not run as root). Installs nothing when everything is already there.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev glslang-tools libcmocka-dev
-      mesa-vulkan-drivers vulkan-validationlayers libjansson-dev libpcre2-dev)
+      mesa-vulkan-drivers vulkan-validationlayers libjansson-dev libpcre2-dev libutf8proc-dev)
 pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

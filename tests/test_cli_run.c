@@ -128,7 +128,7 @@ static void test_greedy_ids_match_reference(void **state) {
     const char *prompt = "The quick brown fox";
     int32_t *p = NULL;
     size_t np = 0;
-    assert_int_equal(vkg_tokenizer_encode(e->tok, prompt, strlen(prompt), &p, &np), VKG_OK);
+    assert_int_equal(vkg_tokenizer_encode(e->tok, prompt, strlen(prompt), true, &p, &np), VKG_OK);
     enum { N = 12 };
     int32_t want[N], got[N + 4];
     float *want_logits = malloc(V * sizeof *want_logits);
@@ -162,7 +162,7 @@ static void test_greedy_ids_match_reference(void **state) {
     run_ok(argv_text, NULL, &r);
     char *text = NULL;
     size_t len = 0;
-    assert_int_equal(vkg_tokenizer_decode(e->tok, want, N, &text, &len), VKG_OK);
+    assert_int_equal(vkg_tokenizer_decode(e->tok, want, N, false, &text, &len), VKG_OK);
     assert_int_equal(r.out_len, len + 1); /* plus the final newline */
     assert_memory_equal(r.out, text, len);
     assert_string_equal(r.err, ""); /* --quiet */

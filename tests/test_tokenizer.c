@@ -82,7 +82,7 @@ static const vkg_tokenizer *need_gpt2(void) {
 
 static void encode_ok(const vkg_tokenizer *tok, const char *text, size_t len, int32_t **ids,
                       size_t *n) {
-    vkg_status st = vkg_tokenizer_encode(tok, text, len, ids, n);
+    vkg_status st = vkg_tokenizer_encode(tok, text, len, true, ids, n);
     if (st != VKG_OK)
         fail_msg("encode failed: %s: %s", vkg_status_str(st), vkg_last_error());
 }
@@ -93,7 +93,7 @@ static void assert_round_trip(const vkg_tokenizer *tok, const char *text, size_t
     encode_ok(tok, text, len, &ids, &n);
     char *back;
     size_t back_len;
-    assert_int_equal(vkg_tokenizer_decode(tok, ids, n, &back, &back_len), VKG_OK);
+    assert_int_equal(vkg_tokenizer_decode(tok, ids, n, false, &back, &back_len), VKG_OK);
     assert_int_equal(back_len, len);
     assert_memory_equal(back, text, len);
     assert_int_equal(back[back_len], '\0');
@@ -240,20 +240,20 @@ static void test_special_tokens(void **state) {
     assert_memory_equal(bytes, " the", 4);
     int32_t ids[] = {15496, 50256, 995};
     char *text;
-    assert_int_equal(vkg_tokenizer_decode(tok, ids, 3, &text, &len), VKG_OK);
+    assert_int_equal(vkg_tokenizer_decode(tok, ids, 3, false, &text, &len), VKG_OK);
     assert_string_equal(text, "Hello<|endoftext|> world");
     free(text);
     int32_t bad[] = {15496, 50257};
-    assert_int_equal(vkg_tokenizer_decode(tok, bad, 2, &text, &len), VKG_ERROR_TOKEN_RANGE);
+    assert_int_equal(vkg_tokenizer_decode(tok, bad, 2, false, &text, &len), VKG_ERROR_TOKEN_RANGE);
     assert_null(text);
     assert_non_null(strstr(vkg_last_error(), "ids[1] = 50257"));
     int32_t neg = -1;
-    assert_int_equal(vkg_tokenizer_decode(tok, &neg, 1, &text, &len), VKG_ERROR_TOKEN_RANGE);
+    assert_int_equal(vkg_tokenizer_decode(tok, &neg, 1, false, &text, &len), VKG_ERROR_TOKEN_RANGE);
     assert_int_equal(vkg_tokenizer_token_bytes(tok, 50257, &bytes, &len), VKG_ERROR_TOKEN_RANGE);
     int32_t *out;
     size_t n;
-    assert_int_equal(vkg_tokenizer_encode(NULL, "x", 1, &out, &n), VKG_ERROR_INVALID_ARGUMENT);
-    assert_int_equal(vkg_tokenizer_encode(tok, NULL, 1, &out, &n), VKG_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(vkg_tokenizer_encode(NULL, "x", 1, true, &out, &n), VKG_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(vkg_tokenizer_encode(tok, NULL, 1, true, &out, &n), VKG_ERROR_INVALID_ARGUMENT);
     encode_ok(tok, NULL, 0, &out, &n);
     assert_int_equal(n, 0);
     free(out);
@@ -405,8 +405,9 @@ static void test_stream(void **state) {
 /* ---- tokenizer.json ---- */
 
 /* Writes dir/tokenizer.json from the shared vocab.json and merges.txt (merges as "a b" strings or
- * as [a, b] pairs), with <|endoftext|> also listed under added_tokens as Hugging Face does. */
-static void write_hf_json(const char *dir, bool pairs) {
+ * as [a, b] pairs), with <|endoftext|> also listed under added_tokens and the ByteLevel
+ * pre-tokenizer and decoder, as GPT-2's tokenizer.json on Hugging Face has them. */
+static void write_hf_json(const char *dir, bool pairs, bool prefix_space) {
     char path[4200];
     snprintf(path, sizeof path, "%s/vocab.json", data_dir);
     json_error_t err;
@@ -428,9 +429,12 @@ static void write_hf_json(const char *dir, bool pairs) {
         }
     }
     free(txt);
-    json_t *root = json_pack("{s:s, s:[{s:i, s:s, s:b}], s:{s:s, s:n, s:o, s:o}}", "version", "1.0",
+    json_t *root = json_pack("{s:s, s:[{s:i, s:s, s:b}], s:{s:s, s:n, s:o, s:o}, s:{s:s, s:b, s:b},"
+                             " s:{s:s}}", "version", "1.0",
                              "added_tokens", "id", 50256, "content", "<|endoftext|>", "special", 1,
-                             "model", "type", "BPE", "dropout", "vocab", vocab, "merges", merges);
+                             "model", "type", "BPE", "dropout", "vocab", vocab, "merges", merges,
+                             "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", prefix_space,
+                             "use_regex", 1, "decoder", "type", "ByteLevel");
     assert_non_null(root);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     assert_int_equal(json_dump_file(root, path, JSON_COMPACT), 0);
@@ -443,7 +447,7 @@ static void test_hf_json(void **state) {
     for (int pairs = 0; pairs < 2; pairs++) {
         char dir[64];
         make_temp_dir(dir);
-        write_hf_json(dir, pairs);
+        write_hf_json(dir, pairs, false);
         vkg_tokenizer *tok;
         vkg_status st = vkg_tokenizer_load(dir, &tok);
         if (st)
@@ -454,6 +458,13 @@ static void test_hf_json(void **state) {
             int32_t *a, *b;
             size_t na, nb;
             const char *t = own_cases[c].text;
+            if (strstr(t, "<|endoftext|>")) { /* an added token here: one id, as in HF */
+                encode_ok(tok, t, strlen(t), &b, &nb);
+                assert_int_equal(nb, 1);
+                assert_int_equal(b[0], 50256);
+                free(b);
+                continue;
+            }
             encode_ok(ref, t, strlen(t), &a, &na);
             encode_ok(tok, t, strlen(t), &b, &nb);
             assert_ids(b, nb, a, na, own_cases[c].name);
@@ -471,6 +482,37 @@ static void test_hf_json(void **state) {
         vkg_tokenizer_free(tok);
         remove_dir(dir);
     }
+}
+
+/* ByteLevel's add_prefix_space: a text that does not start with a space is encoded as GPT-2's
+ * reference encodes it with one space in front. */
+static void test_hf_prefix_space(void **state) {
+    (void)state;
+    const vkg_tokenizer *ref = need_gpt2();
+    char dir[64];
+    make_temp_dir(dir);
+    write_hf_json(dir, false, true);
+    vkg_tokenizer *tok;
+    if (vkg_tokenizer_load(dir, &tok))
+        fail_msg("%s", vkg_last_error());
+    for (size_t c = 0; c < sizeof own_cases / sizeof own_cases[0]; c++) {
+        const char *t = own_cases[c].text;
+        if (strstr(t, "<|endoftext|>") || !t[0])
+            continue; /* an added token (test_hf_json); empty text has no piece to prefix */
+        char *spaced = malloc(strlen(t) + 2);
+        assert_non_null(spaced);
+        sprintf(spaced, "%s%s", t[0] == ' ' ? "" : " ", t);
+        int32_t *a, *b;
+        size_t na, nb;
+        encode_ok(ref, spaced, strlen(spaced), &a, &na);
+        encode_ok(tok, t, strlen(t), &b, &nb);
+        assert_ids(b, nb, a, na, own_cases[c].name);
+        free(a);
+        free(b);
+        free(spaced);
+    }
+    vkg_tokenizer_free(tok);
+    remove_dir(dir);
 }
 
 /* ---- small synthetic vocabularies: merge order, malformed and missing files ---- */
@@ -583,19 +625,19 @@ static void test_malformed_and_missing(void **state) {
              "\"BPE\", \"vocab\": %s, \"merges\": []}}", good);
     snprintf(hf_wordpiece, sizeof hf_wordpiece, "{\"model\": {\"type\": \"WordPiece\"}}");
     const bad_case cases[] = {
-        {"{\"a\": 1,", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json line 1", ""}},
+        {"{\"a\": 1,", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json: byte 8", ""}},
         {"[1, 2]", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json", "not a JSON object"}},
         {"{\"a\": \"x\"}", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json", "entry \"a\""}},
         {"{\"a\": -3}", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json", "id -3"}},
         {"{\"a\": 99999999}", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json", "99999999"}},
         {dup, "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json", "both have id 1"}},
-        {"{\"a\": 0, \"a\": 1}", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json line 1", "duplicate"}},
+        {"{\"a\": 0, \"a\": 1}", "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json", "duplicate"}},
         {no_x, "", NULL, VKG_ERROR_TOKENIZER, {"vocab.json", "byte 0x78"}},
         {NULL, "#version: 0.2\na b\nab\n", NULL, VKG_ERROR_TOKENIZER, {"merges.txt line 3", "\"ab\""}},
         {NULL, "a b\na  b\n", NULL, VKG_ERROR_TOKENIZER, {"merges.txt line 2", "left right"}},
         {NULL, "a b\nq zz\n", NULL, VKG_ERROR_TOKENIZER, {"merges.txt line 2", "\"zz\" is not in"}},
         {NULL, "a b\nb c\n", NULL, VKG_ERROR_TOKENIZER, {"merges.txt line 2", "merged token \"bc\""}},
-        {"", NULL, "{", VKG_ERROR_TOKENIZER, {"tokenizer.json line 1", ""}},
+        {"", NULL, "{", VKG_ERROR_TOKENIZER, {"tokenizer.json: byte 1", ""}},
         {"", NULL, "{\"version\": \"1.0\"}", VKG_ERROR_TOKENIZER, {"tokenizer.json", "\"model\""}},
         {"", NULL, hf_wordpiece, VKG_ERROR_TOKENIZER, {"tokenizer.json", "WordPiece"}},
         {"", NULL, hf_bad_merge, VKG_ERROR_TOKENIZER, {"tokenizer.json: model.merges[1]", "a b c"}},
@@ -630,8 +672,9 @@ static void test_malformed_and_missing(void **state) {
         remove_dir(dir);
     }
 
-    /* A directory that does not exist, and a good vocab.json + merges.txt preferred over a
-     * broken tokenizer.json. */
+    /* A directory that does not exist; tokenizer.json preferred over vocab.json + merges.txt
+     * (it describes the whole pipeline; Qwen's repositories ship both), so a broken one is an
+     * error even beside good GPT-2 files, which load once it is gone. */
     vkg_tokenizer *tok;
     assert_int_equal(vkg_tokenizer_load("/nonexistent/vkg", &tok), VKG_ERROR_IO);
     assert_non_null(strstr(vkg_last_error(), "/nonexistent/vkg"));
@@ -641,6 +684,11 @@ static void test_malformed_and_missing(void **state) {
     write_file(dir, "vocab.json", good);
     write_file(dir, "merges.txt", "a b\n");
     write_file(dir, "tokenizer.json", "{");
+    assert_int_equal(vkg_tokenizer_load(dir, &tok), VKG_ERROR_TOKENIZER);
+    assert_non_null(strstr(vkg_last_error(), "tokenizer.json"));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    unlink(path);
     assert_int_equal(vkg_tokenizer_load(dir, &tok), VKG_OK);
     int32_t *ids;
     size_t n;
@@ -687,6 +735,7 @@ int main(void) {
         cmocka_unit_test(test_long_pieces),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_hf_json),
+        cmocka_unit_test(test_hf_prefix_space),
         cmocka_unit_test(test_byte_table),
         cmocka_unit_test(test_merge_order),
         cmocka_unit_test(test_malformed_and_missing),

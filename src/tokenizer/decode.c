@@ -1,7 +1,8 @@
 /*
  * decode.c — token ids -> bytes: whole-sequence decoding, the streaming decoder that only ever
- * hands out complete UTF-8 characters, and the small queries (vocabulary size, end-of-text id,
- * one token's bytes or id). Not here: loading (load.c), encoding (encode.c).
+ * hands out complete UTF-8 characters, and the small queries (vocabulary size, special tokens,
+ * one token's bytes or id). Not here: what one token decodes to (decoders.c), loading (load.c),
+ * encoding (encode.c).
  */
 #include "tokenizer/tokenizer.h"
 
@@ -10,10 +11,13 @@
 
 struct vkg_detok {
     const vkg_tokenizer *tok;
-    char *buf;        /* (cap) what the last push/flush returned, NUL-terminated */
-    size_t cap;
-    uint8_t held[4];  /* a trailing incomplete UTF-8 sequence waiting for its continuation */
-    size_t n_held;    /* 0..3 */
+    vkg_tok_buf buf;     /* what the last push/flush returned, NUL-terminated */
+    vkg_tok_buf one;     /* the token being decoded */
+    uint8_t held[4];     /* a trailing incomplete UTF-8 sequence waiting for its continuation */
+    size_t n_held;       /* 0..3 */
+    bool started;        /* a token has been pushed since create or flush */
+    bool text_started;   /* some byte of the text has been handed out (Strip after Fuse is done) */
+    uint32_t strip_left[VKG_TOK_MAX_STAGES]; /* per Strip-after-Fuse stage: what it may still strip */
 };
 
 static bool token_ok(const vkg_tokenizer *tok, int32_t id) {
@@ -27,7 +31,32 @@ static vkg_status bad_token(const vkg_tokenizer *tok, const char *where, size_t 
 
 size_t vkg_tokenizer_vocab_size(const vkg_tokenizer *tok) { return tok ? tok->n_vocab : 0; }
 
-int32_t vkg_tokenizer_eos(const vkg_tokenizer *tok) { return tok ? tok->eos : -1; }
+int32_t vkg_tokenizer_role_id(const vkg_tokenizer *tok, vkg_token_role role) {
+    return tok && (unsigned)role < 4 ? tok->role_id[role] : -1;
+}
+
+const char *vkg_tokenizer_role_text(const vkg_tokenizer *tok, vkg_token_role role) {
+    return tok && (unsigned)role < 4 ? tok->role_text[role] : NULL;
+}
+
+int32_t vkg_tokenizer_eos(const vkg_tokenizer *tok) { return vkg_tokenizer_role_id(tok, VKG_TOKEN_EOS); }
+
+int32_t vkg_tokenizer_bos(const vkg_tokenizer *tok) { return vkg_tokenizer_role_id(tok, VKG_TOKEN_BOS); }
+
+bool vkg_tokenizer_adds_bos(const vkg_tokenizer *tok) {
+    return tok && tok->n_pre_ids && tok->role_id[VKG_TOKEN_BOS] >= 0 &&
+           tok->pre_ids[0] == tok->role_id[VKG_TOKEN_BOS];
+}
+
+bool vkg_tokenizer_is_special(const vkg_tokenizer *tok, int32_t id) {
+    return tok && token_ok(tok, id) && (tok->flags[id] & VKG_TOKF_SPECIAL);
+}
+
+size_t vkg_tokenizer_end_ids(const vkg_tokenizer *tok, const int32_t **ids) {
+    if (ids)
+        *ids = tok ? tok->end_ids : NULL;
+    return tok ? tok->n_end_ids : 0;
+}
 
 int32_t vkg_tokenizer_token_id(const vkg_tokenizer *tok, const char *spelling) {
     return tok && spelling ? vkg_tok_lookup(tok, spelling, strlen(spelling)) : -1;
@@ -45,7 +74,7 @@ vkg_status vkg_tokenizer_token_bytes(const vkg_tokenizer *tok, int32_t id, const
 }
 
 vkg_status vkg_tokenizer_decode(const vkg_tokenizer *tok, const int32_t *ids, size_t n,
-                                char **text, size_t *len) {
+                                bool skip_special, char **text, size_t *len) {
     if (text)
         *text = NULL;
     if (len)
@@ -58,18 +87,30 @@ vkg_status vkg_tokenizer_decode(const vkg_tokenizer *tok, const int32_t *ids, si
             return bad_token(tok, "decode", i, ids[i]);
         total += tok->byte_len[ids[i]]; /* < 2^32 per token: cannot overflow before memory does */
     }
-    char *out = malloc(total + 1);
-    if (!out)
-        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "decode: out of host memory (%zu bytes)",
-                        total + 1);
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(out + at, tok->byte_arena + tok->byte_off[ids[i]], tok->byte_len[ids[i]]);
-        at += tok->byte_len[ids[i]];
+    vkg_tok_buf out = {0};
+    vkg_status st = vkg_tok_buf_reserve(&out, total + 16);
+    bool first = true;
+    for (size_t i = 0; i < n && !st; i++) {
+        int32_t id = ids[i];
+        if (skip_special && (tok->flags[id] & VKG_TOKF_SPECIAL))
+            continue;
+        if (first) /* the first token may decode differently (a leading space dropped) */
+            st = vkg_tok_decode_token(tok, id, true, &out);
+        else
+            st = vkg_tok_buf_put(&out, tok->byte_arena + tok->byte_off[id], tok->byte_len[id]);
+        first = false;
     }
-    out[at] = '\0';
-    *text = out;
-    *len = at;
+    if (st) {
+        free(out.p);
+        return st;
+    }
+    size_t head, tail;
+    vkg_tok_decode_fused_strip(tok, (const uint8_t *)out.p, out.len, &head, &tail);
+    memmove(out.p, out.p + head, out.len - head - tail);
+    out.len -= head + tail;
+    out.p[out.len] = '\0';
+    *text = out.p;
+    *len = out.len;
     return VKG_OK;
 }
 
@@ -86,7 +127,8 @@ vkg_status vkg_detok_create(const vkg_tokenizer *tok, vkg_detok **out) {
 void vkg_detok_destroy(vkg_detok *d) {
     if (!d)
         return;
-    free(d->buf);
+    free(d->buf.p);
+    free(d->one.p);
     free(d);
 }
 
@@ -134,20 +176,6 @@ static size_t incomplete_tail(const uint8_t *s, size_t n) {
     return 0;
 }
 
-static vkg_status ensure(vkg_detok *d, size_t need) {
-    if (need <= d->cap)
-        return VKG_OK;
-    size_t cap = d->cap ? d->cap : 64;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(d->buf, cap);
-    if (!p)
-        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory (%zu bytes)", cap);
-    d->buf = p;
-    d->cap = cap;
-    return VKG_OK;
-}
-
 vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *len) {
     if (text)
         *text = "";
@@ -158,15 +186,35 @@ vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *l
     const vkg_tokenizer *tok = d->tok;
     if (!token_ok(tok, id))
         return bad_token(tok, "vkg_detok_push", 0, id);
-    size_t n = tok->byte_len[id], m = d->n_held + n;
-    VKG_TRY(ensure(d, m + 1));
-    memcpy(d->buf, d->held, d->n_held);
-    memcpy(d->buf + d->n_held, tok->byte_arena + tok->byte_off[id], n);
-    size_t keep = incomplete_tail((const uint8_t *)d->buf, m);
-    memcpy(d->held, d->buf + m - keep, keep);
+    const uint8_t *bytes = tok->byte_arena + tok->byte_off[id];
+    size_t n = tok->byte_len[id];
+    if (!d->started) {
+        for (size_t k = 0; k < tok->n_dec; k++)
+            d->strip_left[k] = tok->dec[k].start;
+        d->one.len = 0;
+        VKG_TRY(vkg_tok_decode_token(tok, id, true, &d->one));
+        bytes = (const uint8_t *)d->one.p;
+        n = d->one.len;
+        d->started = true;
+    }
+    if (!d->text_started && n) {
+        /* Strip after Fuse works on the start of the whole text: the first bytes handed out,
+         * which may come from more than one token (" " then " leading" strips one space). */
+        size_t head = vkg_tok_fused_strip_head(tok, bytes, n, d->strip_left);
+        bytes += head;
+        n -= head;
+        d->text_started = n > 0;
+    }
+    size_t m = d->n_held + n;
+    d->buf.len = 0;
+    VKG_TRY(vkg_tok_buf_reserve(&d->buf, m));
+    memcpy(d->buf.p, d->held, d->n_held);
+    memcpy(d->buf.p + d->n_held, bytes, n);
+    size_t keep = incomplete_tail((const uint8_t *)d->buf.p, m);
+    memcpy(d->held, d->buf.p + m - keep, keep);
     d->n_held = keep;
-    d->buf[m - keep] = '\0';
-    *text = d->buf;
+    d->buf.p[m - keep] = '\0';
+    *text = d->buf.p;
     *len = m - keep;
     return VKG_OK;
 }
@@ -178,11 +226,13 @@ vkg_status vkg_detok_flush(vkg_detok *d, const char **text, size_t *len) {
         *len = 0;
     if (!d || !text || !len)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_detok_flush: NULL argument");
-    VKG_TRY(ensure(d, d->n_held + 1));
-    memcpy(d->buf, d->held, d->n_held);
-    d->buf[d->n_held] = '\0';
-    *text = d->buf;
+    d->buf.len = 0;
+    VKG_TRY(vkg_tok_buf_reserve(&d->buf, d->n_held));
+    memcpy(d->buf.p, d->held, d->n_held);
+    d->buf.p[d->n_held] = '\0';
+    *text = d->buf.p;
     *len = d->n_held;
     d->n_held = 0;
+    d->started = d->text_started = false;
     return VKG_OK;
 }

@@ -1,13 +1,9 @@
 /*
- * encode.c — text -> token ids: GPT-2's pre-tokenizer regex (PCRE2) splits the text into pieces,
- * each piece's bytes become single-byte tokens, and BPE merges adjacent pairs by rank.
- * Not here: loading the tables (load.c), decoding (decode.c).
- *
- * BPE runs in O(n log n) per piece with a heap of candidate pairs, so that a hostile piece (a
- * megabyte of spaces is one piece) cannot make encoding quadratic. It reproduces the reference
- * algorithm exactly: that one merges, per round, every non-overlapping occurrence of the
- * lowest-ranked pair from left to right, before looking at the pairs the round created; here a
- * round pops all heap entries of that rank (they come out left to right) before applying them.
+ * encode.c — text -> token ids, the pipeline in Hugging Face's order: added tokens with
+ * normalized=false are cut out of the raw text; each stretch between them is normalized, cut at
+ * the added tokens with normalized=true, pre-tokenized into pieces, and each piece goes through
+ * the model (bpe.c); the post-processor's special ids go around the result when asked for.
+ * Not here: the stages themselves (normalizers.c, pretokenizers.c, added.c, bpe.c).
  *
  * Within one call, pieces already seen are looked up in a cache (piece bytes -> the ids emitted
  * the first time), which is what makes ordinary text fast. The cache lives only for one call, so
@@ -18,23 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A pair of adjacent symbols that has a merge: symbol `pos` (left) with ids (left, right). */
-typedef struct cand {
-    uint32_t rank;
-    uint32_t pos;
-    int32_t left, right;
-    int32_t merged;   /* the id the pair becomes */
-} cand;
-
-typedef struct node {
-    int32_t id;       /* token id; -1 once merged into the symbol on its left */
-    uint32_t next;    /* next live symbol, VKG_TOK_NONE at the end */
-    uint32_t prev;    /* previous live symbol, VKG_TOK_NONE at the start */
-} node;
-
 typedef struct cache_slot {
     uint64_t hash;
-    size_t key_off;   /* the piece, as an offset into the text being encoded */
+    size_t key_off;   /* the piece, as an offset into the key buffer */
     size_t tok_off;   /* its ids, as an offset into the output being built */
     uint32_t key_len; /* 0: empty slot */
     uint32_t tok_len;
@@ -47,146 +29,26 @@ typedef struct cache_slot {
 
 typedef struct enc {
     const vkg_tokenizer *tok;
-    const uint8_t *text;
     int32_t *out;
     size_t n_out, cap_out;
-
-    node *sym;        /* (cap_sym) the symbols of the piece being merged, a linked list */
-    size_t cap_sym;
-    cand *heap;       /* (cap_heap) pairs that merge, lowest (rank, pos) first */
-    cand *batch;      /* (cap_batch) the entries of the round being applied */
-    size_t n_heap, cap_heap, cap_batch;
-
+    vkg_tok_bpe *bpe;
+    pcre2_match_data *md;
+    vkg_tok_buf norm, tmp, arena, keys;
+    vkg_tok_pieces pieces, scratch;
     cache_slot *cache;
     size_t cache_cap, cache_n;
 } enc;
 
-static vkg_status grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap)
-        return VKG_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    uint64_t bytes;
-    if (!vkg_mul_u64(c, elem, &bytes) || bytes > SIZE_MAX)
-        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "encode: %zu elements overflow", need);
-    void *q = realloc(*p, (size_t)bytes);
-    if (!q)
-        return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "encode: out of host memory (%zu bytes)",
-                        (size_t)bytes);
-    *p = q;
-    *cap = c;
-    return VKG_OK;
-}
-
 static vkg_status emit(enc *e, int32_t id) {
-    if (e->n_out == e->cap_out)
-        VKG_TRY(grow((void **)&e->out, &e->cap_out, e->n_out + 1, sizeof *e->out));
+    if (e->n_out == e->cap_out) {
+        size_t cap = e->cap_out ? 2 * e->cap_out : 256;
+        int32_t *p = realloc(e->out, cap * sizeof *p);
+        if (!p)
+            return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "encode: out of host memory");
+        e->out = p;
+        e->cap_out = cap;
+    }
     e->out[e->n_out++] = id;
-    return VKG_OK;
-}
-
-static bool cand_less(const cand *a, const cand *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
-}
-
-static void heap_push(enc *e, cand c) {
-    size_t i = e->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!cand_less(&c, &e->heap[parent]))
-            break;
-        e->heap[i] = e->heap[parent];
-        i = parent;
-    }
-    e->heap[i] = c;
-}
-
-static cand heap_pop(enc *e) {
-    cand top = e->heap[0], last = e->heap[--e->n_heap];
-    size_t i = 0, n = e->n_heap;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= n)
-            break;
-        if (child + 1 < n && cand_less(&e->heap[child + 1], &e->heap[child]))
-            child++;
-        if (!cand_less(&e->heap[child], &last))
-            break;
-        e->heap[i] = e->heap[child];
-        i = child;
-    }
-    if (n)
-        e->heap[i] = last;
-    return top;
-}
-
-/* Pushes the pair starting at symbol `pos` if it has a merge. */
-static vkg_status try_push(enc *e, uint32_t pos) {
-    uint32_t q = e->sym[pos].next;
-    if (q == VKG_TOK_NONE)
-        return VKG_OK;
-    uint32_t rank;
-    int32_t merged, l = e->sym[pos].id, r = e->sym[q].id;
-    if (!vkg_tok_merge_find(e->tok, l, r, &rank, &merged))
-        return VKG_OK;
-    if (e->n_heap == e->cap_heap)
-        VKG_TRY(grow((void **)&e->heap, &e->cap_heap, e->n_heap + 1, sizeof *e->heap));
-    heap_push(e, (cand){.rank = rank, .pos = pos, .left = l, .right = r, .merged = merged});
-    return VKG_OK;
-}
-
-/* A heap entry is stale once either symbol has changed (ids only grow, never come back). */
-static bool cand_valid(const enc *e, const cand *c) {
-    uint32_t q = e->sym[c->pos].next;
-    return e->sym[c->pos].id == c->left && q != VKG_TOK_NONE && e->sym[q].id == c->right;
-}
-
-/* BPE over one piece of n >= 2 bytes; appends its ids to the output. */
-static vkg_status bpe(enc *e, const uint8_t *s, size_t n) {
-    if (n > UINT32_MAX - 1)
-        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "encode: a piece of %zu bytes is too long", n);
-    VKG_TRY(grow((void **)&e->sym, &e->cap_sym, n, sizeof *e->sym));
-
-    node *sym = e->sym;
-    for (size_t i = 0; i < n; i++)
-        sym[i] = (node){.id = e->tok->byte_id[s[i]],
-                        .prev = i ? (uint32_t)(i - 1) : VKG_TOK_NONE,
-                        .next = i + 1 < n ? (uint32_t)(i + 1) : VKG_TOK_NONE};
-    e->n_heap = 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        VKG_TRY(try_push(e, (uint32_t)i));
-
-    while (e->n_heap) {
-        cand top = heap_pop(e);
-        if (!cand_valid(e, &top))
-            continue;
-        size_t nb = 0;
-        if (!e->cap_batch)
-            VKG_TRY(grow((void **)&e->batch, &e->cap_batch, 64, sizeof *e->batch));
-        e->batch[nb++] = top;
-        while (e->n_heap && e->heap[0].rank == top.rank) {
-            if (nb == e->cap_batch)
-                VKG_TRY(grow((void **)&e->batch, &e->cap_batch, nb + 1, sizeof *e->batch));
-            e->batch[nb++] = heap_pop(e);
-        }
-        for (size_t k = 0; k < nb; k++) {
-            const cand *c = &e->batch[k];
-            if (!cand_valid(e, c)) /* overlapped by the previous merge ("aaa") or stale */
-                continue;
-            uint32_t p = c->pos, q = sym[p].next;
-            sym[p].id = c->merged;
-            sym[q].id = -1;
-            sym[p].next = sym[q].next;
-            if (sym[q].next != VKG_TOK_NONE)
-                sym[sym[q].next].prev = p;
-            if (sym[p].prev != VKG_TOK_NONE)
-                VKG_TRY(try_push(e, sym[p].prev));
-            VKG_TRY(try_push(e, p));
-        }
-    }
-    for (uint32_t i = 0; i != VKG_TOK_NONE; i = sym[i].next)
-        VKG_TRY(emit(e, sym[i].id));
     return VKG_OK;
 }
 
@@ -195,7 +57,7 @@ static cache_slot *cache_find(enc *e, const uint8_t *s, size_t n, uint64_t h) {
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         cache_slot *c = &e->cache[i];
         if (!c->key_len ||
-            (c->hash == h && c->key_len == n && memcmp(e->text + c->key_off, s, n) == 0))
+            (c->hash == h && c->key_len == n && memcmp(e->keys.p + c->key_off, s, n) == 0))
             return c;
     }
 }
@@ -210,91 +72,154 @@ static vkg_status cache_grow(enc *e) {
     e->cache_cap = cap;
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].key_len)
-            *cache_find(e, e->text + old[i].key_off, old[i].key_len, old[i].hash) = old[i];
+            *cache_find(e, (const uint8_t *)e->keys.p + old[i].key_off, old[i].key_len,
+                        old[i].hash) = old[i];
     free(old);
     return VKG_OK;
 }
 
-/* Encodes the piece text[off, off + n). */
-static vkg_status piece(enc *e, size_t off, size_t n) {
-    const uint8_t *s = e->text + off;
-    if (n == 1)
+/* One pre-tokenized piece through the model, by way of the cache. */
+static vkg_status piece(enc *e, const uint8_t *s, size_t n);
+
+/* A piece cut before each U+2581 that follows another character, when tok->meta_cut says that
+ * BPE gives the same ids for the parts (see load.c). */
+static vkg_status piece_cut(enc *e, const uint8_t *s, size_t n) {
+    static const uint8_t meta[3] = {0xe2, 0x96, 0x81};
+    size_t start = 0;
+    for (size_t i = 1; i + 3 <= n; i++)
+        if (s[i] == 0xe2 && !memcmp(s + i, meta, 3) && (i < 3 || memcmp(s + i - 3, meta, 3) != 0)) {
+            VKG_TRY(piece(e, s + start, i - start));
+            start = i;
+        }
+    return piece(e, s + start, n - start);
+}
+
+static vkg_status piece(enc *e, const uint8_t *s, size_t n) {
+    if (n == 1 && e->tok->byte_level)
         return emit(e, e->tok->byte_id[s[0]]);
     if (n > CACHE_MAX_PIECE)
-        return bpe(e, s, n);
+        return vkg_tok_bpe_piece(e->tok, e->bpe, s, n, &e->out, &e->n_out, &e->cap_out);
     uint64_t h = vkg_tok_hash(s, n);
     cache_slot *c = cache_find(e, s, n, h);
     if (c->key_len) {
-        VKG_TRY(grow((void **)&e->out, &e->cap_out, e->n_out + c->tok_len, sizeof *e->out));
+        if (e->n_out + c->tok_len > e->cap_out) {
+            size_t cap = e->cap_out;
+            while (cap < e->n_out + c->tok_len)
+                cap *= 2;
+            int32_t *p = realloc(e->out, cap * sizeof *p);
+            if (!p)
+                return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "encode: out of host memory");
+            e->out = p;
+            e->cap_out = cap;
+        }
         memcpy(e->out + e->n_out, e->out + c->tok_off, c->tok_len * sizeof *e->out);
         e->n_out += c->tok_len;
         return VKG_OK;
     }
     size_t start = e->n_out;
-    VKG_TRY(bpe(e, s, n));
+    VKG_TRY(vkg_tok_bpe_piece(e->tok, e->bpe, s, n, &e->out, &e->n_out, &e->cap_out));
     if (2 * (e->cache_n + 1) > e->cache_cap) {
         if (e->cache_cap >= CACHE_MAX_SLOTS)
             return VKG_OK;
         VKG_TRY(cache_grow(e));
         c = cache_find(e, s, n, h);
     }
-    *c = (cache_slot){.hash = h, .key_off = off, .key_len = (uint32_t)n, .tok_off = start,
+    size_t key_off = e->keys.len;
+    VKG_TRY(vkg_tok_buf_put(&e->keys, s, n));
+    *c = (cache_slot){.hash = h, .key_off = key_off, .key_len = (uint32_t)n, .tok_off = start,
                       .tok_len = (uint32_t)(e->n_out - start)};
     e->cache_n++;
     return VKG_OK;
 }
 
+/* Normalized text with no added token in it: pre-tokenize, then the model. `first`: it begins
+ * the input. */
+static vkg_status model_stretch(enc *e, const char *s, size_t n, bool first) {
+    if (n == 0)
+        return VKG_OK;
+    e->arena.len = 0;
+    VKG_TRY(vkg_tok_buf_put(&e->arena, s, n));
+    e->pieces.n = 0;
+    if (e->pieces.cap == 0) {
+        if (!(e->pieces.p = malloc(64 * sizeof *e->pieces.p)))
+            return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "encode: out of host memory");
+        e->pieces.cap = 64;
+    }
+    e->pieces.p[e->pieces.n++] = (vkg_tok_piece){.off = 0, .len = n, .first = first};
+    VKG_TRY(vkg_tok_pretokenize(e->tok, &e->arena, &e->pieces, &e->scratch, e->md));
+    for (size_t i = 0; i < e->pieces.n; i++) {
+        const uint8_t *p = (const uint8_t *)e->arena.p + e->pieces.p[i].off;
+        VKG_TRY(e->tok->meta_cut ? piece_cut(e, p, e->pieces.p[i].len)
+                                 : piece(e, p, e->pieces.p[i].len));
+    }
+    return VKG_OK;
+}
+
+/* Raw text between two added tokens: normalize, then cut at the normalized added tokens. */
+static vkg_status raw_stretch(enc *e, const char *s, size_t n, bool first) {
+    if (n == 0)
+        return VKG_OK;
+    const vkg_tokenizer *tok = e->tok;
+    if (tok->n_norm == 0 && !tok->has_added[1])
+        return model_stretch(e, s, n, first);
+    VKG_TRY(vkg_tok_normalize(tok, s, n, &e->norm, &e->tmp));
+    const vkg_tok_buf *text = &e->norm; /* model_stretch copies what it needs into e->arena */
+    size_t from = 0, a, b;
+    const vkg_tok_added *hit;
+    while (vkg_tok_added_find(tok, (const uint8_t *)text->p, text->len, from, true, &a, &b, &hit)) {
+        VKG_TRY(model_stretch(e, text->p + from, a - from, first && from == 0));
+        VKG_TRY(emit(e, hit->id));
+        from = b;
+    }
+    return model_stretch(e, text->p + from, text->len - from, first && from == 0);
+}
+
 vkg_status vkg_tokenizer_encode(const vkg_tokenizer *tok, const char *text, size_t len,
-                                int32_t **ids, size_t *n_ids) {
+                                bool add_special, int32_t **ids, size_t *n_ids) {
     if (ids)
         *ids = NULL;
     if (n_ids)
         *n_ids = 0;
     if (!tok || (!text && len) || !ids || !n_ids)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_tokenizer_encode: NULL argument");
-    enc e = {.tok = tok, .text = (const uint8_t *)text};
-    vkg_status st = grow((void **)&e.out, &e.cap_out, len / 3 + 16, sizeof *e.out);
-    if (st)
-        return st;
-    st = cache_grow(&e);
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (!md && !st)
+    enc e = {.tok = tok};
+    vkg_status st = VKG_OK;
+    e.md = pcre2_match_data_create(1, NULL);
+    if (!e.md)
         st = vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "encode: out of host memory");
-
-    /* With PCRE2_MATCH_INVALID_UTF no alternative ever matches an invalid UTF-8 byte, and every
-     * valid character is matched by some alternative, so the gaps between matches are exactly the
-     * runs of invalid bytes; each run is encoded as one piece of its own. */
-    size_t off = 0;
-    while (!st && off < len) {
-        int rc = pcre2_match(tok->re, (PCRE2_SPTR)text, len, off, 0, md, NULL);
-        size_t start = len, end = len;
-        if (rc >= 0) {
-            const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-            start = ov[0];
-            end = ov[1] > ov[0] ? ov[1] : ov[0] + 1; /* never loop on an empty match */
-        } else if (rc != PCRE2_ERROR_NOMATCH) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(rc, msg, sizeof msg);
-            st = vkg_fail(VKG_ERROR_INTERNAL, "encode: PCRE2 match at byte %zu failed: %s", off,
-                          (const char *)msg);
-            break;
-        }
-        if (start > off && (st = piece(&e, off, start - off)))
-            break;
-        if (end > start && (st = piece(&e, start, end - start)))
-            break;
-        off = end;
+    if (!st)
+        st = vkg_tok_bpe_create(&e.bpe);
+    if (!st)
+        st = cache_grow(&e);
+    for (size_t i = 0; add_special && !st && i < tok->n_pre_ids; i++)
+        st = emit(&e, tok->pre_ids[i]);
+    size_t from = 0, a, b;
+    const vkg_tok_added *hit;
+    while (!st && vkg_tok_added_find(tok, (const uint8_t *)text, len, from, false, &a, &b, &hit)) {
+        if (!(st = raw_stretch(&e, text + from, a - from, from == 0)))
+            st = emit(&e, hit->id);
+        from = b;
     }
+    if (!st)
+        st = raw_stretch(&e, text + from, len - from, from == 0);
+    for (size_t i = 0; add_special && !st && i < tok->n_post_ids; i++)
+        st = emit(&e, tok->post_ids[i]);
 
-    pcre2_match_data_free(md);
-    free(e.sym);
-    free(e.heap);
-    free(e.batch);
+    pcre2_match_data_free(e.md);
+    vkg_tok_bpe_destroy(e.bpe);
+    free(e.norm.p);
+    free(e.tmp.p);
+    free(e.arena.p);
+    free(e.keys.p);
+    free(e.pieces.p);
+    free(e.scratch.p);
     free(e.cache);
     if (st) {
         free(e.out);
         return st;
     }
+    if (!e.out) /* callers may rely on a non-NULL array */
+        e.out = malloc(sizeof *e.out);
     *ids = e.out;
     *n_ids = e.n_out;
     return VKG_OK;
