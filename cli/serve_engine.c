@@ -124,12 +124,13 @@ void serve_engine_get_info(const serve_engine *e, serve_engine_info *info) {
     info->has_tokenizer = e->tok != NULL;
 }
 
-int serve_engine_tokenize(const serve_engine *e, const char *text, size_t len, int32_t **ids, size_t *n) {
+int serve_engine_tokenize(const serve_engine *e, const char *text, size_t len, bool add_special, int32_t **ids,
+                          size_t *n) {
     if (!e->tok) {
         snprintf(last_error, sizeof last_error, "the model has no tokenizer files: send the prompt as token ids");
         return -1;
     }
-    return fail("encoding the prompt", vkg_tokenizer_encode(e->tok, text, len, ids, n));
+    return fail("encoding the prompt", vkg_tokenizer_encode(e->tok, text, len, add_special, ids, n));
 }
 
 int serve_engine_token_text(const serve_engine *e, int32_t id, const char **bytes, size_t *len) {

@@ -65,8 +65,10 @@ int serve_engine_open(const serve_engine_options *opts, serve_engine **out);
 void serve_engine_close(serve_engine *e);
 void serve_engine_get_info(const serve_engine *e, serve_engine_info *info);
 
-/* [any thread] Text → ids (malloc()ed; free()). */
-int serve_engine_tokenize(const serve_engine *e, const char *text, size_t len, int32_t **ids, size_t *n);
+/* [any thread] Text → ids (malloc()ed; free()); add_special: the tokenizer's own BOS/EOS as Hugging
+ * Face's add_special_tokens (a completion prompt), not for a rendered chat (the template has them). */
+int serve_engine_tokenize(const serve_engine *e, const char *text, size_t len, bool add_special, int32_t **ids,
+                          size_t *n);
 /* [any thread] The bytes of one token (owned by the engine), for logprobs. */
 int serve_engine_token_text(const serve_engine *e, int32_t id, const char **bytes, size_t *len);
 /* [any thread] Chat messages → prompt text (malloc()ed) with the model's chat template, or the one

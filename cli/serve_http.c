@@ -260,7 +260,8 @@ static enum MHD_Result handle_generate(serve_http *h, struct MHD_Connection *c, 
             serve_request_free(&req);
             return send_error(h, c, method, url, &err, NULL);
         }
-        int rc = serve_engine_tokenize(h->engine, text, len, &ids, &n_ids);
+        /* The template wrote the special tokens it wants (a BOS among them) as text. */
+        int rc = serve_engine_tokenize(h->engine, text, len, false, &ids, &n_ids);
         free(text);
         if (rc) {
             serve_request_free(&req);
@@ -268,7 +269,7 @@ static enum MHD_Result handle_generate(serve_http *h, struct MHD_Connection *c, 
                             serve_engine_last_error());
         }
     } else if (req.prompt_text) {
-        if (serve_engine_tokenize(h->engine, req.prompt_text, req.prompt_len, &ids, &n_ids)) {
+        if (serve_engine_tokenize(h->engine, req.prompt_text, req.prompt_len, true, &ids, &n_ids)) {
             serve_request_free(&req);
             return error_at(h, c, method, url, 400, "invalid_request_error", "invalid_value",
                             serve_engine_last_error());

@@ -124,7 +124,9 @@ static void token_text(int32_t id, char *buf, size_t *len) {
     }
 }
 
-int serve_engine_tokenize(const serve_engine *e, const char *text, size_t len, int32_t **ids, size_t *n) {
+int serve_engine_tokenize(const serve_engine *e, const char *text, size_t len, bool add_special, int32_t **ids,
+                          size_t *n) {
+    (void)add_special;
     (void)e;
     *ids = malloc((len + 1) * sizeof **ids);
     for (size_t i = 0; i < len; i++)
