@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "options.h"
 #include "setup.h"
+#include "stop_text.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ typedef struct run_opts {
     uint32_t n_prompt_ids, n_predict, n_ctx;
     vkg_sampler_params sampling;
     bool ids, quiet, ignore_eos, interactive, no_kv_cache;
+    const char *stops[16];     /* --stop STRING, repeatable */
+    uint32_t n_stops;
     int kv_dtype;
 } run_opts;
 
@@ -49,6 +52,8 @@ typedef struct gen {
     uint32_t n_history;
     int32_t pending;       /* generated last but not yet fed to the model (-1: none) */
     bool printed_ids;
+    stop_text stop;        /* --stop strings over the streamed text */
+    bool stopped;          /* a stop string completed this turn */
     /* statistics of the last turn */
     uint32_t prompt_tokens, reused, generated;
     double prompt_s, gen_s;
@@ -85,7 +90,9 @@ static void print_help(void) {
            "  --min-p P              drop tokens below P x the most likely; 0 = off (default 0.05)\n"
            "  --repeat-penalty R     repetition penalty; 1 = off (default 1)\n"
            "  --seed S               sampling seed: same seed, model, device and options give the same tokens (default 0)\n"
-           "  --ignore-eos           do not stop at the end-of-text token\n"
+           "  --ignore-eos           do not stop at the end-of-sequence tokens (config.json, generation_config.json\n"
+           "                         and the tokenizer's end-of-turn tokens)\n"
+           "  --stop STRING          stop when the text contains STRING (repeatable, up to 16; not printed)\n"
            "output:\n"
            "  --ids                  print generated token ids (space-separated, one line) instead of text\n"
            "  --dump-logits FILE     write raw little-endian float32 logits, one row of vocab_size per generated token\n"
@@ -126,6 +133,12 @@ static int parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "--repeat-penalty")) { VALUE(); if (opt_float(cmd, a, v, 1e-3, 100, &o->sampling.repetition_penalty)) return CLI_USAGE; }
         else if (!strcmp(a, "--seed")) { VALUE(); if (opt_u64(cmd, a, v, &o->sampling.seed)) return CLI_USAGE; }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = true;
+        else if (!strcmp(a, "--stop")) {
+            VALUE();
+            if (!*v || o->n_stops == 16)
+                return cli_usage_error(cmd, "--stop: give 1 to 16 non-empty strings");
+            o->stops[o->n_stops++] = v;
+        }
         else if (!strcmp(a, "--ids")) o->ids = true;
         else if (!strcmp(a, "--dump-logits")) { VALUE(); o->dump_logits = v; }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = true;
@@ -153,8 +166,8 @@ static void emit(gen *g, int32_t id) {
     } else {
         const char *text;
         size_t len;
-        if (vkg_detok_push(g->detok, id, &text, &len) == VKG_OK)
-            fwrite(text, 1, len, stdout);
+        if (vkg_detok_push(g->detok, id, &text, &len) == VKG_OK && stop_text_push(&g->stop, text, len, stdout))
+            g->stopped = true;
     }
     fflush(stdout);
 }
@@ -167,17 +180,30 @@ static void finish_output(gen *g) {
     } else {
         const char *text;
         size_t len;
-        if (vkg_detok_flush(g->detok, &text, &len) == VKG_OK)
-            fwrite(text, 1, len, stdout);
+        if (g->stopped) {
+            vkg_detok_flush(g->detok, &text, &len); /* what followed the stop string: dropped */
+        } else {
+            if (vkg_detok_flush(g->detok, &text, &len) == VKG_OK && stop_text_push(&g->stop, text, len, stdout))
+                g->stopped = true;
+            stop_text_flush(&g->stop, stdout);
+        }
+        stop_text_reset(&g->stop);
         putchar('\n');
     }
     fflush(stdout);
 }
 
-/* Whether `id` ends a sequence for this model (any of its end-of-sequence ids). */
-static bool is_eos(const vkg_model_config *c, int32_t id) {
+/* Whether `id` ends a sequence: any end-of-sequence id of the model's config (config.json,
+ * generation_config.json) or the tokenizer's end-of-sequence and end-of-turn tokens. */
+static bool is_eos(const gen *g, int32_t id) {
+    const vkg_model_config *c = vkg_model_get_config(g->model);
     for (uint32_t i = 0; i < c->n_eos; i++)
         if (c->eos_token_ids[i] == id)
+            return true;
+    const int32_t *ends = NULL;
+    size_t n = g->tok ? vkg_tokenizer_end_ids(g->tok, &ends) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (ends[i] == id)
             return true;
     return false;
 }
@@ -205,11 +231,11 @@ static vkg_status choose(gen *g, int32_t *next) {
 
 /* One turn: feed the pending token and `prompt`, then generate up to n_predict tokens. */
 static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
-    const vkg_model_config *c = vkg_model_get_config(g->model);
     g->prompt_tokens = g->generated = 0;
     g->prompt_s = g->gen_s = 0;
     g->reused = vkg_session_pos(g->session);
     g->context_full = false;
+    g->stopped = false;
     uint32_t n_feed = n_prompt + (g->pending >= 0);
     if (n_feed == 0)
         return VKG_OK;
@@ -234,12 +260,12 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     for (uint32_t i = 0; i < g->o->n_predict && !interrupted; i++) {
         int32_t next;
         TRY(choose(g, &next));
-        if (is_eos(c, next) && !g->o->ignore_eos)
+        if (is_eos(g, next) && !g->o->ignore_eos)
             break;
         emit(g, next);
         g->history[g->n_history++] = next;
         g->generated++;
-        if (i + 1 == g->o->n_predict) {
+        if (g->stopped || i + 1 == g->o->n_predict) {
             g->pending = next; /* fed with the next turn, so the cache stays the whole sequence */
             break;
         }
@@ -326,7 +352,7 @@ int cmd_run(int argc, char **argv) {
             print_help();
         return rc == CLI_HELP ? CLI_OK : rc;
     }
-    gen g = {.o = &o, .pending = -1};
+    gen g = {.o = &o, .pending = -1, .stop = {.stops = o.stops, .n = o.n_stops}};
     vkg_context *ctx = NULL;
     int32_t *prompt = NULL;
     size_t n_prompt = 0;
@@ -450,6 +476,7 @@ done:
     vkg_model_free(g.model);
     vkg_context_destroy(ctx);
     vkg_detok_destroy(g.detok);
+    stop_text_free(&g.stop);
     vkg_tokenizer_free(g.tok);
     free(g.logits);
     free(g.history);

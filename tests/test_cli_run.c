@@ -256,6 +256,33 @@ static void test_tokenize_commands(void **state) {
     cli_result_free(&r);
 }
 
+/* --stop: the text ends just before the first occurrence of a stop string in the unstopped text, and
+ * the stop string is not printed. The stop strings are taken from the unstopped output itself (a
+ * piece of its middle, and one that straddles a token boundary the test cannot know), so the test
+ * does not depend on what the random model says. */
+static void test_stop_strings(void **state) {
+    env *e = get(state);
+    const char *plain[] = {"run", "-m", e->dir, "-p", "Hello", "-n", "24", "--temp", "0", "-q", "--ignore-eos", NULL};
+    cli_result full;
+    run_ok(plain, NULL, &full);
+    size_t n = strlen(full.out);
+    assert_true(n > 20);
+    for (int k = 0; k < 2; k++) {
+        char stop[8];
+        size_t at = k == 0 ? n / 2 : n / 3 + 1;
+        snprintf(stop, sizeof stop, "%.3s", full.out + at);
+        const char *argv[] = {"run", "-m", e->dir, "-p", "Hello", "-n", "24", "--temp", "0", "-q", "--ignore-eos",
+                              "--stop", "never-in-the-output", "--stop", stop, NULL};
+        cli_result r;
+        run_ok(argv, NULL, &r);
+        size_t first = (size_t)(strstr(full.out, stop) - full.out);
+        assert_int_equal(strlen(r.out), first + 1); /* the text before it, then the final newline */
+        assert_memory_equal(r.out, full.out, first);
+        cli_result_free(&r);
+    }
+    cli_result_free(&full);
+}
+
 static void test_usage_errors(void **state) {
     env *e = get(state);
     const char *cases[][8] = {
@@ -292,6 +319,7 @@ int main(void) {
         cmocka_unit_test(test_sampling_reproducible),
         cmocka_unit_test(test_interactive_keeps_cache),
         cmocka_unit_test(test_tokenize_commands),
+        cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
