@@ -18,6 +18,7 @@ static const command COMMANDS[] = {
     {"bench", cmd_bench, "benchmarks: kv (the KV-cache table), gen (tokens/s), ops (every kernel vs the device's peaks)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
+    {"template", cmd_template, "print a conversation rendered in the model's chat template"},
 };
 
 static void print_help(FILE *out) {
