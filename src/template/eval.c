@@ -84,7 +84,21 @@ static tmpl_value *lookup(tmpl_ctx *c, tmpl_scope *s, const char *name) {
 }
 
 static void assign(tmpl_ctx *c, tmpl_scope *s, const char *name, tmpl_value *v) {
-    tv_dict_set(c, &s->vars, tv_strz(c, name), v);
+    tmpl_dict *d = &s->vars;
+    size_t len = strlen(name);
+    for (size_t k = 0; k < d->n; k++)
+        if (d->keys[k]->u.str.len == len && !memcmp(d->keys[k]->u.str.s, name, len)) {
+            d->vals[k] = v;
+            return;
+        }
+    /* A loop scope emptied for the next item still holds last item's keys past n: reuse them, so
+     * that iterations allocate nothing of their own. */
+    if (d->n < d->cap && d->keys[d->n] && d->keys[d->n]->u.str.len == len &&
+        !memcmp(d->keys[d->n]->u.str.s, name, len)) {
+        d->vals[d->n++] = v;
+        return;
+    }
+    tv_dict_set(c, d, tv_strz(c, name), v);
 }
 
 /* ---- lookups ---- */
@@ -722,10 +736,16 @@ static void exec_for(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
         items = kept;
         count = m;
     }
+    /* Each item has a fresh scope (a `set` in the body ends with the iteration, as in Jinja), made
+     * by emptying the previous one unless a macro captured it. `loop` is one object whose state
+     * moves on, as Jinja's LoopContext does. */
+    tmpl_scope *it = NULL;
+    tmpl_value *loop = tv_new(c, TV_LOOP);
     for (size_t k = 0; k < count; k++) {
-        /* Each iteration has its own scope: a `set` in the body ends with the iteration, as in Jinja. */
-        tmpl_scope *it = scope_new(c, s);
-        tmpl_value *loop = tv_new(c, TV_LOOP);
+        if (!it || it->captured)
+            it = scope_new(c, s);
+        else
+            it->vars.n = 0;
         loop->u.loop = (tmpl_loop){.index0 = (int64_t)k, .length = (int64_t)count,
                                    .prev = k ? items[k - 1] : NULL, .next = k + 1 < count ? items[k + 1] : NULL};
         assign(c, it, "loop", loop);
@@ -793,6 +813,7 @@ static void exec_node(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
         tmpl_value *m = tv_new(c, TV_MACRO);
         m->u.macro.node = n;
         m->u.macro.scope = s;
+        s->captured = true;
         assign(c, s, n->name, m);
         break;
     }

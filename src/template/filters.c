@@ -593,26 +593,21 @@ static tmpl_value *f_indent(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, con
     tmpl_str s = tv_str_of(c, v);
     tmpl_buf b = {0};
     tb_put(c, &b, "", 0);
-    /* splitlines() of s + "\n": lines end at \n, \r\n, \r, \v, \f, \x1c-\x1e (and Unicode ones). */
-    size_t i = 0, line = 0;
-    bool any = false;
-    while (i < s.len || !any) {
+    /* (s + "\n").splitlines(): the pieces between line breaks (\n, \r\n, \r, \v, \f, \x1c-\x1e),
+     * the last one kept even when empty. */
+    size_t i = 0;
+    for (size_t line = 0;; line++) {
         size_t e = i;
         while (e < s.len && !strchr("\n\r\v\f\x1c\x1d\x1e", s.s[e]))
             e++;
-        bool empty = e == i;
         if (line > 0)
             tb_put(c, &b, "\n", 1);
-        if ((line > 0 || first) && (!empty || blank))
+        if (line == 0 ? first : (e > i || blank))
             tb_put(c, &b, pad.s, pad.len);
         tb_put(c, &b, s.s + i, e - i);
-        any = true;
         if (e >= s.len)
             break;
         i = e + (s.s[e] == '\r' && e + 1 < s.len && s.s[e + 1] == '\n' ? 2 : 1);
-        line++;
-        if (i >= s.len)
-            break;
     }
     return tt_buf_value(c, &b);
 }

@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* Deepest nesting of expressions and blocks: keeps the evaluator's recursion on the C stack small. */
-#define MAX_PARSE_DEPTH 128
+#define MAX_PARSE_DEPTH 512
 
 typedef struct parser {
     tmpl_arena *a;
@@ -207,10 +207,11 @@ static tmpl_node *parse_expression(parser *P) {
     return e;
 }
 
-/* An expression, or several separated by commas (a tuple without parentheses). */
-static tmpl_node *parse_tuple(parser *P) {
+/* An expression, or several separated by commas (a tuple without parentheses). Without `condexpr`
+ * (a for loop's iterable) a following `if` is not an inline if but the loop's filter. */
+static tmpl_node *parse_tuple_ex(parser *P, bool condexpr) {
     const tmpl_token *at = cur(P);
-    tmpl_node *first = parse_expression(P);
+    tmpl_node *first = condexpr ? parse_expression(P) : parse_or(P);
     if (!is_op(P, ','))
         return first;
     kidlist l = {0};
@@ -218,12 +219,14 @@ static tmpl_node *parse_tuple(parser *P) {
     while (skip_op(P, ',')) {
         if (cur(P)->kind == T_BLOCK_END || cur(P)->kind == T_VAR_END || is_op(P, ')') || is_op(P, '='))
             break;
-        kid_push(P, &l, parse_expression(P), NULL);
+        kid_push(P, &l, condexpr ? parse_expression(P) : parse_or(P), NULL);
     }
     tmpl_node *t = node(P, N_TUPLE, at);
     kids_set(t, &l);
     return t;
 }
+
+static tmpl_node *parse_tuple(parser *P) { return parse_tuple_ex(P, true); }
 
 static tmpl_node *binary(parser *P, tmpl_node_kind k, int op, const tmpl_token *at, tmpl_node *a, tmpl_node *b) {
     tmpl_node *n = node(P, k, at);
@@ -557,7 +560,7 @@ static tmpl_node *parse_postfix(parser *P, tmpl_node *e) {
 
 /* ---- statements ---- */
 
-static tmpl_node *parse_body(parser *P, const char *const *ends, const char **found);
+static tmpl_node *parse_body(parser *P, const char *const *ends, const char **found, const tmpl_token *opener);
 
 static void expect_block_end(parser *P) { expect_kind(P, T_BLOCK_END, "'%}'"); }
 
@@ -579,7 +582,7 @@ static tmpl_node *parse_if(parser *P, const tmpl_token *at) {
     expect_block_end(P);
     static const char *const ends[] = {"elif", "else", "endif", NULL};
     const char *found;
-    n->b = parse_body(P, ends, &found);
+    n->b = parse_body(P, ends, &found, at);
     if (!strcmp(found, "elif")) {
         n->c = parse_if(P, &P->t[P->pos - 1]);
         return n;
@@ -587,7 +590,7 @@ static tmpl_node *parse_if(parser *P, const tmpl_token *at) {
     if (!strcmp(found, "else")) {
         expect_block_end(P);
         static const char *const end[] = {"endif", NULL};
-        n->c = parse_body(P, end, &found);
+        n->c = parse_body(P, end, &found, at);
     }
     expect_block_end(P);
     return n;
@@ -612,7 +615,7 @@ static tmpl_node *parse_statement(parser *P) {
         kids_set(n, &l);
         if (!skip_name(P, "in"))
             fail(P, cur(P), "expected 'in' in a for loop");
-        n->a = parse_tuple(P);
+        n->a = parse_tuple_ex(P, false);
         if (skip_name(P, "if"))
             n->d = parse_expression(P);
         if (skip_name(P, "recursive"))
@@ -620,12 +623,12 @@ static tmpl_node *parse_statement(parser *P) {
         expect_block_end(P);
         static const char *const ends[] = {"else", "endfor", NULL};
         P->loops++;
-        n->b = parse_body(P, ends, &found);
+        n->b = parse_body(P, ends, &found, at);
         P->loops--;
         if (!strcmp(found, "else")) {
             expect_block_end(P);
             static const char *const end[] = {"endfor", NULL};
-            n->c = parse_body(P, end, &found);
+            n->c = parse_body(P, end, &found, at);
         }
         expect_block_end(P);
     } else if (is_name(at, "set")) {
@@ -655,7 +658,7 @@ static tmpl_node *parse_statement(parser *P) {
             n->name = first;
             expect_block_end(P);
             static const char *const end[] = {"endset", NULL};
-            n->b = parse_body(P, end, &found);
+            n->b = parse_body(P, end, &found, at);
         } else {
             fail(P, target, "expected '=' after the name in a set statement");
         }
@@ -685,7 +688,7 @@ static tmpl_node *parse_statement(parser *P) {
         static const char *const end[] = {"endmacro", NULL};
         int loops = P->loops;
         P->loops = 0; /* a macro's body is a function of its own: no loop to break out of */
-        n->b = parse_body(P, end, &found);
+        n->b = parse_body(P, end, &found, at);
         P->loops = loops;
         if (cur(P)->kind == T_NAME)
             next(P); /* {% endmacro name %} */
@@ -699,7 +702,7 @@ static tmpl_node *parse_statement(parser *P) {
         /* transformers' AssistantTracker extension: marks assistant text; renders its body. */
         expect_block_end(P);
         static const char *const end[] = {"endgeneration", NULL};
-        n = parse_body(P, end, &found);
+        n = parse_body(P, end, &found, at);
         expect_block_end(P);
     } else {
         fail(P, at, "unknown or unsupported tag '%.*s'", (int)(at->len > 40 ? 40 : at->len), at->s);
@@ -710,16 +713,20 @@ static tmpl_node *parse_statement(parser *P) {
 
 /* Statements until a block tag named in `ends` (which is consumed; its name in *found), or EOF
  * when ends is NULL. */
-static tmpl_node *parse_body(parser *P, const char *const *ends, const char **found) {
-    const tmpl_token *start = cur(P);
-    tmpl_node *body = node(P, N_BODY, start);
+static tmpl_node *parse_body(parser *P, const char *const *ends, const char **found, const tmpl_token *opener) {
+    tmpl_node *body = node(P, N_BODY, cur(P));
     kidlist l = {0};
     for (;;) {
         const tmpl_token *t = cur(P);
         if (t->kind == T_EOF) {
-            if (ends)
-                fail(P, t, "unexpected end of template: expected '{%% %s %%}' for the block at line %d, column %d",
-                     ends[0][0] == 'e' ? ends[0] : ends[1], start->line, start->col);
+            if (ends) {
+                const char *end = ends[0];
+                for (size_t k = 0; ends[k]; k++)
+                    if (!strncmp(ends[k], "end", 3))
+                        end = ends[k];
+                fail(P, t, "unexpected end of template: expected '{%% %s %%}' to close the '%.*s' at line %d, column %d",
+                     end, (int)(opener->len > 20 ? 20 : opener->len), opener->s, opener->line, opener->col);
+            }
             break;
         }
         if (t->kind == T_TEXT) {
@@ -761,6 +768,6 @@ vkg_status tmpl_parse(tmpl_arena *a, const tmpl_token *toks, size_t n, tmpl_node
     if (setjmp(P.fail))
         return P.status;
     const char *found;
-    *root = parse_body(&P, NULL, &found);
+    *root = parse_body(&P, NULL, &found, NULL);
     return VKG_OK;
 }

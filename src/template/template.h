@@ -176,6 +176,7 @@ typedef struct tmpl_ctx tmpl_ctx;
 struct tmpl_scope {
     tmpl_scope *parent;
     tmpl_dict vars;
+    bool captured; /* a macro defined here keeps it: a loop must not reuse it for the next item */
 };
 
 struct tmpl_ctx {
