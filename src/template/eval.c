@@ -435,6 +435,57 @@ static tmpl_value *repeat(tmpl_ctx *c, const tmpl_node *at, tmpl_value *seq, int
     return r;
 }
 
+/* Python's printf-style `str % args` for the conversions templates use: %s %r %d %i %%. A tuple
+ * gives the arguments; anything else is one argument, except that a format with no conversion
+ * accepts a dict or list untouched (Python treats those as mappings). */
+static tmpl_value *percent_format(tmpl_ctx *c, const tmpl_node *at, tmpl_str f, tmpl_value *arg) {
+    tmpl_value **args = &arg;
+    size_t n_args = 1, used = 0;
+    bool mapping_like = arg->kind == TV_DICT || arg->kind == TV_UNDEFINED || (arg->kind == TV_LIST && !arg->is_tuple);
+    if (arg->kind == TV_LIST && arg->is_tuple) {
+        args = arg->u.list.items;
+        n_args = arg->u.list.n;
+    }
+    tmpl_buf b = {0};
+    tb_put(c, &b, "", 0);
+    for (size_t i = 0; i < f.len; i++) {
+        if (f.s[i] != '%') {
+            tb_put(c, &b, f.s + i, 1);
+            continue;
+        }
+        char conv = i + 1 < f.len ? f.s[++i] : 0;
+        if (conv == '%') {
+            tb_put(c, &b, "%", 1);
+            continue;
+        }
+        if (conv != 's' && conv != 'r' && conv != 'd' && conv != 'i')
+            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unsupported format character in '%%' formatting");
+        if (used >= n_args)
+            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "not enough arguments for format string");
+        tmpl_value *v = args[used++];
+        if (conv == 's') {
+            tv_to_str(c, &b, v);
+        } else if (conv == 'r') {
+            tv_repr(c, &b, v, 0);
+        } else {
+            if (!tv_is_number(v))
+                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "%%d format: a real number is required, not %s", tv_type_name(v));
+            char num[32];
+            double x = tv_as_double(v);
+            if (v->kind == TV_FLOAT && !(x > -9.2e18 && x < 9.2e18))
+                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "%%d format: number out of range");
+            snprintf(num, sizeof num, "%lld", v->kind == TV_FLOAT ? (long long)x : (long long)(v->kind == TV_INT ? v->u.i : v->u.b));
+            tb_puts(c, &b, num);
+        }
+    }
+    if (used < n_args && !(used == 0 && mapping_like))
+        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "not all arguments converted during string formatting");
+    tmpl_value *r = tv_new(c, TV_STRING);
+    r->u.str.s = b.s;
+    r->u.str.len = b.len;
+    return r;
+}
+
 static tmpl_value *arith(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a, tmpl_value *b) {
     bool na = tv_is_number(a), nb = tv_is_number(b);
     const char *opname = op == '+' ? "+" : op == '-' ? "-" : op == '*' ? "*" : op == '/' ? "/"
@@ -471,6 +522,8 @@ static tmpl_value *arith(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a
                     }
                     return tv_int(c, acc);
                 }
+                if (x == 0)
+                    tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "0.0 cannot be raised to a negative power");
                 return tv_float(c, pow((double)x, (double)y));
             }
         }
@@ -503,7 +556,13 @@ static tmpl_value *arith(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a
         case OP_POW:
             if (x == 0 && y < 0)
                 tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "0.0 cannot be raised to a negative power");
-            return tv_float(c, pow(x, y));
+            if (x < 0 && y != floor(y) && isfinite(y))
+                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "a negative number to a fractional power is complex, "
+                           "which templates do not have");
+            double r = pow(x, y);
+            if (isinf(r) && isfinite(x) && isfinite(y)) /* Python raises where C overflows to inf */
+                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "(34, 'Numerical result out of range')");
+            return tv_float(c, r);
         }
     }
     if (op == '+' && a->kind == TV_STRING && b->kind == TV_STRING) {
@@ -524,6 +583,8 @@ static tmpl_value *arith(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a
             memcpy(r->u.list.items + a->u.list.n, b->u.list.items, b->u.list.n * sizeof(tmpl_value *));
         return r;
     }
+    if (op == '%' && a->kind == TV_STRING)
+        return percent_format(c, at, a->u.str, b);
     if (op == '*' && (a->kind == TV_STRING || a->kind == TV_LIST) && (b->kind == TV_INT || b->kind == TV_BOOL))
         return repeat(c, at, a, as_int(b));
     if (op == '*' && (b->kind == TV_STRING || b->kind == TV_LIST) && (a->kind == TV_INT || a->kind == TV_BOOL))
@@ -554,7 +615,12 @@ static bool contains(tmpl_ctx *c, const tmpl_node *at, tmpl_value *item, tmpl_va
                 return true;
         }
         return false;
-    case TV_DICT: return tv_dict_get(in->u.dict, item) != NULL;
+    case TV_DICT:
+        if (item->kind == TV_LIST && !item->is_tuple)
+            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unhashable type: 'list'");
+        if (item->kind == TV_DICT || item->kind == TV_NAMESPACE)
+            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unhashable type: '%s'", tv_type_name(item));
+        return tv_dict_get(in->u.dict, item) != NULL;
     default:
         tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "argument of type '%s' is not iterable", tv_type_name(in));
     }
@@ -741,6 +807,9 @@ static void exec_for(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
      * moves on, as Jinja's LoopContext does. */
     tmpl_scope *it = NULL;
     tmpl_value *loop = tv_new(c, TV_LOOP);
+    /* Jinja's `else` runs unless some iteration reached the end of the body: an iteration left by
+     * break or continue does not count (its generated code clears the flag at the body's end). */
+    bool completed = false;
     for (size_t k = 0; k < count; k++) {
         if (!it || it->captured)
             it = scope_new(c, s);
@@ -753,10 +822,11 @@ static void exec_for(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
         exec_body(c, it, n->b);
         int ctl = c->loop_ctl;
         c->loop_ctl = 0;
+        completed |= ctl == 0;
         if (ctl == 1)
             break;
     }
-    if (count == 0 && n->c)
+    if (!completed && n->c)
         exec_body(c, s, n->c);
 }
 

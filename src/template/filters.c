@@ -368,8 +368,8 @@ static tmpl_value *f_list(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const
 }
 
 static tmpl_value *f_map(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const tmpl_args *a) {
-    size_t n;
-    tmpl_value **items = items_of(c, at, v, &n);
+    size_t n = 0;
+    tmpl_value **items = tv_truthy(v) ? items_of(c, at, v, &n) : NULL; /* Jinja: `if value:` first */
     tmpl_value *attr = targ(&(tmpl_args){.kw_names = a->kw_names, .kw = a->kw, .n_kw = a->n_kw}, 99, "attribute");
     tmpl_value *r = tv_list(c, n);
     if (attr) {
@@ -394,8 +394,8 @@ static tmpl_value *f_map(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const 
 /* select/reject/selectattr/rejectattr: `attr` says whether the first argument is an attribute path. */
 static tmpl_value *select_common(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const tmpl_args *a, bool attr,
                                  bool keep) {
-    size_t n;
-    tmpl_value **items = items_of(c, at, v, &n);
+    size_t n = 0;
+    tmpl_value **items = tv_truthy(v) ? items_of(c, at, v, &n) : NULL; /* Jinja: `if value:` first */
     size_t first = attr ? 1 : 0;
     if (attr && a->n_pos < 1)
         tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "missing parameter for attribute name");
@@ -455,10 +455,11 @@ static bool parse_float(tmpl_str s, double *out) {
 }
 
 static tmpl_value *f_int(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const tmpl_args *a) {
-    (void)at;
     tmpl_value *d = arg(a, 0, "default");
     tmpl_value *base_v = arg(a, 1, "base");
     int base = base_v && base_v->kind == TV_INT ? (int)base_v->u.i : 10;
+    if (v->kind == TV_UNDEFINED) /* int(Undefined) raises UndefinedError, which Jinja does not catch */
+        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "'%s' is undefined", v->u.undef_name ? v->u.undef_name : "value");
     if (v->kind == TV_INT)
         return v;
     if (v->kind == TV_BOOL)
@@ -489,8 +490,9 @@ static tmpl_value *f_int(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const 
 }
 
 static tmpl_value *f_float(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const tmpl_args *a) {
-    (void)at;
     tmpl_value *d = arg(a, 0, "default");
+    if (v->kind == TV_UNDEFINED)
+        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "'%s' is undefined", v->u.undef_name ? v->u.undef_name : "value");
     double f;
     if (tv_is_number(v))
         return tv_float(c, tv_as_double(v));
@@ -570,8 +572,7 @@ static tmpl_value *f_tojson(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, con
 }
 
 static tmpl_value *f_safe(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const tmpl_args *a) {
-    (void)c, (void)at, (void)a;
-    return v;
+    return f_string(c, at, v, a); /* Markup(str(v)): there is no escaping to turn off */
 }
 
 /* Jinja 3.1's indent: lines after the first (and the first with first=True) get the prefix; blank
@@ -589,8 +590,10 @@ static tmpl_value *f_indent(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, con
         memset(spaces, ' ', (size_t)w);
         pad = (tmpl_str){spaces, (size_t)w};
     }
-    (void)at;
-    tmpl_str s = tv_str_of(c, v);
+    if (v->kind != TV_STRING) /* Jinja appends "\n" to the value: only strings take it */
+        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "indent: unsupported operand type(s) for +=: '%s' and 'str'",
+                   tv_type_name(v));
+    tmpl_str s = v->u.str;
     tmpl_buf b = {0};
     tb_put(c, &b, "", 0);
     /* (s + "\n").splitlines(): the pieces between line breaks (\n, \r\n, \r, \v, \f, \x1c-\x1e),
@@ -696,6 +699,23 @@ bool tmpl_test_known(const char *name) {
     return false;
 }
 
+/* value % 2 == 1 (odd) or == 0 (even), as Python computes it for ints and floats. */
+static bool parity(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, bool odd) {
+    if (v->kind == TV_FLOAT) {
+        double m = fmod(v->u.f, 2.0);
+        if (m < 0)
+            m += 2.0;
+        return odd ? m == 1.0 : m == 0.0;
+    }
+    if (v->kind != TV_INT && v->kind != TV_BOOL) {
+        if (v->kind == TV_UNDEFINED)
+            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "'%s' is undefined", v->u.undef_name ? v->u.undef_name : "value");
+        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "test '%s' needs a number, not %s", odd ? "odd" : "even", tv_type_name(v));
+    }
+    int64_t i = v->kind == TV_INT ? v->u.i : v->u.b;
+    return odd ? (i & 1) != 0 : (i & 1) == 0;
+}
+
 static int64_t int_of(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, const char *test) {
     if (v->kind == TV_INT)
         return v->u.i;
@@ -724,8 +744,8 @@ bool tmpl_test(tmpl_ctx *c, const tmpl_node *at, const char *name, tmpl_value *v
     if (IS("iterable")) return v->kind == TV_STRING || v->kind == TV_LIST || v->kind == TV_DICT || v->kind == TV_UNDEFINED;
     if (IS("sequence")) return v->kind == TV_STRING || v->kind == TV_LIST || v->kind == TV_DICT || v->kind == TV_UNDEFINED;
     if (IS("callable")) return v->kind == TV_MACRO || v->kind == TV_FUNC || v->kind == TV_METHOD;
-    if (IS("odd")) return (int_of(c, at, v, name) & 1) != 0;
-    if (IS("even")) return (int_of(c, at, v, name) & 1) == 0;
+    if (IS("odd")) return parity(c, at, v, true);
+    if (IS("even")) return parity(c, at, v, false);
     if (IS("lower") || IS("upper")) {
         tmpl_str s = tv_str_of(c, v);
         bool cased = false;
@@ -763,6 +783,13 @@ bool tmpl_test(tmpl_ctx *c, const tmpl_node *at, const char *name, tmpl_value *v
         return false;
     }
     if (IS("divisibleby")) {
+        if (v->kind == TV_FLOAT || other->kind == TV_FLOAT) { /* value % num == 0 in floats */
+            if (!tv_is_number(v) || !tv_is_number(other))
+                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "divisibleby needs numbers");
+            if (tv_as_double(other) == 0)
+                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "float modulo");
+            return fmod(tv_as_double(v), tv_as_double(other)) == 0;
+        }
         int64_t d = int_of(c, at, other, name);
         if (d == 0)
             tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "integer division or modulo by zero");

@@ -524,23 +524,37 @@ static tmpl_node *parse_postfix(parser *P, tmpl_node *e) {
         } else if (is_op(P, '[')) {
             next(P);
             enter(P);
+            /* Jinja: x[a], x[a:b:c], and x[a, b] or x[] whose key is a tuple (never found). */
             tmpl_node *parts[3] = {NULL, NULL, NULL};
             int k = 0;
             bool slice = false;
+            kidlist keys = {0};
             for (;;) {
-                if (!is_op(P, ':') && !is_op(P, ']'))
+                if (!is_op(P, ':') && !is_op(P, ']') && !is_op(P, ','))
                     parts[k] = parse_expression(P);
-                if (k < 2 && skip_op(P, ':')) {
+                if (k < 2 && !keys.n && skip_op(P, ':')) {
                     slice = true;
                     k++;
+                    continue;
+                }
+                if (!slice && is_op(P, ',')) {
+                    next(P);
+                    kid_push(P, &keys, parts[0], NULL);
+                    parts[0] = NULL;
+                    if (is_op(P, ']'))
+                        break;
                     continue;
                 }
                 break;
             }
             expect_op(P, ']');
             P->depth--;
-            if (!slice && !parts[0])
-                fail(P, at, "empty subscript");
+            if (!slice && (keys.n || !parts[0])) {
+                if (parts[0])
+                    kid_push(P, &keys, parts[0], NULL);
+                parts[0] = node(P, N_TUPLE, at);
+                kids_set(parts[0], &keys);
+            }
             tmpl_node *n = node(P, slice ? N_SLICE : N_GETITEM, at);
             n->a = e;
             n->b = parts[0];
