@@ -346,6 +346,41 @@ static const feature_case FEATURES[] = {
     {"str_escape_ops",
      "{{ \"a\\\\b\" }} {{ '%' }} {{ '{{' }} {{ '}}' }} {{ '{%' ~ '%}' }}",
      EXTRA},
+    {"scope_static",
+     "{{ bos_token }}{% set bos_token = 'B' %}{{ bos_token }}|{% for n in [1] %}[{{ eos_token "
+     "}}]{% endfor %}{% set eos_token = 'E' %}{{ eos_token }}|{% for n in [1] %}[{{ unk_token "
+     "}}]{% set unk_token = 1 %}{% endfor %}{{ unk_token }}",
+     EXTRA},
+    {"scope_branches",
+     "{% if false %}{% set bos_token = 1 %}{% endif %}[{{ bos_token }}]{% if true %}{% set eos"
+     "_token = 1 %}{% endif %}[{{ eos_token }}]{% for n in [1] %}{% if false %}{% set x = 2 %}"
+     "{% endif %}[{{ x }}]{% endfor %}",
+     EXTRA},
+    {"scope_macro_late",
+     "{% macro m() %}[{{ bos_token }}]{% endmacro %}{{ m() }}{% set bos_token = 1 %}{{ m() }}",
+     EXTRA},
+    {"scope_nested_loops",
+     "{% for n in [1,2] %}{% for k in [1] %}[{{ x }}]{% endfor %}{% set x = n %}{% endfor %}{%"
+     " set b %}{% set inner = 1 %}{{ inner }}{% endset %}{{ b }}[{{ inner }}]",
+     EXTRA},
+    {"for_else_quirk",
+     "{% for x in [1] %}{% break %}{% else %}E{% endfor %}|{% for x in [1,2] %}{{x}}{% if x =="
+     " 2 %}{% break %}{% endif %}{% else %}E{% endfor %}|{% for x in [1,2] %}{{x}}{% continue "
+     "%}{% else %}E{% endfor %}",
+     EXTRA},
+    {"percent_format",
+     "{{ 'a%sb' % 1 }}|{{ '%s-%r-%d' % (1, 'x', 2.7) }}|{{ 'abc' % [] }}|{{ '100%%' % () }}",
+     EXTRA},
+    {"percent_format_error",
+     "{{ 'abc' % 5 }}",
+     EXTRA},
+    {"tuple_subscript",
+     "[{{ l[] }}][{{ d[1, 2] }}]",
+     EXTRA},
+    {"falsy_map_select",
+     "{{ none|map('upper')|list }} {{ 0|select|list }} {{ ''|rejectattr('x')|list }} {{ [1, 'a"
+     "']|safe }} {{ 0.5 is odd }} {{ 3.0 is odd }} {{ 4.0 is divisibleby 2 }}",
+     EXTRA},
 };
 static const feature_case SYNTAX[] = {
     {"syn_unclosed_if",

@@ -58,6 +58,8 @@ vkg_status vkg_template_compile(const char *source, size_t len, vkg_template **o
         goto fail;
     if ((s = tmpl_parse(&t->arena, toks, n_toks, &t->root)) != VKG_OK)
         goto fail;
+    if ((s = tmpl_analyze(&t->arena, t->root)) != VKG_OK)
+        goto fail;
     *out = t;
     return VKG_OK;
 fail:

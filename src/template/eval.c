@@ -74,13 +74,24 @@ static tmpl_value *lookup(tmpl_ctx *c, tmpl_scope *s, const char *name) {
         if (v)
             return v;
     }
+    /* Shared, immutable values for the built-in globals: looking one up allocates nothing. */
+    static tmpl_value globals[] = {{.kind = TV_FUNC, .u.func = 0}, {.kind = TV_FUNC, .u.func = 1},
+                                   {.kind = TV_FUNC, .u.func = 2}, {.kind = TV_FUNC, .u.func = 3},
+                                   {.kind = TV_FUNC, .u.func = 4}};
     int g = tmpl_global_index(name);
-    if (g >= 0) {
-        tmpl_value *v = tv_new(c, TV_FUNC);
-        v->u.func = g;
-        return v;
-    }
+    if (g >= 0 && (size_t)g < VKG_ARRAY_LEN(globals))
+        return &globals[g];
     return tv_undef(c, name);
+}
+
+static void assign(tmpl_ctx *c, tmpl_scope *s, const char *name, tmpl_value *v);
+
+/* Entering a scope: the names it owns that nothing outside may show through (see scope.c) start
+ * undefined; the others are looked up outside until the scope sets them. */
+static void enter_frame(tmpl_ctx *c, tmpl_scope *s, const tmpl_frame *f) {
+    for (size_t k = 0; f && k < f->n; k++)
+        if (f->init[k] == REF_UNDEFINED)
+            assign(c, s, f->names[k], tv_undef(c, f->names[k]));
 }
 
 static void assign(tmpl_ctx *c, tmpl_scope *s, const char *name, tmpl_value *v) {
@@ -370,6 +381,7 @@ static tmpl_value *call_macro(tmpl_ctx *c, const tmpl_node *at, tmpl_value *m, c
                        a->kw_names[k]);
     }
     tmpl_scope *s = scope_new(c, m->u.macro.scope);
+    enter_frame(c, s, def->frame);
     for (size_t p = 0; p < def->n_kids; p++) {
         tmpl_value *v = targ(a, p, def->kid_names[p]);
         if (!v)
@@ -815,6 +827,7 @@ static void exec_for(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
             it = scope_new(c, s);
         else
             it->vars.n = 0;
+        enter_frame(c, it, n->frame);
         loop->u.loop = (tmpl_loop){.index0 = (int64_t)k, .length = (int64_t)count,
                                    .prev = k ? items[k - 1] : NULL, .next = k + 1 < count ? items[k + 1] : NULL};
         assign(c, it, "loop", loop);
@@ -826,8 +839,11 @@ static void exec_for(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
         if (ctl == 1)
             break;
     }
-    if (!completed && n->c)
-        exec_body(c, s, n->c);
+    if (!completed && n->c) {
+        tmpl_scope *e = scope_new(c, s);
+        enter_frame(c, e, n->frame2);
+        exec_body(c, e, n->c);
+    }
 }
 
 static void exec_node(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
@@ -873,7 +889,9 @@ static void exec_node(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
     }
     case N_SET_BLOCK: {
         size_t mark = c->out_len;
-        exec_body(c, s, n->b);
+        tmpl_scope *inner = scope_new(c, s);
+        enter_frame(c, inner, n->frame);
+        exec_body(c, inner, n->b);
         tmpl_value *v = tv_str(c, c->out ? c->out + mark : "", c->out_len - mark);
         c->out_len = mark;
         assign(c, s, n->name, v);
@@ -913,10 +931,13 @@ vkg_status tmpl_render(const tmpl_node *root, const tmpl_limits *limits, json_t 
         st = c->fail_status;
         free(c->out);
     } else {
-        c->root = scope_new(c, NULL);
+        /* The input variables are the context, below the template's own scope. */
+        tmpl_scope *context = scope_new(c, NULL);
         tmpl_value *v = tv_from_json(c, vars, 0);
         if (v->kind == TV_DICT)
-            c->root->vars = *v->u.dict;
+            context->vars = *v->u.dict;
+        c->root = scope_new(c, context);
+        enter_frame(c, c->root, root->frame);
         exec_node(c, c->root, root);
         emit(c, root, "", 0); /* a buffer even for empty output */
         *out = c->out;

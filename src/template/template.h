@@ -119,12 +119,34 @@ struct tmpl_node {
     tmpl_value *value;    /* N_CONST, N_TEXT */
     tmpl_node *a, *b, *c; /* operands / condition, body, else */
     tmpl_node *d;          /* N_FOR: the `if` filter of the loop; N_SLICE: step */
+    struct tmpl_frame *frame, *frame2; /* scopes (scope.c): the root N_BODY's, N_FOR's body (and
+                                          frame2: its else), N_MACRO's and N_SET_BLOCK's body */
     tmpl_node **kids;     /* N_BODY statements, N_LIST/N_TUPLE/N_DICT items, call arguments,
                              N_FOR targets, N_MACRO parameter defaults (NULL = required) */
     const char **kid_names; /* keyword names of call arguments (NULL = positional); N_MACRO and
                                N_FOR parameter / target names */
     size_t n_kids;
 };
+
+/* The names a scope (Jinja's "frame") declares and how each starts when the scope is entered,
+ * computed at compile time as Jinja's idtracking does (scope.c). A name assigned anywhere in a
+ * scope belongs to it for the whole scope: read before the assignment (from an inner loop or a
+ * macro, say), it is undefined rather than the outer or input variable of that name. */
+typedef enum tmpl_ref_init {
+    REF_INHERIT,   /* the value visible from outside at entry (read before written, or written
+                      only in some branch of an if) */
+    REF_UNDEFINED, /* written before anything reads it */
+    REF_PARAM,     /* set by the entry itself: loop targets, `loop`, macro parameters */
+} tmpl_ref_init;
+
+typedef struct tmpl_frame {
+    const char **names;
+    unsigned char *init; /* tmpl_ref_init */
+    size_t n;
+} tmpl_frame;
+
+/* Computes the frames of a parsed template (after tmpl_parse). */
+vkg_status tmpl_analyze(tmpl_arena *a, tmpl_node *root);
 
 /* ---- lexer ---- */
 typedef enum tmpl_tok_kind {
