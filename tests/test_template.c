@@ -1130,14 +1130,23 @@ static void test_bad_input(void **state) {
     free(out);
 }
 
-static int run_cli(const char *args, char *out, size_t cap) {
+/* Runs `vkgpt template ARGS`: stdout into out, stderr into err; returns the exit status. */
+static int run_cli(const char *args, char *out, size_t cap, char *err, size_t err_cap) {
+    char errpath[] = "/tmp/vkg_tmpl_err_XXXXXX";
+    int fd = mkstemp(errpath);
+    assert_true(fd >= 0);
+    close(fd);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' template %s 2>&1", VKGPT_BINARY, args);
+    snprintf(cmd, sizeof cmd, "'%s' template %s 2>'%s'", VKGPT_BINARY, args, errpath);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);
     out[n] = 0;
     int st = pclose(p);
+    char *e = read_all(errpath);
+    snprintf(err, err_cap, "%s", e ? e : "");
+    free(e);
+    unlink(errpath);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -1150,23 +1159,24 @@ static void test_cli(void **state) {
                                 "{% if add_generation_prompt %}<a>{% endif %}{{ enable_thinking|default('') }}");
     write_file(dir, "raise.jinja", "{{ raise_exception('roles must alternate') }}");
     write_file(dir, "syntax.jinja", "\n{% if %}");
-    char out[4096], args[2048];
+    char out[4096], err[4096], args[2048];
     snprintf(args, sizeof args, "--chat-template %s/ok.jinja --messages %s/m.json --add-generation-prompt "
              "--vars '{\"enable_thinking\": false}'", dir, dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_int_equal(run_cli(args, out, sizeof out, err, sizeof err), 0);
     assert_string_equal(out, "<user>hi<a>False"); /* exactly the render: no newline added */
     snprintf(args, sizeof args, "--chat-template %s/raise.jinja --messages %s/m.json", dir, dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
-    assert_non_null(strstr(out, "roles must alternate"));
+    assert_int_equal(run_cli(args, out, sizeof out, err, sizeof err), 1);
+    assert_string_equal(out, ""); /* nothing on stdout: the message goes to stderr */
+    assert_non_null(strstr(err, "roles must alternate"));
     snprintf(args, sizeof args, "--chat-template %s/syntax.jinja --messages %s/m.json", dir, dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
-    assert_non_null(strstr(out, "line 2, column"));
+    assert_int_equal(run_cli(args, out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(err, "line 2, column"));
     snprintf(args, sizeof args, "--messages %s/m.json", dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 2);
+    assert_int_equal(run_cli(args, out, sizeof out, err, sizeof err), 2);
     snprintf(args, sizeof args, "-m %s", dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 2);
+    assert_int_equal(run_cli(args, out, sizeof out, err, sizeof err), 2);
     snprintf(args, sizeof args, "-m %s --messages %s/m.json", dir, dir); /* no template in the directory */
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
+    assert_int_equal(run_cli(args, out, sizeof out, err, sizeof err), 1);
     const char *names[] = {"m.json", "ok.jinja", "raise.jinja", "syntax.jinja"};
     for (int k = 0; k < 4; k++) {
         snprintf(args, sizeof args, "%s/%s", dir, names[k]);
