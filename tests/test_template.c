@@ -1,14 +1,17 @@
 /*
  * test_template.c — the chat-template engine (src/template) against the real Jinja.
  *
- * Three programs in one, chosen by argv[1] (each its own ctest entry):
+ * Four programs in one, chosen by argv[1] (each its own ctest entry):
  *   jinja    every language feature of issue 12 (FEATURES), syntax errors (SYNTAX: kind and line),
  *            and the templates of Llama 2 chat, Zephyr, ChatML, Mistral instruct and Gemma (written
- *            from their published form) plus the real templates in ../shared/tokenizers (each family folder), each over
- *            many message sets with and without the generation prompt. Every expectation comes from
- *            python3-jinja2 at run time (tests/jinja_ref.py, configured as Hugging Face renders);
- *            nothing is fitted to vkgpt's output. Without python3-jinja2: exit 77 (skipped), except
- *            under CI=true, where that is a failure.
+ *            from their published form), each over many message sets (with and without tools and
+ *            the generation prompt). Every expectation comes from python3-jinja2 at run time
+ *            (tests/jinja_ref.py, configured as Hugging Face renders); nothing is fitted to
+ *            vkgpt's output. Without python3-jinja2: exit 77 (skipped), except under CI=true,
+ *            where that is a failure.
+ *   real     the same for the templates in the tokenizer test data (Llama 3, Qwen3; Llama 2's
+ *            tokenizer_config.json has none, which the loader must report), loaded by
+ *            vkg_template_load, with and without enable_thinking=false. Needs both.
  *   renders  ../shared/tokenizers/chat/renders.json (made by python3-jinja2 3.1.2 the HF way), byte
  *            for byte, through the library and through `vkgpt template`. Data found through
  *            $VKG_TOKENIZER_DATA, else the build tree's tests/data/tokenizers, else
@@ -802,11 +805,7 @@ static void test_model_templates(void **state) {
 static void test_real_templates(void **state) {
     (void)state;
     const char *dir = data_dir();
-    if (!dir) {
-        if (ci())
-            fail_msg("tokenizer test data not found (set VKG_TOKENIZER_DATA)");
-        skip();
-    }
+    assert_non_null(dir); /* main() checked */
     ref_batch b = {0};
     const char *families[] = {"llama2", "llama3", "qwen3"};
     int with_template = 0;
@@ -1189,28 +1188,36 @@ static bool jinja_available(void) {
     return system("python3 -c 'import jinja2' >/dev/null 2>&1") == 0;
 }
 
+/* Exit status of a mode whose prerequisite is missing: 77 (skipped), or a failure under CI=true. */
+static int missing(const char *what) {
+    printf("%s: %s\n", ci() ? "FAILED (CI=true requires it)" : "SKIPPED", what);
+    return ci() ? 1 : 77;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "core";
-    if (!strcmp(mode, "jinja")) {
-        if (!jinja_available()) {
-            printf("SKIPPED: python3 with jinja2 (Debian's python3-jinja2) is needed for the reference renders\n");
-            return ci() ? 1 : 77;
-        }
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_features),
-            cmocka_unit_test(test_model_templates),
-            cmocka_unit_test(test_real_templates),
-        };
-        return cmocka_run_group_tests_name("template_jinja", tests, NULL, NULL);
-    }
-    if (!strcmp(mode, "renders")) {
+    bool jinja = !strcmp(mode, "jinja"), real = !strcmp(mode, "real"), renders = !strcmp(mode, "renders");
+    if ((jinja || real) && !jinja_available())
+        return missing("python3 with jinja2 (Debian's python3-jinja2) is needed for the reference renders");
+    if (real || renders) {
         const char *dir = data_dir();
         if (!dir) {
-            printf("SKIPPED: tokenizer test data not found (VKG_TOKENIZER_DATA, %s, %s/../shared/tokenizers)\n",
-                   VKG_TEST_BUILD_DATA_DIR, source_dir());
-            return ci() ? 1 : 77;
+            char what[8192];
+            snprintf(what, sizeof what, "tokenizer test data not found (VKG_TOKENIZER_DATA, %s, %s/../shared/tokenizers)",
+                     VKG_TEST_BUILD_DATA_DIR, source_dir());
+            return missing(what);
         }
         printf("tokenizer test data: %s\n", dir);
+    }
+    if (jinja) {
+        const struct CMUnitTest tests[] = {cmocka_unit_test(test_features), cmocka_unit_test(test_model_templates)};
+        return cmocka_run_group_tests_name("template_jinja", tests, NULL, NULL);
+    }
+    if (real) {
+        const struct CMUnitTest tests[] = {cmocka_unit_test(test_real_templates)};
+        return cmocka_run_group_tests_name("template_real", tests, NULL, NULL);
+    }
+    if (renders) {
         const struct CMUnitTest tests[] = {cmocka_unit_test(test_renders_json)};
         return cmocka_run_group_tests_name("template_renders", tests, NULL, NULL);
     }
