@@ -1,9 +1,8 @@
 /*
- * eval.c — runs a parsed template: statements, expressions, scopes, loops, macros, and Jinja's
- * attribute/item lookup rules (a dict's `.items` is its method, a missing key is undefined, only
- * undefined itself fails on attribute access). Every failure longjmp()s to tmpl_render(), which
- * frees the render's arena and output buffer. Not here: filters and tests (filters.c), methods and
- * built-in globals (methods.c), JSON (json.c).
+ * eval.c — runs a parsed template: statements, expressions, scopes, loops, macros, in Jinja's
+ * evaluation order. Every failure longjmp()s to tmpl_render(), which frees the render's arena and
+ * output buffer. Not here: attribute/item lookups (access.c), operators (ops.c), filters and
+ * tests (filters.c), methods and built-in globals (methods.c), JSON (json.c).
  */
 #include "template/template.h"
 
@@ -112,229 +111,6 @@ static void assign(tmpl_ctx *c, tmpl_scope *s, const char *name, tmpl_value *v) 
     tv_dict_set(c, d, tv_strz(c, name), v);
 }
 
-/* ---- lookups ---- */
-
-static _Noreturn void undefined_error(tmpl_ctx *c, const tmpl_node *at, const tmpl_value *v) {
-    if (v->u.undef_name)
-        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "'%s' is undefined", v->u.undef_name);
-    tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "a value is undefined");
-}
-
-static const char *undef_name(tmpl_ctx *c, const tmpl_value *obj, const char *key, size_t len) {
-    (void)obj;
-    char *s = tv_alloc(c, len + 1);
-    memcpy(s, key, len);
-    return s;
-}
-
-static tmpl_value *loop_attr(tmpl_ctx *c, const tmpl_value *obj, const char *name) {
-    const tmpl_loop *l = &obj->u.loop;
-    if (!strcmp(name, "index")) return tv_int(c, l->index0 + 1);
-    if (!strcmp(name, "index0")) return tv_int(c, l->index0);
-    if (!strcmp(name, "revindex")) return tv_int(c, l->length - l->index0);
-    if (!strcmp(name, "revindex0")) return tv_int(c, l->length - l->index0 - 1);
-    if (!strcmp(name, "first")) return tv_bool(c, l->index0 == 0);
-    if (!strcmp(name, "last")) return tv_bool(c, l->index0 == l->length - 1);
-    if (!strcmp(name, "length")) return tv_int(c, l->length);
-    if (!strcmp(name, "depth")) return tv_int(c, 1);
-    if (!strcmp(name, "depth0")) return tv_int(c, 0);
-    if (!strcmp(name, "previtem")) return l->prev ? l->prev : tv_undef(c, "previtem");
-    if (!strcmp(name, "nextitem")) return l->next ? l->next : tv_undef(c, "nextitem");
-    return NULL;
-}
-
-tmpl_value *tmpl_getattr(tmpl_ctx *c, const tmpl_node *at, tmpl_value *obj, const char *name, size_t len) {
-    if (obj->kind == TV_UNDEFINED)
-        undefined_error(c, at, obj);
-    char key[64];
-    bool short_name = len < sizeof key;
-    if (short_name) {
-        memcpy(key, name, len);
-        key[len] = 0;
-    }
-    if (obj->kind == TV_LOOP && short_name) {
-        tmpl_value *v = loop_attr(c, obj, key);
-        if (v)
-            return v;
-        if (!strcmp(key, "cycle") || !strcmp(key, "changed")) {
-            tmpl_value *m = tv_new(c, TV_METHOD);
-            m->u.method.self = obj;
-            m->u.method.name = !strcmp(key, "cycle") ? "cycle" : "changed";
-            return m;
-        }
-    }
-    if (obj->kind == TV_NAMESPACE) {
-        tmpl_value *v = tv_dict_gets(obj->u.dict, name, len);
-        return v ? v : tv_undef(c, undef_name(c, obj, name, len));
-    }
-    /* Attributes (methods) first, then items, as Jinja's getattr does. */
-    if (short_name && tmpl_has_method(obj, key)) {
-        tmpl_value *m = tv_new(c, TV_METHOD);
-        m->u.method.self = obj;
-        m->u.method.name = undef_name(c, obj, name, len);
-        return m;
-    }
-    if (obj->kind == TV_DICT) {
-        tmpl_value *v = tv_dict_gets(obj->u.dict, name, len);
-        if (v)
-            return v;
-    }
-    return tv_undef(c, undef_name(c, obj, name, len));
-}
-
-/* Python's index normalisation: -1 is the last item; false when out of range. */
-static bool list_index(const tmpl_value *key, size_t n, size_t *out) {
-    if (key->kind != TV_INT && key->kind != TV_BOOL)
-        return false;
-    int64_t i = key->kind == TV_INT ? key->u.i : key->u.b;
-    if (i < 0)
-        i += (int64_t)n;
-    if (i < 0 || (uint64_t)i >= n)
-        return false;
-    *out = (size_t)i;
-    return true;
-}
-
-tmpl_value *tmpl_getitem(tmpl_ctx *c, const tmpl_node *at, tmpl_value *obj, tmpl_value *key) {
-    size_t i;
-    switch (obj->kind) {
-    case TV_UNDEFINED: undefined_error(c, at, obj);
-    case TV_LIST:
-        if (list_index(key, obj->u.list.n, &i))
-            return obj->u.list.items[i];
-        break;
-    case TV_DICT: {
-        tmpl_value *v = tv_dict_get(obj->u.dict, key);
-        if (v)
-            return v;
-        break;
-    }
-    case TV_STRING: {
-        size_t n = tv_utf8_len(obj->u.str.s, obj->u.str.len);
-        if (list_index(key, n, &i)) {
-            size_t b = 0;
-            for (size_t k = 0; k < i; k++)
-                b = tv_utf8_next(obj->u.str.s, obj->u.str.len, b);
-            return tv_str(c, obj->u.str.s + b, tv_utf8_next(obj->u.str.s, obj->u.str.len, b) - b);
-        }
-        break;
-    }
-    default: break;
-    }
-    /* A string key falls back to an attribute: d['items'] is the method when there is no key. */
-    if (key->kind == TV_STRING && obj->kind != TV_DICT)
-        return tmpl_getattr(c, at, obj, key->u.str.s, key->u.str.len);
-    if (key->kind == TV_STRING && tmpl_has_method(obj, key->u.str.len < 64 ? key->u.str.s : ""))
-        return tmpl_getattr(c, at, obj, key->u.str.s, key->u.str.len);
-    if (key->kind == TV_STRING)
-        return tv_undef(c, undef_name(c, obj, key->u.str.s, key->u.str.len));
-    return tv_undef(c, NULL);
-}
-
-/* obj[start:stop:step] on a list, tuple or string (code points), as Python computes it. */
-static tmpl_value *slice(tmpl_ctx *c, const tmpl_node *at, tmpl_value *obj, tmpl_value *lo,
-                         tmpl_value *hi, tmpl_value *st) {
-    if (obj->kind == TV_UNDEFINED)
-        undefined_error(c, at, obj);
-    int64_t v[3];
-    tmpl_value *parts[3] = {lo, hi, st};
-    for (int k = 0; k < 3; k++) {
-        if (!parts[k] || parts[k]->kind == TV_NONE)
-            continue;
-        if (parts[k]->kind != TV_INT && parts[k]->kind != TV_BOOL)
-            return tv_undef(c, NULL); /* Jinja turns the TypeError into undefined */
-        v[k] = parts[k]->kind == TV_INT ? parts[k]->u.i : parts[k]->u.b;
-    }
-    bool has[3];
-    for (int k = 0; k < 3; k++)
-        has[k] = parts[k] && parts[k]->kind != TV_NONE;
-    int64_t step = has[2] ? v[2] : 1;
-    if (step == 0)
-        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "slice step cannot be zero");
-    if (step == INT64_MIN)
-        step = -INT64_MAX;
-    size_t *offs = NULL;
-    int64_t n;
-    if (obj->kind == TV_LIST) {
-        n = (int64_t)obj->u.list.n;
-    } else if (obj->kind == TV_STRING) {
-        n = (int64_t)tv_utf8_len(obj->u.str.s, obj->u.str.len);
-        offs = tv_alloc(c, ((size_t)n + 1) * sizeof *offs);
-        size_t b = 0;
-        for (int64_t k = 0; k <= n; k++) {
-            offs[k] = b;
-            if (k < n)
-                b = tv_utf8_next(obj->u.str.s, obj->u.str.len, b);
-        }
-    } else {
-        return tv_undef(c, NULL);
-    }
-    int64_t start, stop;
-    if (step > 0) {
-        start = has[0] ? v[0] : 0;
-        stop = has[1] ? v[1] : n;
-        if (start < 0) start = start + n < 0 ? 0 : start + n;
-        if (start > n) start = n;
-        if (stop < 0) stop = stop + n < 0 ? 0 : stop + n;
-        if (stop > n) stop = n;
-    } else {
-        start = has[0] ? v[0] : n - 1;
-        stop = has[1] ? v[1] : -1 - n; /* "before the first" */
-        if (start < 0) start = start + n < 0 ? -1 : start + n;
-        if (start >= n) start = n - 1;
-        if (stop < 0) stop = stop + n < 0 ? -1 : stop + n;
-        if (stop >= n) stop = n - 1;
-    }
-    size_t count = 0;
-    if (step > 0 && start < stop)
-        count = (size_t)((stop - start - 1) / step + 1);
-    else if (step < 0 && start > stop)
-        count = (size_t)((start - stop - 1) / -step + 1);
-    if (obj->kind == TV_LIST) {
-        tmpl_value *r = tv_list(c, count);
-        r->is_tuple = obj->is_tuple;
-        for (size_t k = 0; k < count; k++)
-            r->u.list.items[k] = obj->u.list.items[start + (int64_t)k * step];
-        return r;
-    }
-    tmpl_buf b = {0};
-    tb_put(c, &b, "", 0);
-    for (size_t k = 0; k < count; k++) {
-        int64_t i = start + (int64_t)k * step;
-        tb_put(c, &b, obj->u.str.s + offs[i], offs[i + 1] - offs[i]);
-    }
-    tmpl_value *r = tv_new(c, TV_STRING);
-    r->u.str.s = b.s;
-    r->u.str.len = b.len;
-    return r;
-}
-
-tmpl_value **tmpl_iterate(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, size_t *n) {
-    switch (v->kind) {
-    case TV_UNDEFINED:
-        *n = 0;
-        return NULL;
-    case TV_LIST:
-        *n = v->u.list.n;
-        return v->u.list.items;
-    case TV_DICT:
-        *n = v->u.dict->n;
-        return v->u.dict->keys;
-    case TV_STRING: {
-        size_t count = tv_utf8_len(v->u.str.s, v->u.str.len), b = 0;
-        tmpl_value **items = tv_alloc(c, (count ? count : 1) * sizeof *items);
-        for (size_t k = 0; k < count; k++) {
-            size_t e = tv_utf8_next(v->u.str.s, v->u.str.len, b);
-            items[k] = tv_str(c, v->u.str.s + b, e - b);
-            b = e;
-        }
-        *n = count;
-        return items;
-    }
-    default: tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "'%s' object is not iterable", tv_type_name(v));
-    }
-}
-
 /* ---- expressions ---- */
 
 static tmpl_value *eval(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n);
@@ -402,266 +178,12 @@ static tmpl_value *call(tmpl_ctx *c, const tmpl_node *at, tmpl_value *f, const t
     case TV_MACRO: return call_macro(c, at, f, a);
     case TV_FUNC: return tmpl_call_global(c, at, f->u.func, a);
     case TV_METHOD: return tmpl_call_method(c, at, f->u.method.self, f->u.method.name, a);
-    case TV_UNDEFINED: undefined_error(c, at, f);
+    case TV_UNDEFINED: tmpl_undefined_error(c, at, f);
     default: tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "'%s' object is not callable", tv_type_name(f));
     }
 }
 
 static int64_t as_int(const tmpl_value *v) { return v->kind == TV_INT ? v->u.i : v->u.b; }
-
-static _Noreturn void bad_operands(tmpl_ctx *c, const tmpl_node *at, const char *op, const tmpl_value *a,
-                                   const tmpl_value *b) {
-    if (a->kind == TV_UNDEFINED)
-        undefined_error(c, at, a);
-    if (b->kind == TV_UNDEFINED)
-        undefined_error(c, at, b);
-    tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unsupported operand type(s) for %s: '%s' and '%s'", op,
-               tv_type_name(a), tv_type_name(b));
-}
-
-static tmpl_value *overflow(tmpl_ctx *c, const tmpl_node *at) {
-    tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "integer overflow (vkgpt's integers are 64-bit)");
-}
-
-static tmpl_value *repeat(tmpl_ctx *c, const tmpl_node *at, tmpl_value *seq, int64_t times) {
-    if (times < 0)
-        times = 0;
-    size_t unit = seq->kind == TV_STRING ? seq->u.str.len : seq->u.list.n;
-    if (unit && (uint64_t)times > c->limits.max_memory / unit)
-        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "the template used more than %zu MiB of memory",
-                   c->limits.max_memory >> 20);
-    size_t total = unit * (size_t)times;
-    if (seq->kind == TV_STRING) {
-        tmpl_value *r = tv_new(c, TV_STRING);
-        char *p = tv_alloc(c, total + 1);
-        for (int64_t k = 0; k < times; k++)
-            memcpy(p + (size_t)k * unit, seq->u.str.s, unit);
-        r->u.str.s = p;
-        r->u.str.len = total;
-        return r;
-    }
-    tmpl_value *r = tv_list(c, total);
-    r->is_tuple = seq->is_tuple;
-    for (size_t k = 0; k < total; k++)
-        r->u.list.items[k] = seq->u.list.items[k % unit];
-    return r;
-}
-
-/* Python's printf-style `str % args` for the conversions templates use: %s %r %d %i %%. A tuple
- * gives the arguments; anything else is one argument, except that a format with no conversion
- * accepts a dict or list untouched (Python treats those as mappings). */
-static tmpl_value *percent_format(tmpl_ctx *c, const tmpl_node *at, tmpl_str f, tmpl_value *arg) {
-    tmpl_value **args = &arg;
-    size_t n_args = 1, used = 0;
-    bool mapping_like = arg->kind == TV_DICT || arg->kind == TV_UNDEFINED || (arg->kind == TV_LIST && !arg->is_tuple);
-    if (arg->kind == TV_LIST && arg->is_tuple) {
-        args = arg->u.list.items;
-        n_args = arg->u.list.n;
-    }
-    tmpl_buf b = {0};
-    tb_put(c, &b, "", 0);
-    for (size_t i = 0; i < f.len; i++) {
-        if (f.s[i] != '%') {
-            tb_put(c, &b, f.s + i, 1);
-            continue;
-        }
-        char conv = i + 1 < f.len ? f.s[++i] : 0;
-        if (conv == '%') {
-            tb_put(c, &b, "%", 1);
-            continue;
-        }
-        if (conv != 's' && conv != 'r' && conv != 'd' && conv != 'i')
-            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unsupported format character in '%%' formatting");
-        if (used >= n_args)
-            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "not enough arguments for format string");
-        tmpl_value *v = args[used++];
-        if (conv == 's') {
-            tv_to_str(c, &b, v);
-        } else if (conv == 'r') {
-            tv_repr(c, &b, v, 0);
-        } else {
-            if (!tv_is_number(v))
-                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "%%d format: a real number is required, not %s", tv_type_name(v));
-            char num[32];
-            double x = tv_as_double(v);
-            if (v->kind == TV_FLOAT && !(x > -9.2e18 && x < 9.2e18))
-                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "%%d format: number out of range");
-            snprintf(num, sizeof num, "%lld", v->kind == TV_FLOAT ? (long long)x : (long long)(v->kind == TV_INT ? v->u.i : v->u.b));
-            tb_puts(c, &b, num);
-        }
-    }
-    if (used < n_args && !(used == 0 && mapping_like))
-        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "not all arguments converted during string formatting");
-    tmpl_value *r = tv_new(c, TV_STRING);
-    r->u.str.s = b.s;
-    r->u.str.len = b.len;
-    return r;
-}
-
-static tmpl_value *arith(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a, tmpl_value *b) {
-    bool na = tv_is_number(a), nb = tv_is_number(b);
-    const char *opname = op == '+' ? "+" : op == '-' ? "-" : op == '*' ? "*" : op == '/' ? "/"
-                       : op == OP_FLOORDIV ? "//" : op == '%' ? "%" : "**";
-    if (na && nb) {
-        if (a->kind != TV_FLOAT && b->kind != TV_FLOAT && op != '/') {
-            int64_t x = as_int(a), y = as_int(b), r;
-            switch (op) {
-            case '+': if (__builtin_add_overflow(x, y, &r)) return overflow(c, at); return tv_int(c, r);
-            case '-': if (__builtin_sub_overflow(x, y, &r)) return overflow(c, at); return tv_int(c, r);
-            case '*': if (__builtin_mul_overflow(x, y, &r)) return overflow(c, at); return tv_int(c, r);
-            case OP_FLOORDIV:
-            case '%': {
-                if (y == 0)
-                    tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "integer division or modulo by zero");
-                if (x == INT64_MIN && y == -1)
-                    return overflow(c, at);
-                int64_t q = x / y, m = x % y;
-                if (m != 0 && ((m < 0) != (y < 0))) {
-                    q--;
-                    m += y;
-                }
-                return tv_int(c, op == '%' ? m : q);
-            }
-            case OP_POW:
-                if (y >= 0) { /* by squaring; a square is only taken when a later bit needs it */
-                    int64_t acc = 1, base = x;
-                    for (int64_t e = y; e; ) {
-                        if ((e & 1) && __builtin_mul_overflow(acc, base, &acc))
-                            return overflow(c, at);
-                        e >>= 1;
-                        if (e && __builtin_mul_overflow(base, base, &base))
-                            return overflow(c, at);
-                    }
-                    return tv_int(c, acc);
-                }
-                if (x == 0)
-                    tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "0.0 cannot be raised to a negative power");
-                return tv_float(c, pow((double)x, (double)y));
-            }
-        }
-        double x = tv_as_double(a), y = tv_as_double(b);
-        switch (op) {
-        case '+': return tv_float(c, x + y);
-        case '-': return tv_float(c, x - y);
-        case '*': return tv_float(c, x * y);
-        case '/':
-            if (y == 0)
-                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "division by zero");
-            return tv_float(c, x / y);
-        case OP_FLOORDIV:
-        case '%': {
-            if (y == 0)
-                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "float division by zero");
-            /* CPython's float_divmod */
-            double m = fmod(x, y), d = (x - m) / y;
-            if (m != 0 && ((y < 0) != (m < 0))) {
-                m += y;
-                d -= 1;
-            }
-            if (op == '%')
-                return tv_float(c, m != 0 ? m : copysign(0.0, y));
-            double f = floor(d);
-            if (d - f > 0.5)
-                f += 1;
-            return tv_float(c, d != 0 ? f : copysign(0.0, x / y));
-        }
-        case OP_POW:
-            if (x == 0 && y < 0)
-                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "0.0 cannot be raised to a negative power");
-            if (x < 0 && y != floor(y) && isfinite(y))
-                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "a negative number to a fractional power is complex, "
-                           "which templates do not have");
-            double r = pow(x, y);
-            if (isinf(r) && isfinite(x) && isfinite(y)) /* Python raises where C overflows to inf */
-                tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "(34, 'Numerical result out of range')");
-            return tv_float(c, r);
-        }
-    }
-    if (op == '+' && a->kind == TV_STRING && b->kind == TV_STRING) {
-        tmpl_buf r = {0};
-        tb_put(c, &r, a->u.str.s, a->u.str.len);
-        tb_put(c, &r, b->u.str.s, b->u.str.len);
-        tmpl_value *v = tv_new(c, TV_STRING);
-        v->u.str.s = r.s;
-        v->u.str.len = r.len;
-        return v;
-    }
-    if (op == '+' && a->kind == TV_LIST && b->kind == TV_LIST && a->is_tuple == b->is_tuple) {
-        tmpl_value *r = tv_list(c, a->u.list.n + b->u.list.n);
-        r->is_tuple = a->is_tuple;
-        if (a->u.list.n)
-            memcpy(r->u.list.items, a->u.list.items, a->u.list.n * sizeof(tmpl_value *));
-        if (b->u.list.n)
-            memcpy(r->u.list.items + a->u.list.n, b->u.list.items, b->u.list.n * sizeof(tmpl_value *));
-        return r;
-    }
-    if (op == '%' && a->kind == TV_STRING)
-        return percent_format(c, at, a->u.str, b);
-    if (op == '*' && (a->kind == TV_STRING || a->kind == TV_LIST) && (b->kind == TV_INT || b->kind == TV_BOOL))
-        return repeat(c, at, a, as_int(b));
-    if (op == '*' && (b->kind == TV_STRING || b->kind == TV_LIST) && (a->kind == TV_INT || a->kind == TV_BOOL))
-        return repeat(c, at, b, as_int(a));
-    bad_operands(c, at, opname, a, b);
-}
-
-static bool contains(tmpl_ctx *c, const tmpl_node *at, tmpl_value *item, tmpl_value *in) {
-    switch (in->kind) {
-    case TV_UNDEFINED: return false;
-    case TV_STRING: {
-        if (item->kind != TV_STRING)
-            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "'in <string>' requires string as left operand, not %s",
-                       tv_type_name(item));
-        const char *h = in->u.str.s, *nd = item->u.str.s;
-        size_t hn = in->u.str.len, nn = item->u.str.len;
-        if (nn == 0)
-            return true;
-        for (size_t k = 0; k + nn <= hn; k++)
-            if (h[k] == nd[0] && memcmp(h + k, nd, nn) == 0)
-                return true;
-        return false;
-    }
-    case TV_LIST:
-        for (size_t k = 0; k < in->u.list.n; k++) {
-            tmpl_step(c, at);
-            if (tv_equal(c, in->u.list.items[k], item))
-                return true;
-        }
-        return false;
-    case TV_DICT:
-        if (item->kind == TV_LIST && !item->is_tuple)
-            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unhashable type: 'list'");
-        if (item->kind == TV_DICT || item->kind == TV_NAMESPACE)
-            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unhashable type: '%s'", tv_type_name(item));
-        return tv_dict_get(in->u.dict, item) != NULL;
-    default:
-        tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "argument of type '%s' is not iterable", tv_type_name(in));
-    }
-}
-
-static tmpl_value *compare(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a, tmpl_value *b) {
-    switch (op) {
-    case OP_EQ: return tv_bool(c, tv_equal(c, a, b));
-    case OP_NE: return tv_bool(c, !tv_equal(c, a, b));
-    case OP_IN: return tv_bool(c, contains(c, at, a, b));
-    case OP_NOTIN: return tv_bool(c, !contains(c, at, a, b));
-    default: break;
-    }
-    if (a->kind == TV_UNDEFINED)
-        undefined_error(c, at, a);
-    if (b->kind == TV_UNDEFINED)
-        undefined_error(c, at, b);
-    if (a->kind == TV_FLOAT && isnan(a->u.f))
-        return tv_bool(c, false);
-    if (b->kind == TV_FLOAT && isnan(b->u.f))
-        return tv_bool(c, false);
-    int r = tv_compare(c, at, a, b);
-    switch (op) {
-    case '<': return tv_bool(c, r < 0);
-    case '>': return tv_bool(c, r > 0);
-    case OP_LE: return tv_bool(c, r <= 0);
-    default: return tv_bool(c, r >= 0);
-    }
-}
 
 static tmpl_value *eval(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
     tmpl_step(c, n);
@@ -699,7 +221,7 @@ static tmpl_value *eval(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
         tmpl_value *obj = eval(c, s, n->a);
         tmpl_value *lo = n->b ? eval(c, s, n->b) : NULL, *hi = n->c ? eval(c, s, n->c) : NULL,
                    *st = n->d ? eval(c, s, n->d) : NULL;
-        r = slice(c, n, obj, lo, hi, st);
+        r = tmpl_slice(c, n, obj, lo, hi, st);
         break;
     }
     case N_CALL: {
@@ -730,18 +252,18 @@ static tmpl_value *eval(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
         else if (v->kind == TV_INT || v->kind == TV_BOOL) {
             int64_t i = as_int(v);
             if (n->op == '-' && i == INT64_MIN)
-                overflow(c, n);
+                tmpl_raise(c, n, VKG_ERROR_TEMPLATE, "integer overflow (vkgpt's integers are 64-bit)");
             r = tv_int(c, n->op == '-' ? -i : i);
         } else {
             if (v->kind == TV_UNDEFINED)
-                undefined_error(c, n, v);
+                tmpl_undefined_error(c, n, v);
             tmpl_raise(c, n, VKG_ERROR_TEMPLATE, "bad operand type for unary %c: '%s'", n->op, tv_type_name(v));
         }
         break;
     }
     case N_BINARY: {
         tmpl_value *a = eval(c, s, n->a);
-        r = arith(c, n, n->op, a, eval(c, s, n->b));
+        r = tmpl_arith(c, n, n->op, a, eval(c, s, n->b));
         break;
     }
     case N_CONCAT: {
@@ -774,7 +296,7 @@ static tmpl_value *eval(tmpl_ctx *c, tmpl_scope *s, const tmpl_node *n) {
         break;
     case N_COMPARE: {
         tmpl_value *a = eval(c, s, n->a);
-        r = compare(c, n, n->op, a, eval(c, s, n->b));
+        r = tmpl_compare_op(c, n, n->op, a, eval(c, s, n->b));
         break;
     }
     default: tmpl_raise(c, n, VKG_ERROR_INTERNAL, "statement node %d used as an expression", (int)n->kind);

@@ -296,7 +296,16 @@ tmpl_value *tmpl_call_global(tmpl_ctx *c, const tmpl_node *at, int func, const t
 int tmpl_global_index(const char *name);
 const char *tmpl_global_name(int func);
 
-/* eval.c, for filters that call back (map, select) */
+/* access.c */
+_Noreturn void tmpl_undefined_error(tmpl_ctx *c, const tmpl_node *at, const tmpl_value *v);
+tmpl_value *tmpl_slice(tmpl_ctx *c, const tmpl_node *at, tmpl_value *obj, tmpl_value *lo, tmpl_value *hi,
+                       tmpl_value *st);
+/* ops.c: binary arithmetic (op: + - * / % OP_FLOORDIV OP_POW) and comparisons (== != < > OP_LE
+ * OP_GE OP_IN OP_NOTIN). */
+tmpl_value *tmpl_arith(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a, tmpl_value *b);
+tmpl_value *tmpl_compare_op(tmpl_ctx *c, const tmpl_node *at, int op, tmpl_value *a, tmpl_value *b);
+
+/* access.c, for filters that call back (map, select) */
 tmpl_value *tmpl_getattr(tmpl_ctx *c, const tmpl_node *at, tmpl_value *obj, const char *name, size_t len);
 tmpl_value *tmpl_getitem(tmpl_ctx *c, const tmpl_node *at, tmpl_value *obj, tmpl_value *key);
 /* Items of an iterable (list, tuple, dict keys, string characters); raises for others. */
