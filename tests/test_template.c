@@ -464,6 +464,18 @@ static const named_text MESSAGE_SETS[] = {
      " \"image\", \"image\": \"cat.png\"}]}]"},
     {"empty",
      "[]"},
+    {"multi_step_tools",
+     "[{\"role\": \"system\", \"content\": \"sys\"}, {\"role\": \"user\", \"content\": \"plan "
+     "a trip\"}, {\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": [{\"type\": \"fu"
+     "nction\", \"function\": {\"name\": \"search\", \"arguments\": {\"q\": \"trains\"}}}]}, {"
+     "\"role\": \"tool\", \"content\": \"train at 9\"}, {\"role\": \"assistant\", \"content\":"
+     " \"<think>\\nneed hotel\\n</think>\\n\\nchecking\", \"tool_calls\": [{\"type\": \"functi"
+     "on\", \"function\": {\"name\": \"hotel\", \"arguments\": \"{\\\"city\\\": \\\"Lyon\\\"}"
+     "\"}}, {\"name\": \"bare\", \"arguments\": {}}]}, {\"role\": \"tool\", \"content\": \"hot"
+     "el ok\"}, {\"role\": \"user\", \"content\": \"<tool_response>\\nlate\\n</tool_response>"
+     "\"}, {\"role\": \"assistant\", \"content\": \"done\"}]"},
+    {"system_only",
+     "[{\"role\": \"system\", \"content\": \"only a system prompt\"}]"},
     {"assistant_first",
      "[{\"role\": \"assistant\", \"content\": \"hello\"}, {\"role\": \"user\", \"content\": \""
      "hi\"}]"},
