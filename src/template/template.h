@@ -5,8 +5,10 @@
  * that cannot mutate lists or dicts). Not part of the public API; include/vkgpt.h has the calls.
  *
  * Pipeline: lexer.c (source -> tokens, whitespace control) -> parser.c (tokens -> AST) ->
- * eval.c (AST + variables -> text), with values in value.c, filters and tests in filters.c,
- * methods and globals in methods.c, JSON in json.c, the public calls in api.c.
+ * scope.c (which names each scope owns, as Jinja decides it) -> eval.c (AST + variables -> text),
+ * with lookups in access.c, operators in ops.c, values in value.c, filters and tests in
+ * filters.c, methods and globals in methods.c, Unicode helpers in text.c, JSON in json.c, and the
+ * public calls in api.c.
  *
  * Memory: every AST node of a compiled template lives in the template's arena, every value made
  * while rendering lives in the render's arena; both are freed in one go. A render that fails
@@ -168,11 +170,6 @@ typedef struct tmpl_token {
     double f;
     int line, col;
 } tmpl_token;
-
-/* Status of compile and render failures; the message goes through vkg_fail(). */
-typedef struct tmpl_error {
-    vkg_status status;
-} tmpl_error;
 
 /* Tokenises `src` (already normalised: \r\n -> \n, final newline dropped) into *toks. */
 vkg_status tmpl_lex(tmpl_arena *a, const char *src, size_t len, tmpl_token **toks, size_t *n);
