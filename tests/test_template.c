@@ -384,6 +384,10 @@ static const feature_case FEATURES[] = {
      "{{ none|map('upper')|list }} {{ 0|select|list }} {{ ''|rejectattr('x')|list }} {{ [1, 'a"
      "']|safe }} {{ 0.5 is odd }} {{ 3.0 is odd }} {{ 4.0 is divisibleby 2 }}",
      EXTRA},
+    {"raw_block",
+     "a\n  {% raw %}\n  {{ x }}{% if %}\n  {% endraw %}\nb{%- raw -%}  {{ x }}  {%- endraw -%}"
+     "  c{% raw %} x {%+ endraw +%}\nd",
+     EXTRA},
 };
 static const feature_case SYNTAX[] = {
     {"syn_unclosed_if",
@@ -410,6 +414,8 @@ static const feature_case SYNTAX[] = {
      "{{ }}", NULL},
     {"syn_bad_set",
      "{% set %}", NULL},
+    {"syn_raw_unclosed",
+     "x\n{% raw %}never closed", NULL},
     {"syn_unclosed_print",
      "{{ x ", NULL},
     {"syn_unclosed_block",

@@ -404,7 +404,8 @@ static tmpl_value *select_common(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v
         tmpl_str t = need_str(c, at, a->pos[first], "the test name");
         snprintf(tname, sizeof tname, "%.*s", (int)(t.len < 63 ? t.len : 63), t.s);
     }
-    tmpl_args rest = {.pos = a->pos + first + 1, .n_pos = a->n_pos > first + 1 ? a->n_pos - first - 1 : 0,
+    bool more = a->n_pos > first + 1; /* a->pos is NULL without arguments: no offset into it */
+    tmpl_args rest = {.pos = more ? a->pos + first + 1 : NULL, .n_pos = more ? a->n_pos - first - 1 : 0,
                       .kw_names = a->kw_names, .kw = a->kw, .n_kw = a->n_kw};
     tmpl_value **out = tv_alloc(c, (n ? n : 1) * sizeof *out);
     size_t m = 0;

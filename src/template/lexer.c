@@ -289,6 +289,86 @@ static vkg_status lex_tag(lexer *L, char close, bool *strip_after, bool *keep_ne
     }
 }
 
+/* Matches `word` at *p after whitespace, leaving *p after it; false (and *p unchanged) if absent. */
+static bool skip_word(const char *s, size_t len, size_t *p, const char *word) {
+    size_t q = *p, w = strlen(word);
+    while (q < len && is_space(s[q]))
+        q++;
+    if (q + w > len || memcmp(s + q, word, w) != 0)
+        return false;
+    *p = q + w;
+    return true;
+}
+
+/* `{% raw %}...{% endraw %}` at L->pos (just after `{%` and its modifier): the text in between is
+ * one text token, as Jinja's raw state lexes it: the opening tag takes `-%}` (strip what follows)
+ * but no trim_blocks newline; the closing tag has the usual `-`/`+` modifiers, lstrip_blocks and
+ * trim_blocks. True when it was a raw block (L->pos after it); errors become a missing endraw. */
+static bool raw_block(lexer *L, size_t *unused) {
+    (void)unused;
+    const char *s = L->src;
+    size_t len = L->len, p = L->pos;
+    if (!skip_word(s, len, &p, "raw") || (p < len && (is_name_start(s[p]) || is_digit(s[p]))))
+        return false;
+    while (p < len && is_space(s[p]))
+        p++;
+    if (p + 3 <= len && s[p] == '-' && s[p + 1] == '%' && s[p + 2] == '}') {
+        p += 3;
+        while (p < len && is_space(s[p]))
+            p++;
+    } else if (p + 2 <= len && s[p] == '%' && s[p + 1] == '}') {
+        p += 2;
+    } else {
+        return false;
+    }
+    size_t body = p;
+    for (size_t t = body; t + 1 < len; t++) {
+        if (s[t] != '{' || s[t + 1] != '%')
+            continue;
+        size_t q = t + 2;
+        char mod = q < len && (s[q] == '-' || s[q] == '+') ? s[q++] : 0;
+        if (!skip_word(s, len, &q, "endraw"))
+            continue;
+        while (q < len && is_space(s[q]))
+            q++;
+        char emod = q < len && (s[q] == '-' || s[q] == '+') ? s[q++] : 0;
+        if (q + 2 > len || s[q] != '%' || s[q + 1] != '}')
+            continue;
+        q += 2;
+        size_t text_end = t;
+        if (mod == '-') {
+            while (text_end > body && is_space(s[text_end - 1]))
+                text_end--;
+        } else if (mod != '+') { /* lstrip_blocks before {% endraw %} */
+            size_t l = text_end;
+            while (l > body && s[l - 1] != '\n')
+                l--;
+            if (l > body) {
+                size_t k = l;
+                while (k < text_end && is_space(s[k]) && s[k] != '\n')
+                    k++;
+                if (k == text_end)
+                    text_end = l;
+            }
+        }
+        if (text_end > body) {
+            tmpl_token *tok = push(L, T_TEXT, body);
+            if (!tok)
+                return false;
+            tok->s = s + body;
+            tok->len = text_end - body;
+        }
+        if (emod == '-')
+            while (q < len && is_space(s[q]))
+                q++;
+        else if (emod != '+' && q < len && s[q] == '\n')
+            q++;
+        L->pos = q;
+        return true;
+    }
+    return false; /* no endraw: the parser reports the stray `raw` tag */
+}
+
 vkg_status tmpl_lex(tmpl_arena *a, const char *src, size_t len, tmpl_token **toks, size_t *n) {
     lexer L = {.a = a, .src = src, .len = len, .line = 1, .col = 1};
     bool line_starting = true; /* the text before the next tag begins a line */
@@ -332,6 +412,11 @@ vkg_status tmpl_lex(tmpl_arena *a, const char *src, size_t len, tmpl_token **tok
         size_t tag_at = t;
         L.pos = t + 2 + (mod == '-' || mod == '+');
         bool strip_after = false, keep_newline = false;
+        size_t raw_end;
+        if (kind == '%' && raw_block(&L, &raw_end)) {
+            line_starting = L.pos > 0 && src[L.pos - 1] == '\n';
+            continue;
+        }
         if (kind == '#') {
             size_t e = L.pos;
             while (e + 1 < len && !(src[e] == '#' && src[e + 1] == '}'))
