@@ -23,6 +23,7 @@ int cmd_run(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 
 /* Option parsing alone, opening no device and reading no file (for the fuzz target
  * tests/fuzz/fuzz_cli_options.c): CLI_OK, CLI_USAGE after printing what is wrong, or CLI_HELP when
@@ -31,6 +32,7 @@ int cmd_run_parse(int argc, char **argv);
 int cmd_demo_parse(int argc, char **argv);
 int cmd_tokenize_parse(int argc, char **argv);
 int cmd_detokenize_parse(int argc, char **argv);
+int cmd_template_parse(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv); /* cmd_serve.c; cmd_serve_parse there for a fuzz target */
 

@@ -20,6 +20,7 @@ static const command COMMANDS[] = {
     {"serve", cmd_serve, "an OpenAI-compatible HTTP server (/v1/completions, /v1/chat/completions)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
+    {"template", cmd_template, "print a conversation rendered in the model's chat template"},
 };
 
 static void print_help(FILE *out) {

@@ -7,6 +7,7 @@
  *   vkg_session    a model + its own KV cache: prefill, replayed decode steps, uncached path
  *   vkg_tokenizer  Hugging Face tokenizer.json pipelines (BPE), or GPT-2's vocab.json + merges.txt
  *   vkg_sampler    greedy / temperature / top-k / top-p / min-p / repetition penalty
+ *   vkg_template   a compiled chat template (Jinja2, rendered as Hugging Face renders)
  *
  * Errors: every call that can fail returns a vkg_status. VKG_OK is 0; failures are grouped in
  * numeric ranges (see below). The human-readable detail of the most recent failure on the calling
@@ -57,6 +58,11 @@ typedef enum vkg_status {
     VKG_ERROR_INDEX_JSON = 218,        /* model.safetensors.index.json malformed */
     VKG_ERROR_TOKENIZER = 219,         /* tokenizer files malformed, or a component not implemented */
     VKG_ERROR_BAD_WEIGHTS = 220,       /* NaN or Inf in a weight tensor */
+    VKG_ERROR_TEMPLATE = 230,          /* a chat template's syntax error (line, column), a render error
+                                          (undefined name, wrong type) or a bound passed (output,
+                                          memory, steps, recursion); also malformed messages JSON */
+    VKG_ERROR_TEMPLATE_RAISED = 231,   /* the template called raise_exception(msg); vkg_last_error()
+                                          is msg exactly */
     /* 260..279: GGUF files (src/model/gguf.h); messages name the file and the key or tensor */
     VKG_ERROR_GGUF_MAGIC = 260,        /* the file does not start with "GGUF" */
     VKG_ERROR_GGUF_VERSION = 261,      /* a GGUF version other than 2 or 3 (or a big-endian file) */
@@ -531,6 +537,72 @@ vkg_status vkg_detok_push(vkg_detok *d, int32_t id, const char **text, size_t *l
  * sequence, or nothing) with the same ownership as vkg_detok_push, and empties the decoder so that
  * it can start a new stream (whose first token is again a first token). */
 vkg_status vkg_detok_flush(vkg_detok *d, const char **text, size_t *len);
+
+/* ---- chat templates (src/template) ---- */
+
+/*
+ * A Jinja2 interpreter for chat templates, rendering exactly as Hugging Face transformers'
+ * apply_chat_template does: trim_blocks and lstrip_blocks on, loop controls, an immutable sandbox
+ * (no list/dict mutation; namespace attributes may be set), `tojson` as json.dumps(x,
+ * ensure_ascii=False, indent, separators, sort_keys), undefined values printing as "" (attribute
+ * access on an undefined value is an error, as in Jinja), the globals raise_exception(msg) and
+ * strftime_now(fmt), and Python's semantics for truthiness, `in`, slicing, arithmetic and printing
+ * (None, True, 1.5, [1, 'a']). Integers are 64-bit (Python's are unbounded: overflow is an error).
+ *
+ * Variables of a render: messages, tools (None when not given), documents (None),
+ * add_generation_prompt, and bos_token/eos_token/unk_token/pad_token when set (an unset one is
+ * undefined, as in transformers, which passes only the special tokens a tokenizer has), plus any
+ * extra ones given as a JSON object (e.g. {"enable_thinking": false}).
+ *
+ * Every render is bounded: 16 MiB of output, 256 MiB of values, 20 million evaluation steps,
+ * 200 levels of nesting (macro recursion); passing one fails with VKG_ERROR_TEMPLATE. A compiled
+ * template is immutable: any number of threads may render it at once.
+ */
+typedef struct vkg_template vkg_template;
+
+/* The special-token strings a template sees; NULL members are left undefined. */
+typedef struct vkg_template_tokens {
+    const char *bos_token;
+    const char *eos_token;
+    const char *unk_token;
+    const char *pad_token;
+} vkg_template_tokens;
+
+/* Compiles `len` bytes of Jinja source. VKG_ERROR_TEMPLATE for a syntax error, with the line and
+ * column in vkg_last_error() ("template syntax error at line 3, column 14: ..."). Release the
+ * result with vkg_template_free(). */
+vkg_status vkg_template_compile(const char *source, size_t len, vkg_template **out);
+
+/* Loads and compiles a model directory's chat template: tokenizer_config.json's "chat_template"
+ * (a string, or a list of {"name", "template"} of which "default" is taken), else
+ * chat_template.jinja, else chat_template.json's "chat_template", with the special tokens of
+ * tokenizer_config.json (a string, or an AddedToken object's "content"). `template_file`, when not
+ * NULL, replaces the model's template (a file of Jinja source); model_dir may then be NULL (no
+ * special tokens). VKG_ERROR_IO when the directory or file cannot be read or has no template (the
+ * message names the files looked for), VKG_ERROR_TEMPLATE when a file is malformed. */
+vkg_status vkg_template_load(const char *model_dir, const char *template_file, vkg_template **out);
+
+/* The special tokens loaded with the template (all NULL after vkg_template_compile); owned by it. */
+const vkg_template_tokens *vkg_template_special_tokens(const vkg_template *t);
+
+/* Renders a compiled template. messages_json: a JSON array of message objects (content a string,
+ * a list of parts or null; tool_calls, reasoning_content, name and any other keys pass through);
+ * tools_json: a JSON array or NULL (tools is then None); special: NULL uses the template's own
+ * (vkg_template_load's); extra_json: NULL or a JSON object of further variables. On success *out
+ * is a malloc()ed, NUL-terminated string of *out_len bytes that the caller frees. Failures:
+ * VKG_ERROR_TEMPLATE (malformed JSON, render errors, bounds), VKG_ERROR_TEMPLATE_RAISED
+ * (raise_exception: vkg_last_error() is its message). */
+vkg_status vkg_template_apply(const vkg_template *t, const char *messages_json, const char *tools_json,
+                              bool add_generation_prompt, const vkg_template_tokens *special,
+                              const char *extra_json, char **out, size_t *out_len);
+
+/* Releases a template; NULL is ignored. */
+void vkg_template_free(vkg_template *t);
+
+/* Compile + apply in one call (no extra variables). */
+vkg_status vkg_template_render(const char *tmpl, size_t tmpl_len, const char *messages_json,
+                               const char *tools_json, bool add_generation_prompt,
+                               const vkg_template_tokens *special, char **out, size_t *out_len);
 
 /* ---- sampler (src/sample.c) ---- */
 
