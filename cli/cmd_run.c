@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "options.h"
+#include "progress.h"
 #include "setup.h"
 
 #include <signal.h>
@@ -61,6 +62,8 @@ static void print_help(void) {
            "model:\n"
            "  -m, --model PATH       Hugging Face GPT-2 directory (config.json + model.safetensors) or .safetensors file\n"
            "  --config NAME          synthetic model instead: gpt-nano, gpt-mini, gpt2, gpt2-medium, gpt2-large, gpt2-xl\n"
+           "                         (random weights, so the text is noise; 2048 positions where GPT-2 has 1024, so\n"
+           "                         that `vkgpt bench kv` can measure the KV cache up to T = 1536)\n"
            "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory)\n"
            "  --dtype f32|f16        weight storage on the device (default f32)\n"
            "  --kv-dtype f32|f16     KV cache storage (default f32)\n"
@@ -83,7 +86,7 @@ static void print_help(void) {
            "output:\n"
            "  --ids                  print generated token ids (space-separated, one line) instead of text\n"
            "  --dump-logits FILE     write raw little-endian float32 logits, one row of vocab_size per generated token\n"
-           "  -q, --quiet            no timing summary on stderr\n"
+           "  -q, --quiet            no timing summary, progress or notes on stderr\n"
            "Ctrl-C stops generation: the text so far stays, the summary is printed, exit status 130.\n");
 }
 
@@ -119,7 +122,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = true;
         else if (!strcmp(a, "--ids")) o->ids = true;
         else if (!strcmp(a, "--dump-logits")) { VALUE(); o->dump_logits = v; }
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = true;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = o->model.quiet = true;
         else return cli_usage_error(cmd, "unknown option '%s'", a);
 #undef VALUE
     }
@@ -202,7 +205,9 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     g->n_history += n_prompt;
     g->pending = -1;
     double t0 = vkg_bench_now();
-    TRY(vkg_session_prefill(g->session, feed, n_feed, NULL));
+    /* Cached: in pieces with progress (a long prompt takes minutes on a CPU device). Uncached, every
+     * piece would recompute all those before it. */
+    TRY(g->o->no_kv_cache ? vkg_session_prefill(g->session, feed, n_feed, NULL) : cli_prefill(g->session, feed, n_feed));
     g->prompt_s = vkg_bench_now() - t0;
     g->prompt_tokens = n_feed;
     vkg_session_want_logits(g->session, g->o->sampling.temperature > 0 || g->dump);
@@ -309,6 +314,8 @@ int cmd_run(int argc, char **argv) {
     char *text = NULL;
     size_t text_len = 0;
 
+    if ((rc = cli_check_model("run", o.model.path)) != CLI_OK)
+        goto done;
     if (o.prompt_file && !(text = cli_read_file(o.prompt_file, &text_len))) {
         fprintf(stderr, "vkgpt run: cannot read prompt file '%s'\n", o.prompt_file);
         rc = CLI_FAILED;
