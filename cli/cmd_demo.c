@@ -18,7 +18,7 @@
 /* Default lengths: on a GPU all 511 tokens that fit after the prompt in GPT-2's 512 positions; on a
  * CPU device the length whose whole demo takes about a minute with gpt-mini on 2 lavapipe cores with
  * warm caches (measured on a lightly loaded machine: 55 s in all, 6 s with the cache and 49 s
- * without; 511 tokens would take about 4 minutes without the cache). */
+ * without; 511 tokens take several minutes without the cache). */
 enum { N_GPU = 511, N_CPU = 192 };
 
 static void print_help(void) {
