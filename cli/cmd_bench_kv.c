@@ -107,7 +107,13 @@ static int run_config(const kv_opts *o, const char *config, vkg_context **ctx, k
     } else {
         vkg_model_options mo = vkg_model_default_options();
         mo.weights = o->dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
-        if ((st = vkg_model_synthetic(*ctx, config, o->seed, &mo, &m)) != VKG_OK)
+        cli_progress up;
+        cli_progress_begin(&up, "generating synthetic weights", "MiB", 0, 1.0);
+        mo.progress = cli_progress_bytes;
+        mo.progress_user = &up;
+        st = vkg_model_synthetic(*ctx, config, o->seed, &mo, &m);
+        cli_progress_end(&up);
+        if (st != VKG_OK)
             return cli_report("bench kv: loading the model", st);
     }
     const vkg_model_config *cfg = vkg_model_get_config(m);
