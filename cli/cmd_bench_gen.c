@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cmd_bench.h"
 #include "options.h"
+#include "progress.h"
 #include "setup.h"
 
 #include <stdio.h>
@@ -183,10 +184,18 @@ int bench_gen(int argc, char **argv) {
         tokens[i] = token_at(i, cfg->vocab_size);
     printf("%-8s %16s %12s\n", "test", "t/s", "ms/token");
     double sec, bytes = 0, total_bytes = 0, total_sec = 0;
+    /* Progress between runs (never inside a timed one), counted in runs: the warm-up, then --reps. */
+    cli_progress prog;
+    char label[64];
     if (o.p) {
-        for (uint32_t r = 0; st == VKG_OK && r <= o.reps; r++)
+        snprintf(label, sizeof label, "pp%u", o.p);
+        cli_progress_begin(&prog, label, "runs", o.reps + 1, 2.0);
+        for (uint32_t r = 0; st == VKG_OK && r <= o.reps; r++) {
             if ((st = run_pp(s, tokens, o.p, &sec)) == VKG_OK && r > 0)
                 pp[r - 1] = o.p / sec;
+            cli_progress_update(&prog, r + 1);
+        }
+        cli_progress_end(&prog);
         if (st != VKG_OK) {
             rc = cli_report("bench gen: pp", st);
             goto done;
@@ -196,13 +205,18 @@ int bench_gen(int argc, char **argv) {
     }
     if (o.n) {
         int32_t first = cfg->bos_token_id >= 0 ? cfg->bos_token_id : cfg->n_eos ? cfg->eos_token_ids[0] : 0;
-        for (uint32_t r = 0; st == VKG_OK && r <= o.reps; r++)
+        snprintf(label, sizeof label, "tg%u", o.n);
+        cli_progress_begin(&prog, label, "runs", o.reps + 1, 2.0);
+        for (uint32_t r = 0; st == VKG_OK && r <= o.reps; r++) {
             if ((st = run_tg(s, o.n, first, &sec, &bytes)) == VKG_OK && r > 0) {
                 tg[r - 1] = o.n / sec;
                 gbs[r - 1] = bytes / sec * 1e-9;
                 total_bytes += bytes;
                 total_sec += sec;
             }
+            cli_progress_update(&prog, r + 1);
+        }
+        cli_progress_end(&prog);
         if (st != VKG_OK) {
             rc = cli_report("bench gen: tg", st);
             goto done;

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cmd_bench.h"
 #include "options.h"
+#include "progress.h"
 #include "setup.h"
 
 #include <stdio.h>
@@ -74,9 +75,10 @@ static vkg_status seek(vkg_session *s, uint32_t pos, const int32_t *tokens) {
     return VKG_OK;
 }
 
-/* Time `reps` steps at context T (session holding T-1 tokens before each), after `warmup` untimed ones. */
+/* Time `reps` steps at context T (session holding T-1 tokens before each), after `warmup` untimed ones;
+ * progress counts the steps (an uncached step at T = 1536 takes minutes on a CPU device). */
 static vkg_status time_steps(vkg_session *s, uint32_t T, const int32_t *tokens, uint32_t warmup, uint32_t reps,
-                             double *ms) {
+                             double *ms, cli_progress *p) {
     vkg_status st = seek(s, T - 1, tokens);
     for (uint32_t r = 1 - warmup; st == VKG_OK && r <= reps; r++) {
         double t0 = vkg_bench_now();
@@ -86,6 +88,7 @@ static vkg_status time_steps(vkg_session *s, uint32_t T, const int32_t *tokens, 
         double t = (vkg_bench_now() - t0) * 1e3;
         if (r > 0) /* r == 0 is the warm-up */
             ms[r - 1] = t;
+        cli_progress_update(p, r + warmup);
         if (st == VKG_OK)
             st = vkg_session_truncate(s, T - 1);
     }
@@ -104,7 +107,13 @@ static int run_config(const kv_opts *o, const char *config, vkg_context **ctx, k
     } else {
         vkg_model_options mo = vkg_model_default_options();
         mo.weights = (vkg_precision)o->dtype;
-        if ((st = vkg_model_synthetic(*ctx, config, o->seed, &mo, &m)) != VKG_OK)
+        cli_progress up;
+        cli_progress_begin(&up, "generating synthetic weights", "MiB", 0, 1.0);
+        mo.progress = cli_progress_bytes;
+        mo.progress_user = &up;
+        st = vkg_model_synthetic(*ctx, config, o->seed, &mo, &m);
+        cli_progress_end(&up);
+        if (st != VKG_OK)
             return cli_report("bench kv: loading the model", st);
     }
     const vkg_model_config *cfg = vkg_model_get_config(m);
@@ -143,7 +152,13 @@ static int run_config(const kv_opts *o, const char *config, vkg_context **ctx, k
             /* The cached step warms up at every context (cheap). An uncached step is a whole forward
              * pass that is recorded afresh each time: after the first context nothing is left to warm
              * (same pipelines), and on a CPU driver one step at T = 1536 costs minutes. */
-            st = time_steps(s[mode], T, tokens, mode == 1 || c == 0 ? 1 : 0, reps, res->samples[c][mode]);
+            uint32_t warmup = mode == 1 || c == 0 ? 1 : 0;
+            char label[128];
+            snprintf(label, sizeof label, "%s T=%u %s", config, T, mode ? "KV" : "no KV");
+            cli_progress p;
+            cli_progress_begin(&p, label, "steps", warmup + reps, 2.0);
+            st = time_steps(s[mode], T, tokens, warmup, reps, res->samples[c][mode], &p);
+            cli_progress_end(&p);
             res->median[c][mode] = vkg_bench_median(res->samples[c][mode], reps);
         }
         if (st == VKG_OK) {

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "options.h"
+#include "progress.h"
 #include "setup.h"
 #include "stop_text.h"
 
@@ -68,6 +69,8 @@ static void print_help(void) {
            "                         Qwen2, Qwen3) or a .safetensors file with config.json beside it\n"
            "  --config NAME          synthetic model (random weights) instead: gpt-nano, gpt-mini, gpt2, gpt2-medium,\n"
            "                         gpt2-large, gpt2-xl, llama-nano, tinyllama-1.1b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b\n"
+           "                         (random weights, so the text is noise; the GPT-2 shapes have 2048 positions where\n"
+           "                         GPT-2 has 1024, so that `vkgpt bench kv` can measure the KV cache up to T = 1536)\n"
            "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory)\n"
            "  --dtype f32|f16|bf16|auto  weight storage on the device (default auto: as the checkpoint stores its\n"
            "                         matrices, bf16 and f16 kept as they are, anything else f32; synthetic: f32)\n"
@@ -96,7 +99,7 @@ static void print_help(void) {
            "output:\n"
            "  --ids                  print generated token ids (space-separated, one line) instead of text\n"
            "  --dump-logits FILE     write raw little-endian float32 logits, one row of vocab_size per generated token\n"
-           "  -q, --quiet            no timing summary on stderr\n"
+           "  -q, --quiet            no timing summary, progress or notes on stderr\n"
            "Ctrl-C stops generation: the text so far stays, the summary is printed, exit status 130.\n");
 }
 
@@ -141,7 +144,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         }
         else if (!strcmp(a, "--ids")) o->ids = true;
         else if (!strcmp(a, "--dump-logits")) { VALUE(); o->dump_logits = v; }
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = true;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = o->model.quiet = true;
         else return cli_usage_error(cmd, "unknown option '%s'", a);
 #undef VALUE
     }
@@ -251,7 +254,9 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     g->n_history += n_prompt;
     g->pending = -1;
     double t0 = vkg_bench_now();
-    TRY(vkg_session_prefill(g->session, feed, n_feed, NULL));
+    /* Cached: in pieces with progress (a long prompt takes minutes on a CPU device). Uncached, every
+     * piece would recompute all those before it. */
+    TRY(g->o->no_kv_cache ? vkg_session_prefill(g->session, feed, n_feed, NULL) : cli_prefill(g->session, feed, n_feed));
     g->prompt_s = vkg_bench_now() - t0;
     g->prompt_tokens = n_feed;
     vkg_session_want_logits(g->session, !device_argmax(g) || g->dump);
@@ -359,6 +364,8 @@ int cmd_run(int argc, char **argv) {
     char *text = NULL;
     size_t text_len = 0;
 
+    if ((rc = cli_check_model("run", o.model.path)) != CLI_OK)
+        goto done;
     if (o.prompt_file && !(text = cli_read_file(o.prompt_file, &text_len))) {
         fprintf(stderr, "vkgpt run: cannot read prompt file '%s'\n", o.prompt_file);
         rc = CLI_FAILED;

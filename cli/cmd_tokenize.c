@@ -81,7 +81,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (prc != CLI_OK)
         return prc == CLI_HELP ? CLI_OK : prc;
     vkg_tokenizer *tok = NULL;
-    if (load("tokenize", dir, &tok) != CLI_OK)
+    if (cli_check_model("tokenize", dir) != CLI_OK || load("tokenize", dir, &tok) != CLI_OK)
         return CLI_FAILED;
     size_t len = 0;
     char *buf = NULL;
@@ -184,7 +184,7 @@ int cmd_detokenize(int argc, char **argv) {
         return CLI_OK;
     }
     vkg_tokenizer *tok = NULL;
-    if (rc == CLI_OK)
+    if (rc == CLI_OK && (rc = cli_check_model("detokenize", dir)) == CLI_OK)
         rc = load("detokenize", dir, &tok);
     if (rc == CLI_OK) {
         char *text = NULL;

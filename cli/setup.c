@@ -2,11 +2,13 @@
 #include "setup.h"
 
 #include "cli.h"
+#include "progress.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 char *cli_read_file(const char *path, size_t *len) {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
@@ -35,23 +37,25 @@ char *cli_read_file(const char *path, size_t *len) {
     return buf;
 }
 
-/* A one-line progress bar on stderr, only when stderr is a terminal. */
-static void show_progress(uint64_t done, uint64_t total, void *user) {
-    int *last = user;
-    int pct = total ? (int)(done * 100 / total) : 100;
-    if (pct == *last)
-        return;
-    *last = pct;
-    fprintf(stderr, "\rvkgpt: uploading weights %3d%% (%llu / %llu MiB)", pct,
-            (unsigned long long)(done >> 20), (unsigned long long)(total >> 20));
-    if (done >= total)
-        fputc('\n', stderr);
-    fflush(stderr);
+int cli_check_model(const char *cmd, const char *path) {
+    struct stat st;
+    if (!path || stat(path, &st) == 0)
+        return CLI_OK;
+    int err = errno;
+    fprintf(stderr, "vkgpt %s: no model at %s (%s)%s\n"
+            "vkgpt %s: a model is a Hugging Face GPT-2 directory (config.json, model.safetensors, vocab.json, "
+            "merges.txt) or a .safetensors file; README.md, \"Getting a model\", says how to download one\n",
+            cmd, path, strerror(err), path[0] == '~' ? "; '~' is not expanded inside quotes" : "", cmd);
+    return CLI_FAILED;
 }
 
 int setup_model(const char *cmd, const model_args *args, vkg_context **ctx, vkg_model **model) {
     *ctx = NULL;
     *model = NULL;
+    if (cli_check_model(cmd, args->path) != CLI_OK)
+        return CLI_FAILED;
+    if (args->quiet)
+        cli_progress_set_quiet(true);
     vkg_context_options co = vkg_context_default_options();
     co.device_index = args->device;
     vkg_status s = vkg_context_create(&co, ctx);
@@ -60,15 +64,18 @@ int setup_model(const char *cmd, const model_args *args, vkg_context **ctx, vkg_
     vkg_model_options mo = vkg_model_default_options();
     mo.weights = (vkg_precision)args->dtype;
     mo.quant = (vkg_quant)args->quant;
-    int last = -1;
-    if (isatty(STDERR_FILENO)) {
-        mo.progress = show_progress;
-        mo.progress_user = &last;
-    }
+    cli_progress progress;
+    cli_progress_begin(&progress, args->path ? "loading weights" : "generating synthetic weights", "MiB", 0, 1.0);
+    mo.progress = cli_progress_bytes;
+    mo.progress_user = &progress;
+    const char *config = args->config ? args->config : "gpt-mini";
     if (args->path)
         s = vkg_model_load(*ctx, args->path, &mo, model);
     else
-        s = vkg_model_synthetic(*ctx, args->config ? args->config : "gpt-mini", args->seed, &mo, model);
+        s = vkg_model_synthetic(*ctx, config, args->seed, &mo, model);
+    cli_progress_end(&progress);
+    if (s == VKG_OK && !args->path && !args->quiet)
+        fprintf(stderr, "vkgpt: synthetic %s: random weights, the text is noise\n", config);
     if (s != VKG_OK) {
         char what[300];
         snprintf(what, sizeof what, "%s: loading the model", cmd);

@@ -18,6 +18,10 @@ typedef struct cli_result {
 /* Run VKGPT_BINARY with argv (NULL-terminated, without argv[0]); `input` (nullable) is fed on stdin;
  * `env` (nullable, NULL-terminated "K=V" strings) is added to the environment. Returns 0 or -1. */
 int cli_run(const char *const *argv, const char *input, const char *const *env, cli_result *r);
+/* The same with stdout and stderr on a pseudo-terminal (so isatty() is true for both), stdin from
+ * /dev/null: what a user at a terminal sees, both streams in r->out (r->err is empty). The pty
+ * passes bytes as written (no \n to \r\n). Returns 0 or -1. */
+int cli_run_tty(const char *const *argv, const char *const *env, cli_result *r);
 void cli_result_free(cli_result *r);
 
 #endif /* VKG_TESTS_CLI_RUNNER_H */

@@ -162,7 +162,7 @@ static void test_model_files(void **state) {
     /* The valid model works (so the failures below are about what each one breaks). */
     expect(0, ARGS("run", "-m", good, "--prompt-ids", "1,2,3", "-n", "4", "--temp", "0", "-q"), NULL);
 
-    expect(1, ARGS("run", "-m", dir("does-not-exist"), "--prompt-ids", "1"), WANT("VKG_ERROR_IO", "does-not-exist"));
+    expect(1, ARGS("run", "-m", dir("does-not-exist"), "--prompt-ids", "1"), WANT("no model at", "does-not-exist"));
     const char *empty = make_dir("empty-dir");
     expect(1, ARGS("run", "-m", empty, "--prompt-ids", "1"), WANT("VKG_ERROR_IO", "no model here", "model.safetensors"));
 
@@ -295,7 +295,8 @@ static void test_prompts(void **state) {
     expect(0, ARGS("run", "--config", "gpt-nano", "--tokenizer", tok_dir, "-p", "ab\xff\xfe\xc3(", "-n", "2",
                    "--temp", "0", "-q"), NULL);
     expect(1, ARGS("detokenize", "-m", tok_dir, "50257"), WANT("VKG_ERROR_TOKEN_RANGE", "50257"));
-    expect(1, ARGS("tokenize", "-m", dir("no-tokenizer-here"), "hi"), WANT("VKG_ERROR_IO"));
+    expect(1, ARGS("tokenize", "-m", dir("no-tokenizer-here"), "hi"), WANT("no model at", "no-tokenizer-here"));
+    expect(1, ARGS("tokenize", "-m", make_dir("empty-tokenizer-dir"), "hi"), WANT("VKG_ERROR_IO", "vocab.json"));
 }
 
 /* Usage errors: exit status 2 and a message naming the option; no device needed. */

@@ -12,11 +12,21 @@ which="${1:-all}"
 seconds="${2:-60}"
 if [ "$which" != all ]; then targets=("$which"); fi
 build="${VKG_FUZZ_BUILD:-build-fuzz}"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang cmake -S . -B "$build" -DVKG_FUZZ=ON -DVKG_TESTS=OFF -DVKG_WERROR=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The build takes a while (clang, every library source with the fuzzer's instrumentation): say so,
+# keep its output in a log, and print the log when it fails.
+mkdir -p "$build"
+blog="$build/fuzz_build.log"
+start=$SECONDS
+echo "fuzz: building ${#targets[@]} target(s) with clang in $build/ (output in $blog) ..."
+if { [ -f "$build/CMakeCache.txt" ] || CC=clang cmake -S . -B "$build" -DVKG_FUZZ=ON -DVKG_TESTS=OFF \
+       -DVKG_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; } >"$blog" 2>&1 &&
+   cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >>"$blog" 2>&1; then
+  echo "fuzz: built in $((SECONDS - start)) s; running each target for $seconds s"
+else
+  echo "fuzz: the build failed:"
+  cat "$blog"
+  exit 1
 fi
-cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
 # The fuzz targets are libFuzzer's; leaks are findings (detect_leaks), a hang over 10 s is too.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
