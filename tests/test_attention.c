@@ -655,14 +655,14 @@ static const prefill_shape PREFILL_CASES[] = {
     {17, 3, 2, 2, 20, 0, 0, 0},
     {1, 200, 2, 2, 80, 1, 0, 0}, /* a one-row continuation: the decode case through the prefill kernel */
     /* grouped-query (2, 4, 3 heads per K/V head), multi-query, 16 per K/V head */
-    {37, 0, 8, 4, 64, 2, 0, 0},    {1, 0, 8, 2, 128, 0, 0, 0},    {45, 19, 12, 4, 96, 1, 0, 0.08f},
+    {37, 0, 8, 4, 64, 2, 0, 0},    {1, 0, 8, 2, 128, 0, 0, 0},    {45, 19, 12, 4, 80, 1, 0, 0.08f},
     {29, 0, 4, 1, 80, 3, 0, 0},    {9, 300, 32, 2, 64, 0, 0, 0},
     /* sliding windows shorter than the sequence: rows spanning the window, step_pos > 0 */
     {100, 50, 6, 3, 80, 0, 40, 0}, {33, 5, 4, 1, 128, 2, 16, 0.3f}, {200, 0, 8, 2, 64, 1, 7, 0},
     {5, 400, 2, 1, 64, 0, 1, 0},   {77, 0, 3, 3, 50, 0, 32, 0},
 };
 static const prefill_shape PREFILL_CASES_F16[] = {
-    {64, 0, 4, 4, 64, 2, 0, 0}, {37, 100, 3, 3, 128, 1, 0, 0}, {7, 3, 2, 2, 50, 0, 0, 0}, {41, 60, 8, 2, 96, 0, 30, 0},
+    {64, 0, 4, 4, 64, 2, 0, 0}, {37, 100, 3, 3, 128, 1, 0, 0}, {7, 3, 2, 2, 50, 0, 0, 0}, {41, 60, 8, 2, 80, 0, 30, 0},
 };
 
 static void test_prefill_f32(void **state) {
