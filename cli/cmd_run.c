@@ -450,7 +450,7 @@ int cmd_run(int argc, char **argv) {
     if (s == VKG_OK)
         s = vkg_sampler_create(&o.sampling, c->vocab_size, &g.sampler);
     g.logits = malloc(c->vocab_size * sizeof(float));
-    g.history = malloc(((size_t)vkg_session_ctx(g.session) + 1) * sizeof(int32_t));
+    g.history = g.session ? malloc(((size_t)vkg_session_ctx(g.session) + 1) * sizeof(int32_t)) : NULL;
     if (s == VKG_OK && (!g.logits || !g.history))
         s = VKG_ERROR_OUT_OF_HOST_MEMORY;
     if (s != VKG_OK) {
