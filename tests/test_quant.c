@@ -137,9 +137,9 @@ static uint8_t *random_blocks(uint32_t t, uint64_t n, ref_rng *rng) {
     uint32_t be, bb;
     assert_true(vkg_ggml_type_layout(t, &be, &bb));
     uint64_t bytes = vkg_ggml_bytes(t, n);
-    uint8_t *p = malloc(bytes + 4);
+    uint8_t *p = malloc(bytes + 8); /* + the padding vkg_matmul_quant_bytes asks for */
     assert_non_null(p);
-    for (uint64_t i = 0; i < bytes + 4; i++)
+    for (uint64_t i = 0; i < bytes + 8; i++)
         p[i] = (uint8_t)ref_rng_u64(rng);
     for (uint64_t b = 0; b < n / be; b++) {
         uint8_t *blk = p + b * bb;
@@ -343,7 +343,7 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const qcase *c, uin
         ref_rng_fill(&rng, x, nx, -1, 1);
         float a = 4.5f / sqrtf((float)K);
         ref_rng_fill(&rng, w, nw, -a, a);
-        wq = malloc(wbytes);
+        wq = calloc(wbytes, 1);
         assert_non_null(wq);
         check_ok(vkg_quant_quantize(c->type, w, wq, nw), "quantize");
     }
@@ -493,10 +493,12 @@ static void test_bad_arguments(void **state) {
     w.cols = 256;
     assert_int_equal(vkg_matmul_quant(&k, cmd, y, x, &w, NULL, NULL, 1, VKG_EPILOGUE_NONE, NULL),
                      VKG_ERROR_INVALID_ARGUMENT);
-    w.storage = VKG_STORAGE_Q6_K; /* 4 rows of 210 bytes = 840: the buffer must hold them */
-    w.offset = (1 << 20) - 836;
+    w.storage = VKG_STORAGE_Q6_K; /* 4 rows of 210 bytes = 840, + 4: the buffer must hold them */
+    w.offset = (1 << 20) - 832;
+    assert_int_equal(vkg_matmul_quant_bytes(VKG_STORAGE_Q6_K, 4, 256), 844);
     assert_int_equal(vkg_matmul_quant(&k, cmd, y, x, &w, NULL, NULL, 1, VKG_EPILOGUE_NONE, NULL),
                      VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "needs 844 bytes"));
     w.offset = 131072;
     vkg_matmul_options coop = {.path = VKG_MATMUL_PATH_COOPMAT};
     assert_int_equal(vkg_matmul_quant(&k, cmd, y, x, &w, NULL, NULL, 2, VKG_EPILOGUE_NONE, &coop),

@@ -20,9 +20,10 @@
 
 #include "kernels/matmul.h"
 
-/* Bytes the buffer of a quantized W [rows, cols] must hold from its offset: rows whole rows rounded
- * up to 4 (the shaders read 32-bit words; the last row may end inside one). 0 when cols is not a
- * whole number of blocks or `s` is not a block format. */
+/* Bytes the buffer of a quantized W [rows, cols] must hold from its offset: the rows, rounded up to 4,
+ * and 4 more (the shaders read aligned 32-bit words, the last row may end inside one, and a word at
+ * an unaligned address is assembled from it and the next). 0 when cols is not a whole number of
+ * blocks or `s` is not a block format. */
 uint64_t vkg_matmul_quant_bytes(vkg_storage s, uint32_t rows, uint32_t cols);
 
 /* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, N = w->rows, K = w->cols, w->storage a
