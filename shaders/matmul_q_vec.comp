@@ -53,7 +53,7 @@ void q_emit(uint r, uint j, vec4 q[8], float sc0, float sc1, float mn) {
         uint xb = x_row[i] + x_block + 8u * j;
         float s0 = 0.0, s1 = 0.0;
         vec4 sx = vec4(0.0);
-        for (uint c = 0u; c < 4u; c++) {
+        [[unroll]] for (uint c = 0u; c < 4u; c++) {
             vec4 x0 = x_data4[xb + c], x1 = x_data4[xb + 4u + c];
             s0 += dot(q[c], x0);
             s1 += dot(q[c + 4u], x1);

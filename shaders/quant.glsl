@@ -20,6 +20,8 @@
 #ifndef VKG_QUANT_GLSL
 #define VKG_QUANT_GLSL
 
+#extension GL_EXT_control_flow_attributes : require
+
 layout(std430, binding = 2) readonly buffer WQ { uint wq[]; };
 layout(std430, binding = 2) readonly buffer WQ4 { uvec4 wq4[]; };
 
@@ -28,6 +30,16 @@ uint q_word(uint a) {
     uint i = a >> 2, s = (a & 3u) * 8u;
     return (wq[i] >> s) | ((wq[i + 1u] << (31u - s)) << 1);
 }
+/* dst[0..n) = the n words from byte address a (any alignment): n + 1 aligned loads, each used twice
+ * (lavapipe checks the bounds of every load, so loads are what a decode costs there). */
+#define Q_LOAD(dst, n, a)                                                         \
+    {                                                                             \
+        uint i0_ = (a) >> 2, s_ = ((a)&3u) * 8u, r_[(n) + 1u];                    \
+        [[unroll]] for (uint k_ = 0u; k_ <= (n); k_++)                                       \
+            r_[k_] = wq[i0_ + k_];                                                \
+        [[unroll]] for (uint k_ = 0u; k_ < (n); k_++)                                      \
+            dst[k_] = (r_[k_] >> s_) | ((r_[k_ + 1u] << (31u - s_)) << 1);        \
+    }
 /* The 16 bits at an even byte address. */
 uint q_u16(uint a) { return (wq[a >> 2] >> ((a & 2u) * 8u)) & 0xFFFFu; }
 int q_sext8(uint v) { return int(v << 24) >> 24; }
@@ -48,9 +60,11 @@ const uint QK = 32u, QB = 34u, QU = 1u, QP = 1u;
 const bool QMIN = false;
 void q_chunk(uint blk, uint c, uint r) {
     float d = unpackHalf2x16(q_u16(blk)).x;
+    uint w[8];
+    Q_LOAD(w, 8u, blk + 2u)
     vec4 q[8];
-    for (uint i = 0u; i < 8u; i++) {
-        uint v = q_word(blk + 2u + 4u * i);
+    [[unroll]] for (uint i = 0u; i < 8u; i++) {
+        uint v = w[i];
         q[i] = vec4(float(q_sext8(v)), float(q_sext8(v >> 8)), float(q_sext8(v >> 16)), float(int(v) >> 24));
     }
     q_emit(r, 0u, q, d, d, 0.0);
@@ -60,9 +74,11 @@ const uint QK = 32u, QB = 18u, QU = 1u, QP = 1u;
 const bool QMIN = false;
 void q_chunk(uint blk, uint c, uint r) {
     float d = unpackHalf2x16(q_u16(blk)).x;
+    uint w[4];
+    Q_LOAD(w, 4u, blk + 2u)
     vec4 q[8];
-    for (uint i = 0u; i < 4u; i++) {
-        uint v = q_word(blk + 2u + 4u * i);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        uint v = w[i];
         q[i] = q_bytes4(v, 0xFu) - 8.0;
         q[i + 4u] = q_bytes4(v >> 4, 0xFu) - 8.0;
     }
@@ -97,11 +113,11 @@ void q_chunk(uint blk, uint c, uint r) {
     uvec4 h0 = wq4[(blk >> 4) + 1u], h1 = wq4[(blk >> 4) + 2u];
     uint hv[8] = uint[8](h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w);
 #endif
-    for (uint half_ = 0u; half_ < 2u; half_++) {
+    [[unroll]] for (uint half_ = 0u; half_ < 2u; half_++) {
         uint j = 2u * c + half_, sc, mn;
         q_scale_min(head.yzw, j, sc, mn);
         vec4 q[8];
-        for (uint i = 0u; i < 8u; i++) {
+        [[unroll]] for (uint i = 0u; i < 8u; i++) {
             uint v = (qv[i] >> (4u * half_)) & 0x0F0F0F0Fu;
 #ifdef FMT_Q5_K
             v |= ((hv[i] >> j) & 0x01010101u) << 4; /* the fifth bit, before the conversion */
@@ -119,15 +135,14 @@ void q_chunk(uint blk, uint c, uint r) {
     /* chunk c = half h of the block: 128 elements, units 4h + g */
     uint ql = blk + 64u * c, qh = blk + 128u + 32u * c;
     float d = unpackHalf2x16(q_u16(blk + 208u)).x;
-    uint s0 = q_word(blk + 192u + 8u * c), s1 = q_word(blk + 196u + 8u * c); /* scales 8h .. 8h + 7 */
-    uint lv[16], hv[8];
-    for (uint i = 0u; i < 16u; i++)
-        lv[i] = q_word(ql + 4u * i);
-    for (uint i = 0u; i < 8u; i++)
-        hv[i] = q_word(qh + 4u * i);
-    for (uint g = 0u; g < 4u; g++) {
+    uint sv[2], lv[16], hv[8];
+    Q_LOAD(sv, 2u, blk + 192u + 8u * c) /* scales 8h .. 8h + 7 */
+    Q_LOAD(lv, 16u, ql)
+    Q_LOAD(hv, 8u, qh)
+    uint s0 = sv[0], s1 = sv[1];
+    [[unroll]] for (uint g = 0u; g < 4u; g++) {
         vec4 q[8];
-        for (uint i = 0u; i < 8u; i++) {
+        [[unroll]] for (uint i = 0u; i < 8u; i++) {
             uint v = ((lv[i + 8u * (g & 1u)] >> (4u * (g >> 1))) & 0x0F0F0F0Fu) | (((hv[i] >> (2u * g)) & 0x03030303u) << 4);
             q[i] = q_bytes4(v, 0x3Fu) - 32.0;
         }
