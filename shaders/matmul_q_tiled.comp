@@ -1,9 +1,10 @@
 /*
  * matmul_q_tiled.comp — the prefill path over quantized weights (M > 1) for GPUs: Y = finish(X · W^T)
  * as matmul_q_vec.comp, in BM x BN = 64 x 64 output tiles. Per step of one unit (32 elements of K)
- * the first BN threads each dequantize one W row's unit into shared memory (quant.glsl's chunk holding
- * it, bit-exact values) while the others stage the 64 x 32 X tile; then every thread accumulates a TM x TN = 4 x 4
- * register micro-tile from shared memory in fp32. Decoding 2,048 values per 131,072 multiply-adds
+ * the first BN threads each dequantize one W row's unit into shared memory (bit-exact values; they
+ * decode quant.glsl's whole chunk holding it, QP units, and keep one) while the others stage the
+ * 64 x 32 X tile; then every thread accumulates a TM x TN = 4 x 4 register micro-tile from shared
+ * memory in fp32. Decoding 2,048 values (up to 4x that for Q6_K's chunks) per 131,072 multiply-adds
  * keeps the dequantization off the critical path.
  *
  * Grid:      1-D (folded), pc.n_groups = ceil(n_count / 64) * ceil(M / 64); group g covers columns
