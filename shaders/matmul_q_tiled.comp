@@ -1,9 +1,10 @@
 /*
  * matmul_q_tiled.comp — the prefill path over quantized weights (M > 1) for GPUs: Y = finish(X · W^T)
  * as matmul_q_vec.comp, in BM x BN = 64 x 64 output tiles. Per step of one unit (32 elements of K)
- * the first BN threads each dequantize one W row's unit into shared memory (quant.glsl, bit-exact
- * values) while the others stage the 64 x 32 X tile; then every thread accumulates a TM x TN = 4 x 4
- * register micro-tile from shared memory in fp32. Decoding 2,048 values per 131,072 multiply-adds
+ * the first BN threads each dequantize one W row's unit into shared memory (bit-exact values; they
+ * decode quant.glsl's whole chunk holding it, QP units, and keep one) while the others stage the
+ * 64 x 32 X tile; then every thread accumulates a TM x TN = 4 x 4 register micro-tile from shared
+ * memory in fp32. Decoding 2,048 values (up to 4x that for Q6_K's chunks) per 131,072 multiply-adds
  * keeps the dequantization off the critical path.
  *
  * Grid:      1-D (folded), pc.n_groups = ceil(n_count / 64) * ceil(M / 64); group g covers columns
@@ -18,6 +19,9 @@
 #include "common.glsl"
 #include "matmul_q_push.h"
 #include "matmul_common.glsl"
+
+uint want_unit; /* the unit of the current K step; q_emit keeps only it */
+void q_emit(uint r, uint j, vec4 q[8], float sc0, float sc1, float mn);
 #include "quant.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
@@ -27,6 +31,18 @@ const uint BM = 64u, BN = 64u, BK = 32u, TM = 4u, TN = 4u;
 
 shared float xs[BK * BM]; /* xs[k * BM + m] */
 shared float ws[BK * BN]; /* ws[k * BN + n] */
+
+/* Store the bit-exact values (sc * q - mn, as ggml) of the wanted unit as row r of the W tile. */
+void q_emit(uint r, uint j, vec4 q[8], float sc0, float sc1, float mn) {
+    if (j != want_unit)
+        return;
+    for (uint c = 0u; c < 8u; c++)
+        for (uint e = 0u; e < 4u; e++) {
+            precise float p = (c < 4u ? sc0 : sc1) * q[c][e];
+            precise float v = p - mn;
+            ws[(4u * c + e) * BN + r] = v;
+        }
+}
 
 void main() {
     uint g = vkg_group_id();
@@ -41,11 +57,8 @@ void main() {
     for (uint u = 0u; u < units; u++) {
         if (tid < BN) {
             uint row = min(n0 + tid, pc.n_count - 1u), b = u / QU;
-            vec4 w[8];
-            q_unit(row * pc.row_bytes + b * QB, u - b * QU, w);
-            for (uint c = 0u; c < 8u; c++)
-                for (uint e = 0u; e < 4u; e++)
-                    ws[(4u * c + e) * BN + tid] = w[c][e];
+            want_unit = u - b * QU;
+            q_chunk(row * pc.row_bytes + b * QB, want_unit / QP, tid);
         } else {
             for (uint e = tid - BN; e < BM * BK; e += WG - BN) {
                 uint r = e / BK, c = e % BK;

@@ -154,7 +154,8 @@ uint8_t *gw_finish(gguf_writer *w, size_t *size) {
     gw_put_u64(img + 8, w->n_t);
     w->pos_kv_count = 16;
     gw_put_u64(img + 16, w->n_kv);
-    memcpy(img + 24, w->kv, w->kv_len);
+    if (w->kv_len)
+        memcpy(img + 24, w->kv, w->kv_len);
     for (uint32_t i = 0; i < w->n_kv; i++)
         w->pos_kv[i] = 24 + w->kv_pos[i];
     size_t p = 24 + w->kv_len;

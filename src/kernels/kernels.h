@@ -7,8 +7,8 @@
  * Conventions:
  *   - Activations are fp32 [rows, cols] row-major. Weights are vkg_matrix: [N, K] row-major, i.e. each
  *     output's K inputs contiguous (the transpose of Hugging Face's Conv1D [K, N]; the LM head's tied
- *     wte [V, d] is already in this layout), fp32, fp16 or bf16 storage. Biases, norm weights are
- *     fp32 vectors. Arithmetic is always fp32.
+ *     wte [V, d] is already in this layout), fp32, fp16 or bf16 storage, or one of ggml's block formats
+ *     (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K: raw blocks, read by kernels/matmul_quant.h). Biases, norm weights are fp32 vectors. Arithmetic is always fp32.
  *   - A vkg_matrix may be larger than one storage-buffer binding (maxStorageBufferRange); wrappers
  *     that read one split it into row chunks with vkg_rows_per_binding() and dispatch per chunk.
  *   - Values that change per decode step (position, token ids) are read by the shaders from a small

@@ -7,6 +7,7 @@
 #include "model/model.h"
 
 #include "kernels/matmul.h"
+#include "kernels/matmul_quant.h"
 #include "model/config.h"
 #include "model/dtype.h"
 #include "model/quant.h"
@@ -145,7 +146,7 @@ static vkg_storage quant_storage(vkg_quant q, uint32_t cols, vkg_storage dense) 
 static uint64_t storage_bytes(vkg_storage st, uint64_t rows, uint64_t cols) {
     if (!vkg_storage_is_block(st))
         return rows * cols * vkg_storage_bytes(st);
-    return (vkg_storage_row_bytes(st, (uint32_t)cols) * rows + 3) / 4 * 4; /* shaders read 32-bit words */
+    return vkg_matmul_quant_bytes(st, (uint32_t)rows, (uint32_t)cols); /* whole 32-bit words, and one more */
 }
 
 /* One segment of a weight: rows [row0, row0 + rows) of the source in storage `st`. */
