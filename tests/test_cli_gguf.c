@@ -55,8 +55,10 @@ static const char *gguf_path(const char *name, char *buf, size_t n) {
 static void ids_csv(const json_t *a, char *buf, size_t n) {
     size_t at = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < json_array_size(a); i++)
-        at += (size_t)snprintf(buf + at, n - at, "%s%lld", i ? "," : "", (long long)json_integer_value(json_array_get(a, i)));
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        long long id = (long long)json_integer_value(json_array_get(a, i));
+        at += (size_t)snprintf(buf + at, n - at, "%s%lld", i ? "," : "", id);
+    }
     assert_true(at < n);
 }
 

@@ -12,8 +12,8 @@
  * bias), qwen3 (q/k norm, head_dim != d/H), gpt2 (learned positions, fused attn_qkv, LayerNorm and
  * MLP biases); tied and untied heads; the eight tensor types, several mixed within one stacked role
  * (Q4_K q/k with Q6_K v, Q4_K gate with Q5_K up, Q5_K q/k with Q8_0 v, Q4_0 q/k with BF16 v, BF16
- * gate with Q4_0 up), token embeddings in six formats, GPT-2 with and without its own head. Per model: prefill logits of
- * every position within 1e-4 of the largest |logit|, greedy tokens identical as far as the
+ * gate with Q4_0 up), token embeddings in six formats, GPT-2 with and without its own head. Per
+ * model: prefill logits of every position within 1e-4 of the largest |logit|, greedy tokens identical as far as the
  * reference's top-2 margins make that a fair demand; cached == uncached on a quantized model. Then
  * the model-level refusals, each through vkg_model_load: unknown architecture, missing tensor, wrong
  * shape, rope_freqs.weight, an unknown extra tensor, refused ggml types (Q2_K, IQ4_NL) — status and
