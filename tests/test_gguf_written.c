@@ -9,15 +9,16 @@
  * Covers the four architectures with llama.cpp's key and tensor names: llama (adjacent-pair RoPE:
  * llama.cpp's converter permutes q/k rows, and adjacent pairing on permuted rows is rotate-half on
  * the original ones, so the reference simply pairs adjacently on the same weights), qwen2 (q/k/v
- * bias), qwen3 (q/k norm, head_dim != d/H), gpt2 (learned positions, fused attn_qkv, LayerNorm and
- * MLP biases); tied and untied heads; the eight tensor types, several mixed within one stacked role
- * (Q4_K q/k with Q6_K v, Q4_K gate with Q5_K up, Q5_K q/k with Q8_0 v, Q4_0 q/k with BF16 v, BF16
- * gate with Q4_0 up), token embeddings in six formats, GPT-2 with and without its own head. Per
- * model: prefill logits of every position within 1e-4 of the largest |logit|, greedy tokens identical as far as the
- * reference's top-2 margins make that a fair demand; cached == uncached on a quantized model. Then
- * the model-level refusals, each through vkg_model_load: unknown architecture, missing tensor, wrong
- * shape, rope_freqs.weight, an unknown extra tensor, refused ggml types (Q2_K, IQ4_NL) — status and
- * a message naming the culprit.
+ * bias; also linear RoPE scaling from rope.scaling.*), qwen3 (q/k norm, head_dim != d/H), gpt2
+ * (learned positions, fused attn_qkv, LayerNorm and MLP biases); tied and untied heads; the eight
+ * tensor types, several mixed within one stacked role (Q4_K q/k with Q6_K v, Q4_K gate with Q5_K
+ * up, Q5_K q/k with Q8_0 v, Q4_0 q/k with BF16 v, BF16 gate with Q4_0 up); token embeddings in six
+ * formats; GPT-2 with and without its own head.
+ * Per model: prefill logits of every position within 1e-4 of the largest |logit|; greedy tokens
+ * identical as far as the reference's top-2 margins make that a fair demand; cached == uncached on
+ * two quantized models. Then the model-level refusals, each through vkg_model_load: unknown
+ * architecture, missing tensor, wrong shape, rope_freqs.weight, rope.scaling.type yarn, an unknown
+ * extra tensor, refused ggml types (Q2_K, IQ4_NL) — status, and a message naming the culprit.
  *
  * Not here: the reader's malformed-file matrix (test_gguf.c), llama.cpp's own files (test_gguf_model.c).
  */
@@ -44,6 +45,7 @@ typedef struct spec {
     int L, d, H, KVH, hd, ff, V, P, tied;
     uint32_t embd, pos, out, q, k, v, o, gate, up, down; /* gpt2: q is attn_qkv; k, v, gate unused */
     uint64_t seed;
+    float rope_linear; /* > 0: rope.scaling.type linear with this factor */
 } spec;
 
 /* Deliberate defects for the refusal tests. */
@@ -54,6 +56,7 @@ typedef struct defect {
     const char *retype;        /* tensor written in type `type` (zero bytes of its size) */
     uint32_t type;
     int rope_freqs, extra;     /* add rope_freqs.weight / blk.0.attn_foo.weight */
+    const char *rope_scaling;  /* {arch}.rope.scaling.type written with this value */
 } defect;
 
 typedef struct built {
@@ -154,6 +157,8 @@ static void build(built *b, const spec *s, const defect *bad) {
         c.tied_lm_head = s->tied;
         if (fam == FW_LLAMA)
             c.rope_pairing = REF_ROPE_ADJACENT;
+        if (s->rope_linear > 0)
+            c.rope_scaling = REF_ROPE_SCALING_LINEAR, c.rope_factor = s->rope_linear;
         fw_init init = fw_init_varied();
         assert_int_equal(fw_model_random(&b->fw, &c, s->seed, &init, ST_F32), 0);
     }
@@ -177,6 +182,12 @@ static void build(built *b, const spec *s, const defect *bad) {
         kv_f32(b, arch, "attention.layer_norm_rms_epsilon", (float)c->norm_eps);
         kv_f32(b, arch, "rope.freq_base", (float)c->rope_theta);
         kv_u32(b, arch, "rope.dimension_count", (uint32_t)c->head_dim);
+        char k[128];
+        if (s->rope_linear > 0 || (bad && bad->rope_scaling)) {
+            snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
+            gw_kv_str(&b->w, k, bad && bad->rope_scaling ? bad->rope_scaling : "linear");
+            kv_f32(b, arch, "rope.scaling.factor", s->rope_linear > 0 ? s->rope_linear : 2.0f);
+        }
     }
     gw_kv_u32(&b->w, "tokenizer.ggml.bos_token_id", 1);
     gw_kv_u32(&b->w, "tokenizer.ggml.eos_token_id", 2);
@@ -426,25 +437,28 @@ static void run_spec(vkg_context *ctx, const spec *s, bool check_cache) {
 
 /* name, arch, L, d, H, KVH, hd, ff, V, P, tied, embd, pos, out, q, k, v, o, gate, up, down, seed */
 static const spec LLAMA_Q4_K_M = {"llama_q4_k_m_untied", "llama", 2, 256, 4, 2, 64, 512, 256, 64, 0,
-                                  Q4_K, 0, Q6_K, Q4_K, Q4_K, Q6_K, Q4_K, Q4_K, Q5_K, Q6_K, 1};
+                                  Q4_K, 0, Q6_K, Q4_K, Q4_K, Q6_K, Q4_K, Q4_K, Q5_K, Q6_K, 1, 0};
 static const spec LLAMA_F32 = {"llama_f32_untied", "llama", 2, 64, 4, 2, 16, 128, 256, 64, 0,
-                               F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 1};
+                               F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 1, 0};
+static const spec QWEN2_LINEAR_ROPE = {"qwen2_f32_linear_rope_x4_untied", "qwen2", 2, 64, 4, 2, 16, 128, 256, 64, 0,
+                                      F32, 0, F16, F32, F32, F32, F32, F32, F32, F32, 3, 4.0f};
 static const spec LLAMA_Q8_0_TIED = {"llama_q8_0_f16_tied", "llama", 2, 128, 4, 1, 32, 256, 256, 64, 1,
-                                     Q8_0, 0, 0, F16, F16, F16, Q8_0, Q8_0, Q8_0, Q8_0, 1};
+                                     Q8_0, 0, 0, F16, F16, F16, Q8_0, Q8_0, Q8_0, Q8_0, 1, 0};
 /* q/k in Q4_0 with v in BF16, and gate in BF16 with up in Q4_0: dense and block rows in one stacked weight */
 static const spec LLAMA_Q4_0_BF16 = {"llama_q4_0_bf16_untied", "llama", 2, 128, 4, 2, 32, 256, 256, 64, 0,
-                                     BF16, 0, Q4_0, Q4_0, Q4_0, BF16, BF16, BF16, Q4_0, BF16, 1};
+                                     BF16, 0, Q4_0, Q4_0, Q4_0, BF16, BF16, BF16, Q4_0, BF16, 1, 0};
 static const spec QWEN2_Q5_K = {"qwen2_q5_k_q8_0_f16_tied", "qwen2", 2, 256, 4, 2, 64, 512, 256, 64, 1,
-                                F16, 0, 0, Q5_K, Q5_K, Q8_0, Q5_K, Q5_K, Q5_K, Q5_K, 1};
+                                F16, 0, 0, Q5_K, Q5_K, Q8_0, Q5_K, Q5_K, Q5_K, Q5_K, 1, 0};
 static const spec QWEN3_Q6_K = {"qwen3_q6_k_hd128_untied", "qwen3", 2, 256, 4, 2, 128, 512, 256, 64, 0,
-                                Q6_K, 0, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, 1};
+                                Q6_K, 0, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, 1, 0};
 static const spec GPT2_MIXED = {"gpt2_q8_0_q4_k_q5_k_q4_0_embd_tied", "gpt2", 2, 256, 4, 4, 64, 1024, 256, 64, 1,
-                                Q4_0, F16, 0, Q8_0, 0, 0, F16, 0, Q4_K, Q5_K, 1};
+                                Q4_0, F16, 0, Q8_0, 0, 0, F16, 0, Q4_K, Q5_K, 1, 0};
 static const spec GPT2_UNTIED = {"gpt2_q6_k_head_q5_k_embd_untied", "gpt2", 2, 256, 4, 4, 64, 1024, 256, 64, 0,
-                                 Q5_K, F32, Q6_K, Q6_K, 0, 0, Q4_K, 0, BF16, Q8_0, 2};
+                                 Q5_K, F32, Q6_K, Q6_K, 0, 0, Q4_K, 0, BF16, Q8_0, 2, 0};
 
 static void test_llama_q4_k_m(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_Q4_K_M, true); }
 static void test_llama_f32(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_F32, false); }
+static void test_qwen2_linear_rope(void **state) { run_spec(vkg_test_ctx(state), &QWEN2_LINEAR_ROPE, false); }
 static void test_llama_q8_0_tied(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_Q8_0_TIED, false); }
 static void test_llama_q4_0_bf16(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_Q4_0_BF16, false); }
 static void test_qwen2_q5_k(void **state) { run_spec(vkg_test_ctx(state), &QWEN2_Q5_K, false); }
@@ -456,7 +470,7 @@ static void test_gpt2_untied(void **state) { run_spec(vkg_test_ctx(state), &GPT2
 
 /* A small all-F32 llama whose rows are whole 256-blocks (so any ggml type fits any matrix). */
 static const spec SMALL = {"small", "llama", 1, 256, 2, 1, 128, 256, 64, 16, 0,
-                           F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 7};
+                           F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 7, 0};
 
 static void refused(vkg_context *ctx, const defect *bad, vkg_status want, const char *must1, const char *must2) {
     built b;
@@ -485,6 +499,7 @@ static void test_refusals(void **state) {
     refused(ctx, &(defect){.skip = "blk.0.ffn_down.weight"}, VKG_ERROR_TENSOR_MISSING, "blk.0.ffn_down.weight", NULL);
     refused(ctx, &(defect){.swap_shape = "blk.0.attn_k.weight"}, VKG_ERROR_TENSOR_SHAPE, "blk.0.attn_k.weight", NULL);
     refused(ctx, &(defect){.rope_freqs = 1}, VKG_ERROR_MODEL_UNSUPPORTED, "rope_freqs.weight", NULL);
+    refused(ctx, &(defect){.rope_scaling = "yarn"}, VKG_ERROR_MODEL_UNSUPPORTED, "yarn", NULL);
     refused(ctx, &(defect){.extra = 1}, VKG_ERROR_TENSOR_UNKNOWN, "blk.0.attn_foo.weight", NULL);
     refused(ctx, &(defect){.retype = "blk.0.attn_q.weight", .type = VKG_GGML_Q2_K}, VKG_ERROR_GGUF_TENSOR_TYPE,
             "blk.0.attn_q.weight", "Q2_K");
@@ -496,7 +511,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, vkg_test_setup, vkg_test_teardown)
     const struct CMUnitTest tests[] = {
         T(refusals),  T(llama_f32),      T(llama_q4_k_m), T(llama_q8_0_tied), T(llama_q4_0_bf16),
-        T(qwen2_q5_k), T(qwen3_q6_k),    T(gpt2_mixed),      T(gpt2_untied),
+        T(qwen2_q5_k), T(qwen2_linear_rope), T(qwen3_q6_k),    T(gpt2_mixed),      T(gpt2_untied),
     };
 #undef T
     return cmocka_run_group_tests(tests, vkg_test_group_setup, vkg_test_group_teardown);
