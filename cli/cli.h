@@ -19,6 +19,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
 
 int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_chat_parse(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

@@ -14,6 +14,7 @@ typedef struct command {
 static const command COMMANDS[] = {
     {"demo", cmd_demo, "generate with and without the KV cache on a synthetic model and compare"},
     {"run", cmd_run, "generate text from a prompt (-i for a chat-like loop)"},
+    {"chat", cmd_chat, "a conversation in the model's chat template, the KV cache kept across turns"},
     {"devices", cmd_devices, "list Vulkan devices and their capabilities"},
     {"info", cmd_info, "what a model file holds (architecture, sizes, tensor types), without loading it"},
     {"bench", cmd_bench, "benchmarks: kv (the KV-cache table), gen (tokens/s), ops (every kernel vs the device's peaks)"},
