@@ -414,6 +414,8 @@ static const feature_case SYNTAX[] = {
      "{{ }}", NULL},
     {"syn_bad_set",
      "{% set %}", NULL},
+    {"syn_empty_subscript_items",
+     "{{ l[,] }}{{ l[1,,2] }}", NULL},
     {"syn_raw_unclosed",
      "x\n{% raw %}never closed", NULL},
     {"syn_unclosed_print",

@@ -169,6 +169,8 @@ static tmpl_value *f_unique(tmpl_ctx *c, const tmpl_node *at, tmpl_value *v, con
     size_t m = 0;
     for (size_t k = 0; k < n; k++) {
         tmpl_value *key = ci_key(c, attr && attr->kind != TV_NONE ? attr_path(c, at, items[k], attr) : items[k], cs);
+        if ((key->kind == TV_LIST && !key->is_tuple) || key->kind == TV_DICT || key->kind == TV_NAMESPACE)
+            tmpl_raise(c, at, VKG_ERROR_TEMPLATE, "unhashable type: '%s'", tv_type_name(key)); /* Python's set */
         bool dup = false;
         for (size_t j = 0; j < m && !dup; j++) {
             tmpl_step(c, at);

@@ -538,6 +538,8 @@ static tmpl_node *parse_postfix(parser *P, tmpl_node *e) {
                     continue;
                 }
                 if (!slice && is_op(P, ',')) {
+                    if (!parts[0])
+                        fail(P, cur(P), "expected an expression before ','");
                     next(P);
                     kid_push(P, &keys, parts[0], NULL);
                     parts[0] = NULL;
