@@ -8,6 +8,8 @@
 
 #include "vkgpt.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,8 @@ struct serve_engine {
     uint32_t n_slots, ctx_size;
     vkg_tokenizer *tok;
     vkg_precision kv;
-    bool has_template; /* --chat-template given (its text is not used until the renderer is wired) */
+    vkg_template *tmpl;         /* the model's chat template, or --chat-template's; NULL: none */
+    vkg_template_tokens special; /* special-token strings for a --chat-template (the tokenizer's) */
 };
 
 struct serve_eslot {
@@ -55,7 +58,6 @@ int serve_engine_open(const serve_engine_options *o, serve_engine **out) {
     if (!e)
         return fail("opening the engine", VKG_ERROR_OUT_OF_HOST_MEMORY);
     e->kv = o->kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
-    e->has_template = o->chat_template != NULL;
     vkg_context_options co = vkg_context_default_options();
     co.device_index = o->device;
     vkg_status s = vkg_context_create(&co, &e->ctx);
@@ -96,6 +98,26 @@ int serve_engine_open(const serve_engine_options *o, serve_engine **out) {
             goto error;
         }
     }
+    /* The chat template: --chat-template's text (with the tokenizer's special tokens), else the
+     * model's own; a model without one answers chat requests with 400. */
+    if (o->chat_template) {
+        s = vkg_template_compile(o->chat_template, strlen(o->chat_template), &e->tmpl);
+        if (s != VKG_OK) {
+            fail("compiling --chat-template", s);
+            goto error;
+        }
+        if (e->tok)
+            e->special = (vkg_template_tokens){vkg_tokenizer_role_text(e->tok, VKG_TOKEN_BOS),
+                                               vkg_tokenizer_role_text(e->tok, VKG_TOKEN_EOS),
+                                               vkg_tokenizer_role_text(e->tok, VKG_TOKEN_UNK),
+                                               vkg_tokenizer_role_text(e->tok, VKG_TOKEN_PAD)};
+    } else if (tok_dir && e->tok) {
+        s = vkg_template_load(tok_dir, NULL, &e->tmpl);
+        if (s != VKG_OK && s != VKG_ERROR_IO) {
+            fail("loading the chat template", s);
+            goto error;
+        }
+    }
     *out = e;
     return 0;
 error:
@@ -106,6 +128,7 @@ error:
 void serve_engine_close(serve_engine *e) {
     if (!e)
         return;
+    vkg_template_free(e->tmpl);
     vkg_tokenizer_free(e->tok);
     vkg_batch_free(e->batch);
     vkg_model_free(e->model);
@@ -144,19 +167,33 @@ int serve_engine_token_text(const serve_engine *e, int32_t id, const char **byte
 
 int serve_engine_render_chat(const serve_engine *e, const serve_message *msgs, size_t n, char **prompt,
                              size_t *len, serve_error *err) {
-    (void)msgs;
-    (void)n;
     *prompt = NULL;
     *len = 0;
-    /* TO BE WIRED BY THE LEAD: the model's own chat template (tokenizer_config.json) rendered by
-     * vkg_template_render, or the --chat-template file's. Today's API has neither. */
-    if (!e->has_template)
+    if (!e->tmpl)
         return serve_error_set(err, 400, "invalid_request_error", "no_chat_template", "messages",
                                "the model has no chat template: start the server with --chat-template FILE, "
                                "or use /v1/completions");
-    return serve_error_set(err, 501, "server_error", "not_implemented", "messages",
-                           "chat templates are not wired into this build of vkgpt serve yet "
-                           "(vkg_template_render); use /v1/completions");
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        if (json_array_append_new(arr, json_pack("{s:s, s:s}", "role", msgs[i].role, "content",
+                                                 msgs[i].content ? msgs[i].content : "")) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (!text)
+        return serve_error_set(err, 500, "server_error", "out_of_memory", "messages", "out of host memory");
+    const vkg_template_tokens *special = e->special.bos_token || e->special.eos_token ? &e->special : NULL;
+    vkg_status s = vkg_template_apply(e->tmpl, text, NULL, true, special, NULL, prompt, len);
+    free(text);
+    if (s == VKG_ERROR_TEMPLATE_RAISED) /* the template refused this conversation: the client's to fix */
+        return serve_error_set(err, 400, "invalid_request_error", "template_error", "messages", "%s",
+                               vkg_last_error());
+    if (s != VKG_OK)
+        return serve_error_set(err, 500, "server_error", "template_error", "messages", "rendering the chat template: "
+                               "%s: %s", vkg_status_str(s), vkg_last_error());
+    return 0;
 }
 
 int serve_engine_slot_create(serve_engine *e, serve_eslot **out) {

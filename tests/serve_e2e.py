@@ -14,6 +14,7 @@ With --load it runs the bounded load test instead (32 clients x 8 requests; see 
 Exit status: 0 pass, 1 fail.
 """
 import json
+import tempfile
 import os
 import re
 import signal
@@ -476,19 +477,37 @@ def options_and_chat_template():
     r = subprocess.run([VKGPT, "serve", "--config", "gpt-nano", "--chat-template", "/nonexistent/t.jinja"],
                        capture_output=True, text=True)
     check(r.returncode == 1 and "/nonexistent/t.jinja" in r.stderr, f"unreadable template: {r.returncode} {r.stderr!r}")
-    # with --chat-template the chat endpoint passes validation and reaches the renderer, which this
-    # build does not have yet: 501, clearly marked, never a made-up prompt
-    srv = Server("--chat-template", "/dev/null", "--ctx-size", "32")
+    # with --chat-template the chat endpoint renders the conversation with it: its greedy reply equals a
+    # completion of the prompt that `vkgpt template` renders independently from the same file
+    tmpl = tempfile.NamedTemporaryFile("w", suffix=".jinja", delete=False)
+    tmpl.write("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+               "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    tmpl.close()
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi there"}]
+    mfile = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(msgs, mfile)
+    mfile.close()
+    rendered = subprocess.run([VKGPT, "template", "--chat-template", tmpl.name, "--messages", mfile.name,
+                               "--add-generation-prompt"], capture_output=True, text=True)
+    check(rendered.returncode == 0 and rendered.stdout.startswith("<|im_start|>system"), f"template: {rendered}")
+    srv = Server("--chat-template", tmpl.name, "--ctx-size", "64")
     try:
         deadline = time.time() + 120
         while curl(srv, "/health", key=None)[0] != 200 and time.time() < deadline:
             time.sleep(0.1)
-        st, b = curl(srv, "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}, key=None)
-        check(st == 501 and b["error"]["code"] == "not_implemented", f"chat with --chat-template: {st} {b}")
+        st, b = curl(srv, "/v1/chat/completions", {"messages": msgs, "max_tokens": 4, "temperature": 0}, key=None)
+        check(st == 200 and b["object"] == "chat.completion", f"chat with --chat-template: {st} {b}")
+        st2, c = curl(srv, "/v1/completions", {"prompt": rendered.stdout, "max_tokens": 4, "temperature": 0},
+                      key=None)
+        check(st2 == 200 and b["choices"][0]["message"]["content"] == c["choices"][0]["text"],
+              f"chat reply {b} differs from the completion of the rendered prompt {c}")
+        check(b["usage"]["prompt_tokens"] == c["usage"]["prompt_tokens"], f"prompt tokens: {b['usage']} {c['usage']}")
         st, b = curl(srv, "/v1/completions", {"prompt": [464], "max_tokens": 1}, key=None)
         check(st == 200, f"no --api-key: {st} {b}")
     finally:
         srv.stop()
+        os.unlink(tmpl.name)
+        os.unlink(mfile.name)
 
 
 def main():
