@@ -45,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0)
         return 0;
     static int (*const parsers[])(int, char **) = {cmd_run_parse, cmd_demo_parse, cmd_tokenize_parse,
-                                                   cmd_detokenize_parse, cmd_template_parse};
-    static const char *const names[] = {"run", "demo", "tokenize", "detokenize", "template"};
-    size_t which = data[0] % 5;
+                                                   cmd_detokenize_parse, cmd_template_parse, cmd_chat_parse};
+    static const char *const names[] = {"run", "demo", "tokenize", "detokenize", "template", "chat"};
+    size_t which = data[0] % 6;
     /* Each argument its own exact-size allocation, so ASan catches reads past its NUL. */
     char *argv[MAX_ARGS + 2];
     int argc = 0;
