@@ -16,7 +16,7 @@
 
 /* Options that take a value (all of them). */
 static const char *const KNOWN[] = {
-    "--config", "--dtype", "--kv-dtype", "--rows", "--filter", "--min-time", "--samples", "--probe-mib",
+    "--config", "--dtype", "--kv-dtype", "--quant", "--rows", "--filter", "--min-time", "--samples", "--probe-mib",
     "--csv", "--json", "--device", NULL
 };
 
@@ -28,6 +28,8 @@ static void print_help(void) {
            "  --config NAME       shapes of this synthetic config (default gpt2)\n"
            "  --dtype f32|f16|bf16 weight storage (default f32)\n"
            "  --kv-dtype f32|f16  KV cache storage (default f32)\n"
+           "  --quant FORMAT      the linear layers' matmuls on q8_0, q6_k, q5_k, q4_k or q4_0 blocks (GB/s of\n"
+           "                      the quantized bytes; default none)\n"
            "  --rows N            rows of the prefill shapes (default 512)\n"
            "  --filter TEXT       only ops whose name contains TEXT (e.g. matmul, attention)\n"
            "  --min-time MS       sample each op until the samples add up to MS ms (default 20)\n"
@@ -75,7 +77,7 @@ int bench_ops(int argc, char **argv) {
     vkg_bench_ops_options bo = vkg_bench_ops_default_options();
     const char *csv = NULL, *json = NULL;
     uint32_t probe_mib = 0, min_ms = 20, u;
-    int device = -1, dtype = 0, kv = 0;
+    int device = -1, dtype = 0, kv = 0, quant = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -88,6 +90,7 @@ int bench_ops(int argc, char **argv) {
         if (!strcmp(a, "--config")) bo.config = v;
         else if (!strcmp(a, "--dtype")) bad = opt_weights(cmd, a, v, &dtype);
         else if (!strcmp(a, "--kv-dtype")) bad = opt_precision(cmd, a, v, &kv);
+        else if (!strcmp(a, "--quant")) bad = opt_quant(cmd, a, v, &quant);
         else if (!strcmp(a, "--rows")) bad = opt_u32(cmd, a, v, 1, 4096, &bo.prefill_rows);
         else if (!strcmp(a, "--filter")) bo.filter = v;
         else if (!strcmp(a, "--min-time")) bad = opt_u32(cmd, a, v, 0, 600000, &min_ms);
@@ -107,6 +110,7 @@ int bench_ops(int argc, char **argv) {
     if (vkg_synthetic_config(bo.config, &cfg) != VKG_OK)
         return cli_usage_error(cmd, "--config: %s", vkg_last_error());
     bo.weights = (vkg_precision)dtype;
+    bo.quant = (vkg_quant)quant;
     bo.kv = kv ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
     bo.min_time_s = min_ms * 1e-3;
     if (bo.max_samples < bo.min_samples)
@@ -164,6 +168,7 @@ int bench_ops(int argc, char **argv) {
         root = bench_json_header(info, "ops", argc, argv);
         json_object_set_new(root, "config", json_string(bo.config));
         json_object_set_new(root, "dtype", json_string(cli_precision_name(dtype)));
+        json_object_set_new(root, "quant", json_string(cli_quant_name(quant)));
         json_object_set_new(root, "kv_dtype", json_string(kv ? "f16" : "f32"));
         json_object_set_new(root, "gpu_timestamps", json_boolean(s.peaks.gpu_timestamps));
         json_object_set_new(root, "peaks", json_pack("{s:f, s:I, s:f, s:f, s:f}", "read_gbps", s.peaks.read_gbps,

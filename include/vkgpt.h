@@ -715,6 +715,8 @@ typedef struct vkg_bench_ops_options {
     const char *config;       /* synthetic configuration whose shapes are used; default "gpt2" */
     vkg_precision weights;    /* matrix and embedding storage; default F32 */
     vkg_precision kv;         /* KV cache storage; default F32 */
+    vkg_quant quant;          /* the linear layers' matmuls on this block format (as --quant would store
+                                 them: Q8_0 where rows are not whole K-blocks); default NONE */
     uint32_t prefill_rows;    /* M of the prefill matmuls and rows of the prefill row-wise ops;
                                  0: 512 (a session's largest pass), capped at n_positions */
     const char *filter;       /* only ops whose name contains this substring; NULL: all */

@@ -32,6 +32,7 @@ typedef struct op {
     uint64_t bytes, flops;
     uint32_t M, N, K;     /* matmul; rows/width of the row-wise ops are M and N */
     vkg_epilogue ep;
+    vkg_storage st;       /* matmul: W's storage */
     bool bias;
     vkg_matmul_path path;
     bool causal;          /* softmax */
@@ -43,6 +44,7 @@ typedef struct bench_bufs {
     vkg_kernels k;
     vkg_model_config cfg;
     vkg_storage w, kv;
+    vkg_quant quant;        /* the linear layers' block format, or NONE */
     uint32_t rows;          /* prefill rows R */
     uint32_t P;             /* cache positions: the model's context, at most BENCH_CTX_MAX */
     vkg_buffer *x, *y;      /* fp32 activations, act_floats each */
@@ -75,7 +77,7 @@ static vkg_status record_op(void *user, vkg_cmd *cmd) {
     vkg_attn_shape shape = attn_shape(b, o->M ? o->M : 1);
     switch (o->kind) {
     case OP_MATMUL: {
-        vkg_matrix w = {b->weights, 0, o->N, o->K, b->w};
+        vkg_matrix w = {b->weights, 0, o->N, o->K, o->st};
         vkg_view y = head(b->y, (uint64_t)o->M * o->N), bias = head(b->bias, o->N);
         vkg_matmul_options mo = {.path = o->path};
         return vkg_matmul_ex(k, cmd, y, head(b->x, (uint64_t)o->M * o->K), &w, o->bias ? &bias : NULL,
@@ -139,30 +141,45 @@ static op *add(op_list *l, op_kind kind, const char *name) {
     return o;
 }
 
+static const vkg_storage QUANT_STORAGE[] = {VKG_STORAGE_F32, VKG_STORAGE_Q8_0, VKG_STORAGE_Q6_K,
+                                            VKG_STORAGE_Q5_K, VKG_STORAGE_Q4_K, VKG_STORAGE_Q4_0};
+
+/* W's storage for a linear layer with rows of K: the block format where rows are whole blocks (Q8_0
+ * for a K-quant that does not fit, as --quant stores it), else the dense storage. */
+static vkg_storage linear_storage(const bench_bufs *b, uint32_t K) {
+    if (b->quant == VKG_QUANT_NONE)
+        return b->w;
+    vkg_storage s = QUANT_STORAGE[b->quant];
+    if (K % vkg_storage_block_elems(s) == 0)
+        return s;
+    return K % 32 == 0 ? VKG_STORAGE_Q8_0 : b->w;
+}
+
 static void add_matmul(op_list *l, const char *kernel, vkg_matmul_path path, const char *role, uint32_t M,
-                       uint32_t N, uint32_t K, vkg_epilogue ep, bool bias, uint32_t wb) {
+                       uint32_t N, uint32_t K, vkg_epilogue ep, bool bias, vkg_storage st) {
     op *o = add(l, OP_MATMUL, "");
     snprintf(o->name, sizeof o->name, "%s %s", kernel, role);
     snprintf(o->shape, sizeof o->shape, "M=%u N=%u K=%u", M, N, K);
-    o->M = M, o->N = N, o->K = K, o->ep = ep, o->bias = bias, o->path = path;
+    o->M = M, o->N = N, o->K = K, o->ep = ep, o->bias = bias, o->path = path, o->st = st;
     uint64_t mn = (uint64_t)M * N;
-    o->bytes = (uint64_t)N * K * wb + (uint64_t)M * K * F32_BYTES + mn * F32_BYTES + (bias ? N * F32_BYTES : 0) +
+    o->bytes = (uint64_t)N * vkg_storage_row_bytes(st, K) + (uint64_t)M * K * F32_BYTES + mn * F32_BYTES + (bias ? N * F32_BYTES : 0) +
                (ep == VKG_EPILOGUE_RESIDUAL ? mn * F32_BYTES : 0);
     o->flops = 2 * mn * K;
 }
 
-static void add_matmuls(op_list *l, const char *kernel, vkg_matmul_path path, uint32_t M, const vkg_model_config *c,
-                        uint32_t wb, bool lm_head) {
+static void add_matmuls(op_list *l, const char *kernel, vkg_matmul_path path, uint32_t M, const bench_bufs *b,
+                        bool lm_head) {
+    const vkg_model_config *c = &b->cfg;
     uint32_t d = c->d_model, q = c->n_head * c->head_dim, wq = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
-    add_matmul(l, kernel, path, "qkv", M, wq, d, VKG_EPILOGUE_NONE, c->qkv_bias, wb);
-    add_matmul(l, kernel, path, "o", M, d, q, VKG_EPILOGUE_RESIDUAL, c->o_bias, wb);
+    add_matmul(l, kernel, path, "qkv", M, wq, d, VKG_EPILOGUE_NONE, c->qkv_bias, linear_storage(b, d));
+    add_matmul(l, kernel, path, "o", M, d, q, VKG_EPILOGUE_RESIDUAL, c->o_bias, linear_storage(b, q));
     if (c->gated_mlp)
-        add_matmul(l, kernel, path, "gate_up", M, 2 * c->d_ff, d, VKG_EPILOGUE_NONE, c->mlp_bias, wb);
+        add_matmul(l, kernel, path, "gate_up", M, 2 * c->d_ff, d, VKG_EPILOGUE_NONE, c->mlp_bias, linear_storage(b, d));
     else
-        add_matmul(l, kernel, path, "up", M, c->d_ff, d, VKG_EPILOGUE_GELU, c->mlp_bias, wb);
-    add_matmul(l, kernel, path, "down", M, d, c->d_ff, VKG_EPILOGUE_RESIDUAL, c->mlp_bias, wb);
+        add_matmul(l, kernel, path, "up", M, c->d_ff, d, VKG_EPILOGUE_GELU, c->mlp_bias, linear_storage(b, d));
+    add_matmul(l, kernel, path, "down", M, d, c->d_ff, VKG_EPILOGUE_RESIDUAL, c->mlp_bias, linear_storage(b, c->d_ff));
     if (lm_head)
-        add_matmul(l, kernel, path, "lm_head", M, c->vocab_size, d, VKG_EPILOGUE_NONE, false, wb);
+        add_matmul(l, kernel, path, "lm_head", M, c->vocab_size, d, VKG_EPILOGUE_NONE, false, linear_storage(b, d));
 }
 
 /* An op over rows x width fp32 elements, `per` FLOPs per element, `touch` bytes per element. */
@@ -186,14 +203,14 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
     uint32_t R = b->rows, q = H * hd, kvw = KVH * hd, wq = q + 2 * kvw, ff = c->d_ff;
     uint32_t wb = vkg_storage_bytes(b->w), kvb = vkg_storage_bytes(b->kv);
     l->n = 0;
-    add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, 1, c, wb, true);
+    add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, 1, b, true);
     /* Prefill shapes through both paths: the tiled one GPUs use, and the vector one with several rows
      * per workgroup that CPU devices take (kernels.h, cpu_tuning). */
-    add_matmuls(l, "matmul_tiled", VKG_MATMUL_PATH_TILED, R, c, wb, false);
-    add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, R, c, wb, false);
+    add_matmuls(l, "matmul_tiled", VKG_MATMUL_PATH_TILED, R, b, false);
+    add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, R, b, false);
     if (coopmat)
         add_matmuls(l, b->k.coopmat == VKG_COOPMAT_KHR ? "matmul_coopmat_khr" : "matmul_coopmat_nv",
-                    VKG_MATMUL_PATH_COOPMAT, R, c, wb, false);
+                    VKG_MATMUL_PATH_COOPMAT, R, b, false);
 
     const uint32_t rows[2] = {1, R};
     uint32_t n_rows = R > 1 ? 2 : 1;
@@ -294,7 +311,7 @@ static vkg_status alloc_bufs(vkg_context *ctx, bench_bufs *b) {
     uint64_t matrix = max_u64(max_u64(V * d, up * d), max_u64(wq * d, (uint64_t)c->n_positions * d));
     VKG_TRY(make(ctx, act * F32_BYTES, "bench x", ONE_F32, &b->x));
     VKG_TRY(make(ctx, act * F32_BYTES, "bench y", 0, &b->y));
-    VKG_TRY(make(ctx, matrix * vkg_storage_bytes(b->w), "bench weights", wpat, &b->weights));
+    VKG_TRY(make(ctx, matrix * vkg_storage_bytes(b->w) + 16, "bench weights", wpat, &b->weights));
     VKG_TRY(make(ctx, max_u64(V, max_u64(up, wq)) * F32_BYTES, "bench bias", ONE_F32, &b->bias));
     VKG_TRY(make(ctx, max_u64(d, hd) * F32_BYTES, "bench gamma", ONE_F32, &b->gamma));
     VKG_TRY(make(ctx, d * F32_BYTES, "bench beta", 0, &b->beta));
@@ -383,6 +400,7 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     b.w = o.weights == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : o.weights == VKG_PRECISION_BF16 ? VKG_STORAGE_BF16
                                                                                           : VKG_STORAGE_F32;
     b.kv = o.kv == VKG_PRECISION_F16 ? VKG_STORAGE_F16 : VKG_STORAGE_F32;
+    b.quant = o.quant;
     b.P = vkg_min_u32(b.cfg.n_positions, BENCH_CTX_MAX);
     b.rows = vkg_min_u32(o.prefill_rows ? o.prefill_rows : 512, b.P);
     const char *coopmat_off = NULL; /* timed only once it has computed a known product right */
@@ -391,7 +409,7 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     op_list *l = vkg_calloc(1, sizeof *l);
     if (!l)
         return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for the op list");
-    build(l, &b, b.w == VKG_STORAGE_F16 && b.k.coopmat != VKG_COOPMAT_NONE);
+    build(l, &b, b.w == VKG_STORAGE_F16 && b.quant == VKG_QUANT_NONE && b.k.coopmat != VKG_COOPMAT_NONE);
     bool any = !o.filter;
     for (uint32_t i = 0; i < l->n && !any; i++)
         any = strstr(l->ops[i].name, o.filter) != NULL;
