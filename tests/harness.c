@@ -112,3 +112,13 @@ void vkg_test_check_close(const char *what, const float *got, const float *ref, 
         fail();
     }
 }
+
+const char *vkg_test_gpt2_dir(void) {
+    static char buf[4096];
+    const char *dir = getenv("VKG_TEST_GPT2_DIR");
+    if (dir && *dir)
+        snprintf(buf, sizeof buf, "%s", dir);
+    else
+        snprintf(buf, sizeof buf, "%s", vkg_test_source_path("../shared/gpt2-tokenizer"));
+    return buf;
+}

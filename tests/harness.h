@@ -30,6 +30,10 @@ int vkg_test_teardown(void **state);
 vkg_context *vkg_test_ctx(void **state);
 /* True when CI=true or VKG_REQUIRE_DEVICE=1. */
 int vkg_test_device_required(void);
+/* The GPT-2 tokenizer files (vocab.json, merges.txt, encodings.json): the copy the build unpacks from
+ * tests/data/gpt2-tokenizer.tar.xz ($VKG_TEST_GPT2_DIR, set by ctest), else ../shared/gpt2-tokenizer
+ * beside the source tree. In a static buffer. */
+const char *vkg_test_gpt2_dir(void);
 /* Path of a file under the source tree (VKG_TEST_SOURCE_DIR), in a static buffer. */
 const char *vkg_test_source_path(const char *rel);
 

@@ -10,6 +10,7 @@
  * gpt-nano. Not a test of what the model computes (test_model.c, test_cli_run.c do that).
  */
 #include "cli_runner.h"
+#include "harness.h"
 #include "model_fixture.h"
 #include "sparse_model.h"
 
@@ -89,8 +90,7 @@ static int group_setup(void **state) {
     uint32_t count = 0, def = 0;
     have_device = vkg_devices_list(&infos, &count, &def) == VKG_OK && count > 0;
     free(infos);
-    const char *src = getenv("VKG_TEST_SOURCE_DIR");
-    snprintf(tok_dir, sizeof tok_dir, "%s/../shared/gpt2-tokenizer", src ? src : ".");
+    snprintf(tok_dir, sizeof tok_dir, "%s", vkg_test_gpt2_dir());
     return 0;
 }
 

@@ -43,8 +43,8 @@ static int setup(void **state) {
     env *e = calloc(1, sizeof *e);
     *state = e;
     char vocab[1024], merges[1024];
-    snprintf(vocab, sizeof vocab, "%s", vkg_test_source_path("../shared/gpt2-tokenizer/vocab.json"));
-    snprintf(merges, sizeof merges, "%s", vkg_test_source_path("../shared/gpt2-tokenizer/merges.txt"));
+    snprintf(vocab, sizeof vocab, "%s/vocab.json", vkg_test_gpt2_dir());
+    snprintf(merges, sizeof merges, "%s/merges.txt", vkg_test_gpt2_dir());
     struct stat st;
     if (stat(vocab, &st) != 0) {
         fprintf(stderr, "test_cli_run: %s not found\n", vocab);

@@ -10,7 +10,9 @@ VKGPT=${1:?usage: test_serve.sh path/to/vkgpt SOURCE_DIR BUILD_DIR [--load]}
 SRC=${2:?source dir}
 BUILD=${3:?build dir}
 MODE=${4:-}
-TOK="$SRC/../shared/gpt2-tokenizer"
+# The GPT-2 tokenizer the build unpacks (tests/data/gpt2-tokenizer.tar.xz), else ../shared's.
+TOK="${VKG_TEST_GPT2_DIR:-$3/tests/data/gpt2-tokenizer}"
+[ -f "$TOK/vocab.json" ] || TOK="$SRC/../shared/gpt2-tokenizer"
 
 skip() {
     [ "${CI:-}" = "true" ] && { echo "FAIL: $1 (CI=true)"; exit 1; }

@@ -9,6 +9,7 @@
  * Needs no Vulkan device. The GPT-2 files are found through VKG_TEST_SOURCE_DIR; without them the
  * tests that need them skip, or fail when CI=true.
  */
+#include "harness.h"
 #include "tokenizer/tokenizer.h"
 
 #include <jansson.h>
@@ -705,8 +706,7 @@ static void test_malformed_and_missing(void **state) {
 
 static int group_setup(void **state) {
     (void)state;
-    const char *src = getenv("VKG_TEST_SOURCE_DIR");
-    snprintf(data_dir, sizeof data_dir, "%s/../shared/gpt2-tokenizer", src ? src : ".");
+    snprintf(data_dir, sizeof data_dir, "%s", vkg_test_gpt2_dir());
     struct stat sb;
     char path[4200];
     snprintf(path, sizeof path, "%s/vocab.json", data_dir);
