@@ -106,7 +106,7 @@ vkg_status vkg_model_load(vkg_context *ctx, const char *path, const vkg_model_op
         if (o.weights == VKG_PRECISION_AUTO)
             o.weights = auto_precision(t);
         /* Refuse what will not fit before reading gigabytes of weights. */
-        s = vkg_model_check_config(ctx, &t->config, o.weights);
+        s = vkg_model_check_config(ctx, &t->config, o.weights, o.quant);
         if (s == VKG_OK && o.check_finite)
             s = check_finite(t);
         load_ctx lc = {.t = t};

@@ -239,20 +239,26 @@ static vkg_status make_weight(builder *b, vkg_weight_role role, uint32_t layer) 
     return VKG_OK;
 }
 
-uint64_t vkg_model_bytes(const vkg_model_config *c, vkg_precision p) {
-    uint64_t total = 0, wb = vkg_storage_bytes(storage_of(p));
+uint64_t vkg_model_bytes(const vkg_model_config *c, vkg_precision p, vkg_quant q) {
+    uint64_t total = 0;
+    vkg_storage dense = storage_of(p);
     for (int r = 0; r < VKG_W_ROLE_COUNT; r++) {
-        if (!vkg_role_present(c, (vkg_weight_role)r))
+        vkg_weight_role role = (vkg_weight_role)r;
+        if (!vkg_role_present(c, role))
             continue;
         uint64_t rows, cols;
-        vkg_role_shape(c, (vkg_weight_role)r, 1, &rows, &cols, NULL);
-        uint64_t bytes = rows * cols * (vkg_role_is_matrix((vkg_weight_role)r) ? wb : 4);
+        vkg_role_shape(c, role, 1, &rows, &cols, NULL);
+        vkg_storage st = !vkg_role_is_matrix(role) ? VKG_STORAGE_F32
+                         : q != VKG_QUANT_NONE && quantizable(role) ? quant_storage(q, (uint32_t)cols, dense)
+                                                                     : dense;
+        uint64_t bytes = storage_bytes(st, rows, cols);
         total += r < VKG_W_FIRST_LAYER_ROLE ? bytes : bytes * c->n_layer;
     }
     return total;
 }
 
-vkg_status vkg_model_check_config(vkg_context *ctx, const vkg_model_config *c, vkg_precision p) {
+/* The config is valid and the precision usable on this device (sizes aside). */
+static vkg_status check_precision(vkg_context *ctx, const vkg_model_config *c, vkg_precision p) {
     const vkg_device_info *info = vkg_context_device(ctx);
     VKG_TRY(vkg_config_check(c, "model config"));
     if (p != VKG_PRECISION_F32 && p != VKG_PRECISION_F16 && p != VKG_PRECISION_BF16)
@@ -260,7 +266,13 @@ vkg_status vkg_model_check_config(vkg_context *ctx, const vkg_model_config *c, v
     if (p != VKG_PRECISION_F32 && !info->storage_16bit)
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s weights need 16-bit storage, which %s lacks (or "
                         "VKG_DISABLE_FP16 is set); use f32", p == VKG_PRECISION_F16 ? "fp16" : "bf16", info->name);
-    uint64_t need = vkg_model_bytes(c, p), heap = 0;
+    return VKG_OK;
+}
+
+/* `need` bytes of weights fit the largest device-local heap. */
+static vkg_status check_fit(vkg_context *ctx, uint64_t need) {
+    const vkg_device_info *info = vkg_context_device(ctx);
+    uint64_t heap = 0;
     for (uint32_t i = 0; i < info->n_heaps; i++)
         if (info->heaps[i].device_local && info->heaps[i].size > heap)
             heap = info->heaps[i].size;
@@ -268,6 +280,48 @@ vkg_status vkg_model_check_config(vkg_context *ctx, const vkg_model_config *c, v
         return vkg_fail(VKG_ERROR_OUT_OF_DEVICE_MEMORY, "the model's weights need %.1f MiB but the largest "
                         "device heap of %s holds %.1f MiB", need / 1048576.0, info->name, heap / 1048576.0);
     return VKG_OK;
+}
+
+vkg_status vkg_model_check_config(vkg_context *ctx, const vkg_model_config *c, vkg_precision p, vkg_quant q) {
+    VKG_TRY(check_precision(ctx, c, p));
+    return check_fit(ctx, vkg_model_bytes(c, p, q));
+}
+
+/* Bytes the weight of `role` will take on the device, from where its values come: block-format parts
+ * as they are (one segment each at most), the rest as make_weight stores it. */
+static uint64_t planned_bytes(const vkg_model *m, vkg_weight_role role, const vkg_weight_source *src) {
+    uint64_t rows, cols;
+    vkg_role_shape(&m->cfg, role, 1, &rows, &cols, NULL);
+    if (!vkg_role_is_matrix(role))
+        return storage_bytes(VKG_STORAGE_F32, rows, cols);
+    vkg_storage dense = storage_of(m->precision);
+    bool any_raw = false;
+    for (uint32_t p = 0; p < src->n_parts; p++)
+        any_raw |= src->raw[p] != NULL;
+    if (any_raw && role != VKG_W_TOK_EMBD && role != VKG_W_POS_EMBD) {
+        uint64_t total = 0;
+        for (uint32_t p = 0; p < src->n_parts; p++)
+            total += storage_bytes(src->raw[p] ? src->raw_storage[p] : dense, src->part_rows[p], cols);
+        return total;
+    }
+    vkg_storage st = m->quant != VKG_QUANT_NONE && quantizable(role) ? quant_storage(m->quant, (uint32_t)cols, dense)
+                                                                      : dense;
+    return storage_bytes(st, rows, cols);
+}
+
+/* The whole model's device bytes, asking every source where its values come from. */
+static uint64_t planned_model_bytes(const vkg_model *m, vkg_weight_source_fn get, void *user) {
+    const vkg_model_config *c = &m->cfg;
+    uint64_t total = 0;
+    for (uint32_t l = 0; l < c->n_layer; l++)
+        for (int r = 0; r < VKG_W_ROLE_COUNT; r++) {
+            if ((l > 0 && r < VKG_W_FIRST_LAYER_ROLE) || !vkg_role_present(c, (vkg_weight_role)r))
+                continue;
+            vkg_weight_source src = {0};
+            get(user, (vkg_weight_role)r, l, &src);
+            total += planned_bytes(m, (vkg_weight_role)r, &src);
+        }
+    return total;
 }
 
 vkg_model_options vkg_model_default_options(void) {
@@ -297,7 +351,7 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
                            vkg_weight_source_fn get, void *user, vkg_model **out) {
     *out = NULL;
     vkg_model_options o = opts ? *opts : vkg_model_default_options();
-    VKG_TRY(vkg_model_check_config(ctx, cfg, o.weights));
+    VKG_TRY(check_precision(ctx, cfg, o.weights));
     vkg_model *m = vkg_calloc(1, sizeof *m);
     if (!m)
         return VKG_ERROR_OUT_OF_HOST_MEMORY;
@@ -311,8 +365,8 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
         free(m);
         return VKG_ERROR_OUT_OF_HOST_MEMORY;
     }
-    builder b = {.m = m, .opts = &o, .get = get, .user = user, .total = vkg_model_bytes(cfg, o.weights)};
-    vkg_status s = VKG_OK;
+    builder b = {.m = m, .opts = &o, .get = get, .user = user, .total = planned_model_bytes(m, get, user)};
+    vkg_status s = check_fit(ctx, b.total); /* before any upload: a GGUF file's blocks counted as they are */
     for (int r = 0; r < VKG_W_FIRST_LAYER_ROLE && s == VKG_OK; r++)
         if (vkg_role_present(cfg, (vkg_weight_role)r))
             s = make_weight(&b, (vkg_weight_role)r, 0);

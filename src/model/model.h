@@ -78,9 +78,10 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
                            vkg_weight_source_fn get, void *user, vkg_model **out);
 
 /* Checks shared by every way of making a model (device support, sizes that fit the device). */
-vkg_status vkg_model_check_config(vkg_context *ctx, const vkg_model_config *cfg, vkg_precision p);
+vkg_status vkg_model_check_config(vkg_context *ctx, const vkg_model_config *cfg, vkg_precision p, vkg_quant q);
 
-/* Bytes of the model's weights on the device at precision p. */
-uint64_t vkg_model_bytes(const vkg_model_config *c, vkg_precision p);
+/* Bytes of the model's weights on the device at precision p with the linear layers quantized to q
+ * (a GGUF file's own formats take less than its dense precision: this is then an upper bound). */
+uint64_t vkg_model_bytes(const vkg_model_config *c, vkg_precision p, vkg_quant q);
 
 #endif /* VKG_MODEL_MODEL_H */
