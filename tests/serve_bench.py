@@ -3,7 +3,7 @@
 (issue 14's benchmark; a tool, not a test: ctest does not run it).
 
     python3 tests/serve_bench.py build/vkgpt [--config gpt-nano | -m MODEL_DIR] [--tokens 32]
-                                 [--prompt 16] [--streams 1,2,4,8,16] [--rounds 2]
+                                 [--prompt 16] [--streams 1,2,4,8,16] [--rounds 2] [--ctx-size 256]
 
 Starts the server with --parallel = the largest stream count on 127.0.0.1 (a free port), then for each
 stream count N runs `rounds` rounds of N simultaneous streaming /v1/completions requests (token-id
@@ -63,10 +63,12 @@ def main():
     ap.add_argument("--prompt", type=int, default=16)
     ap.add_argument("--streams", default="1,2,4,8,16")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--ctx-size", type=int, default=256, help="each slot's context (the KV caches of all slots must fit)")
     a = ap.parse_args()
     counts = [int(x) for x in a.streams.split(",")]
     model = ["-m", a.model] if a.model else ["--config", a.config]
-    srv = subprocess.Popen([a.vkgpt, "serve", *model, "--port", "0", "--parallel", str(max(counts)), "-q"],
+    srv = subprocess.Popen([a.vkgpt, "serve", *model, "--port", "0", "--parallel", str(max(counts)), "-q",
+                            "--ctx-size", str(a.ctx_size)],
                            stderr=subprocess.PIPE, text=True)
     port = None
     for line in srv.stderr:
@@ -74,8 +76,8 @@ def main():
         port = int(m.group(1)) if m else port
         if "ready:" in line:
             break
-    if port is None:
-        sys.exit("the server did not start")
+    if port is None or srv.poll() is not None:
+        sys.exit("the server did not start (run the same `vkgpt serve` by hand to see why)")
     threading.Thread(target=lambda: [None for _ in srv.stderr], daemon=True).start()
     try:
         # warm-up: every slot once
