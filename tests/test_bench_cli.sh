@@ -84,7 +84,7 @@ expect_line "$TMP/ops.txt" '^device: .+$' "bench ops device"
 expect_line "$TMP/ops.txt" '^peaks \(measured\): streaming read [0-9]+\.[0-9]{2} GB/s \([0-9]+ MiB buffer\), fp32 FMA [0-9]+\.[0-9] GFLOP/s, dispatch\+barrier [0-9]+\.[0-9]{2} us, empty submit\+wait [0-9]+\.[0-9] us$' "bench ops peaks"
 expect_line "$TMP/ops.txt" '^op +shape +disp +time\(us\) +MB +GB/s +%read +GFLOP +GFLOP/s +%fma$' "bench ops header"
 NUM='[0-9]+\.[0-9]+'
-for op in 'matmul_vec qkv' 'matmul_vec lm_head' 'matmul_tiled fcproj' layernorm 'softmax causal' gelu add embedding \
+for op in 'matmul_vec qkv' 'matmul_vec lm_head' 'matmul_tiled down' layernorm 'softmax causal' gelu add embedding \
           kv_store attention_decode attention_prefill argmax; do
     expect_line "$TMP/ops.txt" "^$op +[^ ].* +[0-9]+ +$NUM +$NUM +$NUM +$NUM +($NUM|-) +($NUM|-) +($NUM|-)$" "bench ops row $op"
 done

@@ -261,7 +261,9 @@ static void test_out_of_memory_mid_run(void **state) {
     assert_int_equal(vkg_model_load(ctx, dir, NULL, &big), VKG_OK);
     uint64_t before = vkg_context_device_bytes(ctx), rss_before = rss_bytes();
     vkg_session *bs = (vkg_session *)&bs; /* must come back NULL */
-    assert_int_equal(vkg_session_create(big, NULL, &bs), VKG_ERROR_OUT_OF_DEVICE_MEMORY);
+    vkg_session_options whole = vkg_session_default_options();
+    whole.n_ctx = 1u << 20; /* the model's whole context (the default stops at 4096, which fits) */
+    assert_int_equal(vkg_session_create(big, &whole, &bs), VKG_ERROR_OUT_OF_DEVICE_MEMORY);
     assert_null(bs);
     assert_non_null(strstr(vkg_last_error(), "KV cache"));
     assert_non_null(strstr(vkg_last_error(), "MiB"));

@@ -516,9 +516,9 @@ static void test_bad_arguments(void **state) {
                      VKG_ERROR_FEATURE_MISSING);
     assert_non_null(strstr(vkg_last_error(), info->storage_16bit ? "these are bf16" : "16-bit storage"));
     vkg_matrix wbad = w;
-    wbad.storage = (vkg_storage)3;
+    wbad.storage = (vkg_storage)99; /* 3..7 are ggml's block formats (kernels/matmul_quant.h) */
     assert_int_equal(vkg_matmul(&k, cmd, y, x, &wbad, NULL, NULL, 2, VKG_EPILOGUE_NONE), VKG_ERROR_INVALID_ARGUMENT);
-    assert_non_null(strstr(vkg_last_error(), "unknown weight storage 3"));
+    assert_non_null(strstr(vkg_last_error(), "unknown weight storage 99"));
     if (!info->storage_16bit) { /* e.g. VKG_DISABLE_FP16=1 */
         vkg_matrix w16 = w;
         w16.storage = VKG_STORAGE_F16;

@@ -184,7 +184,8 @@ static vkg_status make_segment(builder *b, const vkg_weight_source *src, const c
         return vkg_fail_context(s, "uploading %s", name);
     }
     b->done += bytes;
-    b->m->weight_bytes += bytes;
+    /* The weights' own bytes (what a decode step reads), not the 32-bit padding of a block format. */
+    b->m->weight_bytes += vkg_storage_is_block(st) ? vkg_storage_row_bytes(st, (uint32_t)cols) * rows : bytes;
     *out = (vkg_matrix){.buf = buf, .offset = 0, .rows = (uint32_t)rows, .cols = (uint32_t)cols, .storage = st};
     return VKG_OK;
 }
