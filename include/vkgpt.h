@@ -440,7 +440,11 @@ typedef struct vkg_tokenizer vkg_tokenizer;
  * Returns VKG_ERROR_IO when no tokenizer files are there (the message names the directory and the
  * files looked for) and VKG_ERROR_TOKENIZER when their content is malformed or uses a component
  * vkgpt does not implement (the message names the file and the entry or component), or when the
- * directory has only a SentencePiece tokenizer.model (the message says tokenizer.json is needed). */
+ * directory has only a SentencePiece tokenizer.model (the message says tokenizer.json is needed).
+ * `model_dir` may also be a .gguf file (told by its magic): the tokenizer in its tokenizer.ggml.*
+ * metadata, tokenizer.ggml.model "gpt2" (byte-level BPE; tokenizer.ggml.pre llama-bpe, qwen2,
+ * gpt-2 or smollm) or "llama" (SentencePiece BPE, merges by score, byte fallback); any other model
+ * or pre-tokenizer is VKG_ERROR_TOKENIZER naming it. */
 vkg_status vkg_tokenizer_load(const char *model_dir, vkg_tokenizer **out);
 
 /* Releases a tokenizer; NULL is ignored. */
@@ -466,6 +470,11 @@ vkg_status vkg_tokenizer_decode(const vkg_tokenizer *tok, const int32_t *ids, si
 
 /* Largest token id + 1 (50257 for GPT-2, 151669 for Qwen3); 0 for NULL. */
 size_t vkg_tokenizer_vocab_size(const vkg_tokenizer *tok);
+
+/* One line saying what the tokenizer is, for people (`vkgpt info`): its source, the model and the
+ * pre-tokenizer, e.g. "GGUF tokenizer.ggml.model gpt2: byte-level BPE, pre-tokenizer llama-bpe".
+ * Owned by the tokenizer. */
+const char *vkg_tokenizer_summary(const vkg_tokenizer *tok);
 
 /* The roles of special tokens, as tokenizer_config.json names them (bos_token, ...). */
 typedef enum vkg_token_role {
