@@ -10,12 +10,18 @@
  *   - "llama" model: Llama 2's vocabulary with scores and token types instead of merges;
  *   - pre "smollm" and "gpt-2" on Llama 3's vocabulary (digit properties, see the test);
  *   - refusals: unknown model, unknown pre, no tokens, mismatched arrays, no scores, no merges;
- *   - the CLI on a vocabulary-only file: tokenize, detokenize, template, info.
+ *   - the CLI on a vocabulary-only file: tokenize, detokenize, template, info;
+ *   - `vkgpt run -m FILE.gguf -p TEXT` encodes TEXT with the file's own tokenizer (argument "run",
+ *     its own ctest entry: it needs a device and skips, status 77, without one).
  * Not here: the tokenizer.json pipeline itself (test_tokenizer_hf.c).
  */
 #define _GNU_SOURCE /* mkstemps */
+#include "cli_runner.h"
 #include "gguf_writer.h"
+#include "harness.h"
 #include "vkgpt.h"
+
+#include "model/gguf.h"
 
 #include <jansson.h>
 
@@ -574,7 +580,100 @@ static void test_cli_vocab_only(void **state) {
     vocab_free(&v);
 }
 
-int main(void) {
+/* The GPT-2 byte alphabet as a vocabulary: token b is the character that stands for byte b. */
+static const char **byte_alphabet(void) {
+    static char chars[256][4];
+    static const char *tok[256];
+    int next = 256;
+    for (int b = 0; b < 256; b++) {
+        bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+        int cp = printable ? b : next++;
+        memset(chars[b], 0, 4);
+        if (cp < 0x80) {
+            chars[b][0] = (char)cp;
+        } else {
+            chars[b][0] = (char)(0xC0 | (cp >> 6));
+            chars[b][1] = (char)(0x80 | (cp & 0x3F));
+        }
+        tok[b] = chars[b];
+    }
+    return tok;
+}
+
+/* tests/data/gguf/tiny-llama-q8_0.gguf (vocabulary 256, a placeholder tokenizer) copied with a real
+ * one instead: the byte alphabet, "gpt2", pre "gpt-2", no merges, so that TEXT's ids are its bytes. */
+static const char *model_with_tokenizer(void) {
+    vkg_gguf_file *f = NULL;
+    const char *src = vkg_test_source_path("tests/data/gguf/tiny-llama-q8_0.gguf");
+    assert_int_equal(vkg_gguf_open(src, VKG_GGUF_ANY_TYPE, &f), VKG_OK);
+    gguf_writer w;
+    gw_init(&w, 3, 0);
+    static const size_t scalar[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    for (size_t i = 0; i < vkg_gguf_kv_count(f); i++) {
+        const vkg_gguf_kv *kv = vkg_gguf_kv_at(f, i);
+        if (!strncmp(kv->key, "tokenizer.", 10) || !strcmp(kv->key, "general.alignment"))
+            continue;
+        if (kv->type == VKG_GGUF_STRING) {
+            char *s = strndup(kv->strs[0].ptr, kv->strs[0].len);
+            gw_kv_str(&w, kv->key, s);
+            free(s);
+        } else if (kv->type == VKG_GGUF_ARRAY) {
+            assert_true(kv->elem_type < VKG_GGUF_STRING || kv->elem_type >= VKG_GGUF_U64);
+            gw_kv_array(&w, kv->key, kv->elem_type, kv->n, kv->raw);
+        } else {
+            gw_kv_raw(&w, kv->key, kv->type, kv->raw, scalar[kv->type]);
+        }
+    }
+    gw_kv_str(&w, "tokenizer.ggml.model", "gpt2");
+    gw_kv_str(&w, "tokenizer.ggml.pre", "gpt-2");
+    gw_kv_str_array(&w, "tokenizer.ggml.tokens", 256, byte_alphabet());
+    gw_kv_str_array(&w, "tokenizer.ggml.merges", 0, NULL);
+    for (size_t i = 0; i < vkg_gguf_tensor_count(f); i++) {
+        const vkg_gguf_tensor *t = vkg_gguf_tensor_at(f, i);
+        gw_tensor(&w, t->name, t->type, t->n_dims, t->ne, t->data, t->nbytes);
+    }
+    size_t size;
+    uint8_t *img = gw_finish(&w, &size);
+    gw_free(&w);
+    vkg_gguf_close(f);
+    const char *path = save((char *)img, size, 3);
+    free(img);
+    return path;
+}
+
+static void test_run_text_prompt(void **state) {
+    (void)state;
+    const char *path = model_with_tokenizer();
+    static const char *const validate[] = {"VKG_VALIDATION=1", NULL};
+    /* "Hi!" is bytes 72 105 33: the file's tokenizer (no BOS: add_bos_token absent for "gpt2") */
+    const char *by_text[] = {"run", "-m", path, "-p", "Hi!", "-n", "6", "--temp", "0", "--ids",
+                             "--ignore-eos", NULL};
+    const char *by_ids[] = {"run", "-m", path, "--prompt-ids", "72,105,33", "-n", "6", "--temp",
+                            "0", "--ids", "--ignore-eos", NULL};
+    cli_result a, b;
+    assert_int_equal(cli_run(by_text, NULL, validate, &a), 0);
+    assert_int_equal(cli_run(by_ids, NULL, validate, &b), 0);
+    if (a.status != 0 || b.status != 0)
+        fail_msg("vkgpt run exited with %d / %d:\n%s\n%s", a.status, b.status, a.err, b.err);
+    assert_true(a.out_len > 0);
+    assert_string_equal(a.out, b.out);
+    cli_result_free(&a);
+    cli_result_free(&b);
+    unlink(path);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "run")) {
+        vkg_device_info *infos = NULL;
+        uint32_t n = 0;
+        if (vkg_devices_list(&infos, &n, NULL) != VKG_OK && !vkg_test_device_required()) {
+            fprintf(stderr, "no Vulkan device: skipped\n");
+            return 77;
+        }
+        free(infos);
+        const struct CMUnitTest run[] = {cmocka_unit_test(test_run_text_prompt)};
+        return cmocka_run_group_tests(run, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama3_gpt2),
         cmocka_unit_test(test_qwen3_gpt2),
