@@ -71,7 +71,7 @@ static void print_help(void) {
            "                         gpt2-large, gpt2-xl, llama-nano, tinyllama-1.1b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b\n"
            "                         (random weights, so the text is noise; the GPT-2 shapes have 2048 positions where\n"
            "                         GPT-2 has 1024, so that `vkgpt bench kv` can measure the KV cache up to T = 1536)\n"
-           "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory)\n"
+           "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory; a .gguf file's own)\n"
            "  --dtype f32|f16|bf16|auto  weight storage on the device (default auto: as the checkpoint stores its\n"
            "                         matrices, bf16 and f16 kept as they are, anything else f32; synthetic: f32)\n"
            "  --quant q8_0|q6_k|q5_k|q4_k|q4_0  quantize the linear layers at load (round-to-nearest; the\n"
