@@ -19,6 +19,7 @@
 #include "cli_runner.h"
 #include "gguf_writer.h"
 #include "harness.h"
+#include "model_fixture.h"
 #include "vkgpt.h"
 
 #include "model/gguf.h"
@@ -580,6 +581,50 @@ static void test_cli_vocab_only(void **state) {
     vocab_free(&v);
 }
 
+static void copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* `vkgpt info` on a Hugging Face directory (a small GPT-2 checkpoint): with Llama 3's tokenizer
+ * files beside it, the tokenizer and template lines; without any, "none" for both. */
+static void test_info_hf_directory(void **state) {
+    (void)state;
+    ref_gpt2 m;
+    assert_int_equal(fixture_random(&m, 1, 2, 32, 64, 16, 5), 0);
+    char *dir = st_tmpdir_create();
+    assert_non_null(dir);
+    assert_int_equal(fixture_write(dir, &m, ST_F32, FIXTURE_SAVE_PRETRAINED), 0);
+    char args[8192], src[4200];
+    int rc;
+    snprintf(args, sizeof args, "info -m '%s'", dir);
+    const char *out = run_cli(args, &rc);
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "\ntokenizer: none (") || !strstr(out, "chat template: none"))
+        fail_msg("vkgpt info printed:\n%s", out);
+    const char *files[2] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s/llama3/%s", VKG_TOKENIZERS_DIR, files[i]);
+        copy_file(src, st_path(dir, files[i]));
+    }
+    out = run_cli(args, &rc);
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "tokenizer: tokenizer.json: BPE (byte-level), pre-tokenizer Split+ByteLevel\n") ||
+        !strstr(out, "tokenizer vocabulary: 128256 tokens; bos 128000 (<|begin_of_text|>), eos 128001 "
+                     "(<|end_of_text|>); adds bos: no\n") ||
+        !strstr(out, "chat template: yes"))
+        fail_msg("vkgpt info printed:\n%s", out);
+    st_tmpdir_remove(dir);
+    ref_gpt2_free(&m);
+}
+
 /* The GPT-2 byte alphabet as a vocabulary: token b is the character that stands for byte b. */
 static const char **byte_alphabet(void) {
     static char chars[256][4];
@@ -681,6 +726,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_smollm_gpt2_pre),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_cli_vocab_only),
+        cmocka_unit_test(test_info_hf_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
