@@ -3,6 +3,8 @@
  * or GPT-2's vocab.json + merges.txt. Here: the id <-> string tables, the BPE model's settings and
  * merge table, what each id decodes to, and tokenizer_config.json's special tokens; the stage
  * descriptions are handed to normalizers.c, pretokenizers.c, decoders.c, postproc.c, added.c.
+ * vkg_tok_build is the one construction of a tokenizer from a tokenizer.json-shaped description;
+ * gguf.c feeds it a GGUF file's metadata (vkg_tokenizer_load hands .gguf files there).
  * Every malformed entry is reported with the file and the line or entry; every component vkgpt
  * does not implement is refused by name.
  * Not here: encoding (encode.c, bpe.c) and decoding (decode.c).
@@ -517,7 +519,7 @@ static vkg_status hand_over(vkg_status st, vkg_tokenizer *tok, vkg_tokenizer **o
     return VKG_OK;
 }
 
-static const char *summary_of(const vkg_tokenizer *tok, const char *source);
+static void summary_set(vkg_tokenizer *tok, const char *source);
 
 vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
                                       const char *merges_txt, size_t merges_len,
@@ -549,7 +551,7 @@ vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
     json_decref(fixed);
     if (!st) {
         tok->merge_rounds = true; /* GPT-2's encoder.py, see bpe.c */
-        snprintf(tok->summary, sizeof tok->summary, "%s", summary_of(tok, "vocab.json + merges.txt"));
+        summary_set(tok, "vocab.json + merges.txt");
     }
     return hand_over(st, tok, out);
 }
@@ -604,17 +606,18 @@ static vkg_status model_parse(vkg_tokenizer *tok, const json_t *model, const cha
     return VKG_OK;
 }
 
-/* What vkgpt info prints for the tokenizer: where it came from, the model, the pre-tokenizer. */
-static const char *summary_of(const vkg_tokenizer *tok, const char *source) {
-    static _Thread_local char s[sizeof tok->summary];
+/* What vkgpt info prints for the tokenizer: where it came from, the model, the pre-tokenizer (Split
+ * stands for Whitespace, Digits, ... too: they are Splits here). */
+static void summary_set(vkg_tokenizer *tok, const char *source) {
+    char *s = tok->summary;
     static const char *pre_names[] = {"Split", "ByteLevel", "Metaspace"};
-    int n = snprintf(s, sizeof s, "%s: BPE%s, pre-tokenizer ", source,
+    int n = snprintf(s, sizeof tok->summary, "%s: BPE%s, pre-tokenizer ", source,
                      tok->byte_level ? " (byte-level)" : tok->byte_fallback ? " (byte fallback)" : "");
     if (tok->n_pre == 0)
-        n += snprintf(s + n, sizeof s - (size_t)n, "none");
-    for (size_t i = 0; i < tok->n_pre && n > 0 && (size_t)n < sizeof s; i++)
-        n += snprintf(s + n, sizeof s - (size_t)n, "%s%s", i ? "+" : "", pre_names[tok->pre[i].kind]);
-    return s;
+        n += snprintf(s + n, sizeof tok->summary - (size_t)n, "none");
+    for (size_t i = 0; i < tok->n_pre && n > 0 && (size_t)n < sizeof tok->summary; i++)
+        n += snprintf(s + n, sizeof tok->summary - (size_t)n, "%s%s", i ? "+" : "",
+                      pre_names[tok->pre[i].kind]);
 }
 
 vkg_status vkg_tok_build(const json_t *root, const vkg_tok_table *vocab, const vkg_tok_table *merges,
@@ -704,7 +707,7 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
     }
     if ((st = vkg_tok_build(root, &vocab, &merges, cfg, name, config_name, out)))
         goto done;
-    snprintf((*out)->summary, sizeof (*out)->summary, "%s", summary_of(*out, "tokenizer.json"));
+    summary_set(*out, "tokenizer.json");
 done:
     json_decref(root);
     json_decref(cfg);
