@@ -381,10 +381,9 @@ static vkg_status describe(const vkg_gguf_file *f, const char *label, gguf_vocab
     return spm ? spm_merges(v, merges) : bpe_merges(f, label, merges);
 }
 
-vkg_status vkg_tokenizer_load_gguf(const char *path, vkg_tokenizer **out) {
+vkg_status vkg_tok_gguf_build(const vkg_gguf_file *f, vkg_tokenizer **out) {
     *out = NULL;
-    vkg_gguf_file *f = NULL;
-    VKG_TRY(vkg_gguf_open(path, VKG_GGUF_ANY_TYPE, &f));
+    const char *path = vkg_gguf_label(f);
     gguf_vocab v = {0};
     json_t *root = NULL, *cfg = NULL;
     vkg_tok_table vocab = {0}, merges = {0};
@@ -423,10 +422,18 @@ vkg_status vkg_tokenizer_load_gguf(const char *path, vkg_tokenizer **out) {
     vkg_tok_table_free(&merges);
     free(v.types);
     free(v.scores);
-    vkg_gguf_close(f);
     if (st && *out) {
         vkg_tokenizer_free(*out);
         *out = NULL;
     }
+    return st;
+}
+
+vkg_status vkg_tokenizer_load_gguf(const char *path, vkg_tokenizer **out) {
+    *out = NULL;
+    vkg_gguf_file *f = NULL;
+    VKG_TRY(vkg_gguf_open(path, VKG_GGUF_ANY_TYPE, &f));
+    vkg_status st = vkg_tok_gguf_build(f, out);
+    vkg_gguf_close(f);
     return st;
 }

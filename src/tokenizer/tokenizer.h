@@ -255,8 +255,11 @@ vkg_status vkg_tok_build(const json_t *root, const vkg_tok_table *vocab, const v
                          const json_t *cfg, const char *name, const char *config_name,
                          vkg_tokenizer **out);
 
-/* Builds the tokenizer in a GGUF file's tokenizer.ggml.* metadata (gguf.c); `path` is the file. */
+/* Builds the tokenizer in a GGUF file's tokenizer.ggml.* metadata (gguf.c): of the file at `path`,
+ * or of one already parsed (the fuzz target parses bytes); messages name the file's label. */
+typedef struct vkg_gguf_file vkg_gguf_file;
 vkg_status vkg_tokenizer_load_gguf(const char *path, vkg_tokenizer **out);
+vkg_status vkg_tok_gguf_build(const vkg_gguf_file *f, vkg_tokenizer **out);
 
 /* Appends a string with an id to a table (hfjson.c), for loaders that fill tables themselves. */
 vkg_status vkg_tok_table_add(vkg_tok_table *t, const char *s, size_t n, int64_t id);
