@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,7 @@ static vkg_status spm_merges(const gguf_vocab *v, vkg_tok_table *out) {
         x.slots[i] = (uint32_t)id + 1;
     }
     for (uint64_t id = 0; id < v->n && !st; id++) {
-        if (v->types[id] != TT_NORMAL)
+        if (v->types[id] != TT_NORMAL || v->tokens[id].len == 0) /* empty: refused by the builder */
             continue;
         const uint8_t *s = (const uint8_t *)v->tokens[id].ptr;
         size_t n = v->tokens[id].len;
@@ -197,7 +198,7 @@ static vkg_status spm_merges(const gguf_vocab *v, vkg_tok_table *out) {
             vkg_tok_utf8_next(s, n, &at);
         }
     }
-    if (!st)
+    if (!st && n_m)
         qsort(m, n_m, sizeof *m, spm_merge_cmp);
     for (size_t i = 0; i < n_m && !st; i++) {
         const vkg_gguf_str *a = &v->tokens[m[i].left], *b = &v->tokens[m[i].right];
@@ -282,6 +283,10 @@ static vkg_status vocab_read(const vkg_gguf_file *f, const char *label, bool spm
         VKG_TRY(k == 0 ? vkg_gguf_get_int_array(f, keys[k], v->types, n)
                        : vkg_gguf_get_float_array(f, keys[k], v->scores, n));
     }
+    for (uint64_t i = 0; spm && i < v->n; i++)
+        if (!isfinite(v->scores[i])) /* the merge order compares them */
+            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: tokenizer.ggml.scores[%llu] is %g", label,
+                            (unsigned long long)i, (double)v->scores[i]);
     for (uint64_t i = 0; i < v->n; i++)
         if (v->types[i] < 0 || v->types[i] > TT_BYTE)
             return vkg_fail(VKG_ERROR_TOKENIZER, "%s: tokenizer.ggml.token_type[%llu] = %lld is not "
