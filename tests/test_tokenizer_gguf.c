@@ -9,7 +9,8 @@
  *   - "gpt2" model: Llama 3's vocabulary + merges, pre "llama-bpe"; Qwen3's, pre "qwen2";
  *   - "llama" model: Llama 2's vocabulary with scores and token types instead of merges;
  *   - pre "smollm" and "gpt-2" on Llama 3's vocabulary (digit properties, see the test);
- *   - refusals: unknown model, unknown pre, no tokens, mismatched arrays, no scores, no merges;
+ *   - refusals: unknown model, unknown pre, no tokens, mismatched arrays, no scores, a NaN score,
+ *     no merges, a role id past the vocabulary, no tokenizer at all;
  *   - the CLI on a vocabulary-only file: tokenize, detokenize, template, info;
  *   - `vkgpt run -m FILE.gguf -p TEXT` encodes TEXT with the file's own tokenizer (argument "run",
  *     its own ctest entry: it needs a device and skips, status 77, without one).
@@ -26,6 +27,7 @@
 
 #include <jansson.h>
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -481,6 +483,10 @@ static void test_refusals(void **state) {
     k.bos = -1;
     k.model = "llama";
     expect_refusal(write_file(&v, &k, 0), "tokenizer.ggml.scores");
+    k.scores = true; /* a NaN score cannot order the merges */
+    v.score[5] = NAN;
+    expect_refusal(write_file(&v, &k, 0), "tokenizer.ggml.scores[5]");
+    k.scores = false;
     /* token_type with fewer entries than tokens */
     v.n = 200;
     size_t size;
