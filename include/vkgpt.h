@@ -588,7 +588,9 @@ vkg_status vkg_template_compile(const char *source, size_t len, vkg_template **o
  * tokenizer_config.json (a string, or an AddedToken object's "content"). `template_file`, when not
  * NULL, replaces the model's template (a file of Jinja source); model_dir may then be NULL (no
  * special tokens). VKG_ERROR_IO when the directory or file cannot be read or has no template (the
- * message names the files looked for), VKG_ERROR_TEMPLATE when a file is malformed. */
+ * message names the files looked for), VKG_ERROR_TEMPLATE when a file is malformed. model_dir may
+ * also be a .gguf file (told by its magic): its tokenizer.chat_template, with the special tokens
+ * its tokenizer.ggml.bos/eos/unknown/padding_token_id name (VKG_ERROR_IO when it has no template). */
 vkg_status vkg_template_load(const char *model_dir, const char *template_file, vkg_template **out);
 
 /* The special tokens loaded with the template (all NULL after vkg_template_compile); owned by it. */
