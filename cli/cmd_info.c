@@ -46,6 +46,53 @@ static void print_config(const vkg_model_config *c, uint32_t n_ctx) {
     printf("KV cache for %u positions: %.1f MiB f32, %.1f MiB f16\n", ctx, kv * 4 / 1048576.0, kv * 2 / 1048576.0);
 }
 
+/* A role's token as "ID (TEXT)", or "none". */
+static void print_role(const char *name, const vkg_tokenizer *tok, vkg_token_role role) {
+    int32_t id = vkg_tokenizer_role_id(tok, role);
+    const char *text = vkg_tokenizer_role_text(tok, role);
+    if (id >= 0)
+        printf("%s %d (%s)", name, (int)id, text ? text : "");
+    else
+        printf("%s none", name);
+}
+
+/* The tokenizer and chat template lines: of the file itself for a .gguf, else of the model's
+ * directory. Neither is required: their absence (or a failure to load) is reported, not an error. */
+static void print_tokenizer(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    size_t n = strlen(dir);
+    if (n > 12 && strcmp(dir + n - 12, ".safetensors") == 0) {
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    vkg_tokenizer *tok = NULL;
+    vkg_status s = vkg_tokenizer_load(dir, &tok);
+    if (s != VKG_OK) {
+        printf("tokenizer: none (%s)\n", vkg_last_error());
+    } else {
+        printf("tokenizer: %s\n", vkg_tokenizer_summary(tok));
+        printf("tokenizer vocabulary: %zu tokens; ", vkg_tokenizer_vocab_size(tok));
+        print_role("bos", tok, VKG_TOKEN_BOS);
+        printf(", ");
+        print_role("eos", tok, VKG_TOKEN_EOS);
+        printf("; adds bos: %s\n", yes(vkg_tokenizer_adds_bos(tok)));
+        vkg_tokenizer_free(tok);
+    }
+    vkg_template *t = NULL;
+    s = vkg_template_load(dir, NULL, &t);
+    if (s == VKG_OK)
+        printf("chat template: yes\n");
+    else if (s == VKG_ERROR_IO)
+        printf("chat template: none\n");
+    else
+        printf("chat template: present, but it does not load (%s)\n", vkg_last_error());
+    vkg_template_free(t);
+}
+
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
     uint32_t n_ctx = 0;
@@ -82,5 +129,6 @@ int cmd_info(int argc, char **argv) {
         print_config(&info.config, n_ctx);
     else
         printf("weights: none (a vocabulary-only file)\n");
+    print_tokenizer(path);
     return CLI_OK;
 }

@@ -71,7 +71,7 @@ static void print_help(void) {
            "                         gpt2-large, gpt2-xl, llama-nano, tinyllama-1.1b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b\n"
            "                         (random weights, so the text is noise; the GPT-2 shapes have 2048 positions where\n"
            "                         GPT-2 has 1024, so that `vkgpt bench kv` can measure the KV cache up to T = 1536)\n"
-           "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory)\n"
+           "  --tokenizer DIR        tokenizer files (vocab.json + merges.txt, or tokenizer.json) (default: the model's directory; a .gguf file's own)\n"
            "  --dtype f32|f16|bf16|auto  weight storage on the device (default auto: as the checkpoint stores its\n"
            "                         matrices, bf16 and f16 kept as they are, anything else f32; synthetic: f32)\n"
            "  --quant q8_0|q6_k|q5_k|q4_k|q4_0  quantize the linear layers at load (round-to-nearest; the\n"
@@ -386,7 +386,7 @@ int cmd_run(int argc, char **argv) {
     const char *tok_dir = o.tokenizer_dir;
     char dir[4096];
     if (!tok_dir && o.model.path) {
-        /* A .safetensors path: its directory holds the tokenizer files. */
+        /* A .safetensors path: its directory holds the tokenizer files; a .gguf path stays as it is. */
         snprintf(dir, sizeof dir, "%s", o.model.path);
         size_t n = strlen(dir);
         if (n > 12 && strcmp(dir + n - 12, ".safetensors") == 0) {
@@ -398,9 +398,13 @@ int cmd_run(int argc, char **argv) {
         }
         tok_dir = dir;
     }
+    /* A .gguf path is its own tokenizer (vkg_tokenizer_load reads the file's metadata); one that
+     * vkgpt cannot build (a placeholder vocabulary) matters only when there is text to encode. */
+    size_t n_path = o.model.path ? strlen(o.model.path) : 0;
+    bool from_gguf = !o.tokenizer_dir && n_path > 5 && strcmp(o.model.path + n_path - 5, ".gguf") == 0;
     if (tok_dir) {
         vkg_status s = vkg_tokenizer_load(tok_dir, &g.tok);
-        if (s != VKG_OK && (s != VKG_ERROR_IO || text || o.interactive)) {
+        if (s != VKG_OK && ((s != VKG_ERROR_IO && !from_gguf) || text || o.interactive)) {
             rc = cli_report("run: loading the tokenizer", s);
             goto done;
         }

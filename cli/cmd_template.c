@@ -19,7 +19,7 @@ static void print_template_help(void) {
            "Renders the model's chat template (Jinja, as Hugging Face's apply_chat_template renders it) and\n"
            "prints the prompt exactly, with nothing added.\n"
            "  -m, --model DIR           model or tokenizer directory (tokenizer_config.json, chat_template.jinja\n"
-           "      --tokenizer DIR       or chat_template.json); same as -m\n"
+           "      --tokenizer DIR       or chat_template.json), or a .gguf file (tokenizer.chat_template); same as -m\n"
            "      --messages FILE       JSON array of messages ('-' for stdin)\n"
            "      --tools FILE          JSON array of tools (the template's `tools`; None without it)\n"
            "      --add-generation-prompt  end with the header of the assistant's turn\n"

@@ -24,7 +24,8 @@ static void print_tokenize_help(void) {
            "Hugging Face's tokenizer(TEXT) gives them: the special tokens the tokenizer adds (BOS for\n"
            "Llama 2) are included, and added tokens written in the text (<|im_start|>) become their ids.\n"
            "  -m, --model DIR       directory with tokenizer.json (+ tokenizer_config.json), or GPT-2's\n"
-           "      --tokenizer DIR   vocab.json + merges.txt (the two options mean the same)\n"
+           "      --tokenizer DIR   vocab.json + merges.txt, or a .gguf file (its own tokenizer); the two\n"
+           "                        options mean the same\n"
            "      --no-special      do not add special tokens (add_special_tokens=False)\n");
 }
 
@@ -178,7 +179,7 @@ int cmd_detokenize(int argc, char **argv) {
     if (rc == CLI_HELP) {
         printf("usage: vkgpt detokenize -m DIR [--skip-special] ID...\n\nPrints the text of the token ids "
                "(each argument may also be a comma-separated list), as Hugging Face's tokenizer.decode(ids).\n"
-               "  -m, --model DIR       tokenizer directory (also --tokenizer DIR)\n"
+               "  -m, --model DIR       tokenizer directory or .gguf file (also --tokenizer DIR)\n"
                "      --skip-special    leave out special tokens (skip_special_tokens=True)\n");
         free(ids);
         return CLI_OK;

@@ -440,7 +440,11 @@ typedef struct vkg_tokenizer vkg_tokenizer;
  * Returns VKG_ERROR_IO when no tokenizer files are there (the message names the directory and the
  * files looked for) and VKG_ERROR_TOKENIZER when their content is malformed or uses a component
  * vkgpt does not implement (the message names the file and the entry or component), or when the
- * directory has only a SentencePiece tokenizer.model (the message says tokenizer.json is needed). */
+ * directory has only a SentencePiece tokenizer.model (the message says tokenizer.json is needed).
+ * `model_dir` may also be a .gguf file (told by its magic): the tokenizer in its tokenizer.ggml.*
+ * metadata, tokenizer.ggml.model "gpt2" (byte-level BPE; tokenizer.ggml.pre llama-bpe, qwen2,
+ * gpt-2 or smollm) or "llama" (SentencePiece BPE, merges by score, byte fallback); any other model
+ * or pre-tokenizer is VKG_ERROR_TOKENIZER naming it. */
 vkg_status vkg_tokenizer_load(const char *model_dir, vkg_tokenizer **out);
 
 /* Releases a tokenizer; NULL is ignored. */
@@ -466,6 +470,11 @@ vkg_status vkg_tokenizer_decode(const vkg_tokenizer *tok, const int32_t *ids, si
 
 /* Largest token id + 1 (50257 for GPT-2, 151669 for Qwen3); 0 for NULL. */
 size_t vkg_tokenizer_vocab_size(const vkg_tokenizer *tok);
+
+/* One line saying what the tokenizer is, for people (`vkgpt info`): its source, the model and the
+ * pre-tokenizer, e.g. "GGUF tokenizer.ggml.model gpt2: byte-level BPE, pre-tokenizer llama-bpe".
+ * Owned by the tokenizer. */
+const char *vkg_tokenizer_summary(const vkg_tokenizer *tok);
 
 /* The roles of special tokens, as tokenizer_config.json names them (bos_token, ...). */
 typedef enum vkg_token_role {
@@ -579,7 +588,9 @@ vkg_status vkg_template_compile(const char *source, size_t len, vkg_template **o
  * tokenizer_config.json (a string, or an AddedToken object's "content"). `template_file`, when not
  * NULL, replaces the model's template (a file of Jinja source); model_dir may then be NULL (no
  * special tokens). VKG_ERROR_IO when the directory or file cannot be read or has no template (the
- * message names the files looked for), VKG_ERROR_TEMPLATE when a file is malformed. */
+ * message names the files looked for), VKG_ERROR_TEMPLATE when a file is malformed. model_dir may
+ * also be a .gguf file (told by its magic): its tokenizer.chat_template, with the special tokens
+ * its tokenizer.ggml.bos/eos/unknown/padding_token_id name (VKG_ERROR_IO when it has no template). */
 vkg_status vkg_template_load(const char *model_dir, const char *template_file, vkg_template **out);
 
 /* The special tokens loaded with the template (all NULL after vkg_template_compile); owned by it. */

@@ -116,10 +116,51 @@ static const char *config_template(json_t *cfg, bool *bad) {
     return NULL;
 }
 
+/* vkg_template_load for a GGUF file: its tokenizer.chat_template (or template_file) and the
+ * special tokens its ids name. */
+static vkg_status load_gguf(const char *path, const char *template_file, vkg_template **out) {
+    char *source = NULL, *tokens[4], *file_buf = NULL;
+    size_t len = 0;
+    vkg_status s = tmpl_gguf_read(path, &source, tokens);
+    if (s != VKG_OK)
+        return s;
+    if (template_file) {
+        free(source);
+        source = NULL;
+        if ((s = vkg_read_file(template_file, MAX_TEMPLATE_BYTES, VKG_ERROR_TEMPLATE, &file_buf, &len)) != VKG_OK)
+            goto done;
+    } else if (!source) {
+        s = vkg_fail(VKG_ERROR_IO, "%s: no chat template (the file has no tokenizer.chat_template); give one with "
+                     "--chat-template", path);
+        goto done;
+    }
+    vkg_template *t = NULL;
+    if ((s = vkg_template_compile(file_buf ? file_buf : source, file_buf ? len : strlen(source), &t)) != VKG_OK) {
+        vkg_fail_context(s, "%s", template_file ? template_file : path);
+        goto done;
+    }
+    const char **slots[4] = {&t->special.bos_token, &t->special.eos_token, &t->special.unk_token,
+                             &t->special.pad_token};
+    for (int k = 0; k < 4; k++) {
+        t->tokens_storage[k] = tokens[k];
+        *slots[k] = tokens[k];
+        tokens[k] = NULL;
+    }
+    *out = t;
+done:
+    for (int k = 0; k < 4; k++)
+        free(tokens[k]);
+    free(source);
+    free(file_buf);
+    return s;
+}
+
 vkg_status vkg_template_load(const char *model_dir, const char *template_file, vkg_template **out) {
     if (!out || (!model_dir && !template_file))
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_template_load: give a model directory or a template file");
     *out = NULL;
+    if (model_dir && tmpl_is_gguf(model_dir))
+        return load_gguf(model_dir, template_file, out);
     char path[4096];
     json_t *cfg = NULL;
     char *text = NULL, *file_buf = NULL;

@@ -314,4 +314,10 @@ vkg_status tmpl_apply_limited(const vkg_template *t, const char *messages_json, 
                               bool add_generation_prompt, const vkg_template_tokens *special,
                               const char *extra_json, const tmpl_limits *limits, char **out, size_t *out_len);
 
+/* gguf_source.c: whether `path` is a GGUF file (by its magic), and its tokenizer.chat_template
+ * (*source, malloc'd; NULL when absent) and the text of its bos/eos/unk/pad token ids (tokens[r],
+ * malloc'd; NULL when absent). */
+bool tmpl_is_gguf(const char *path);
+vkg_status tmpl_gguf_read(const char *path, char **source, char *tokens[4]);
+
 #endif /* VKG_TEMPLATE_H */

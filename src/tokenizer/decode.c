@@ -31,6 +31,8 @@ static vkg_status bad_token(const vkg_tokenizer *tok, const char *where, size_t 
 
 size_t vkg_tokenizer_vocab_size(const vkg_tokenizer *tok) { return tok ? tok->n_vocab : 0; }
 
+const char *vkg_tokenizer_summary(const vkg_tokenizer *tok) { return tok ? tok->summary : ""; }
+
 int32_t vkg_tokenizer_role_id(const vkg_tokenizer *tok, vkg_token_role role) {
     return tok && (unsigned)role < 4 ? tok->role_id[role] : -1;
 }

@@ -362,3 +362,12 @@ void vkg_tok_table_free(vkg_tok_table *t) {
     free(t->id);
     *t = (vkg_tok_table){0};
 }
+
+vkg_status vkg_tok_table_add(vkg_tok_table *t, const char *s, size_t n, int64_t id) {
+    if (t->arena.len + n + 1 >= UINT32_MAX / 2)
+        return vkg_fail(VKG_ERROR_TOKENIZER, "tokenizer strings exceed 2 GiB");
+    uint32_t off = (uint32_t)t->arena.len;
+    VKG_TRY(vkg_tok_buf_put(&t->arena, s, n));
+    VKG_TRY(vkg_tok_buf_put(&t->arena, "", 1)); /* the NUL the table promises */
+    return table_add(t, off, (uint32_t)n, id);
+}

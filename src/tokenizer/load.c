@@ -3,6 +3,8 @@
  * or GPT-2's vocab.json + merges.txt. Here: the id <-> string tables, the BPE model's settings and
  * merge table, what each id decodes to, and tokenizer_config.json's special tokens; the stage
  * descriptions are handed to normalizers.c, pretokenizers.c, decoders.c, postproc.c, added.c.
+ * vkg_tok_build is the one construction of a tokenizer from a tokenizer.json-shaped description;
+ * gguf.c feeds it a GGUF file's metadata (vkg_tokenizer_load hands .gguf files there).
  * Every malformed entry is reported with the file and the line or entry; every component vkgpt
  * does not implement is refused by name.
  * Not here: encoding (encode.c, bpe.c) and decoding (decode.c).
@@ -517,6 +519,8 @@ static vkg_status hand_over(vkg_status st, vkg_tokenizer *tok, vkg_tokenizer **o
     return VKG_OK;
 }
 
+static void summary_set(vkg_tokenizer *tok, const char *source);
+
 vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
                                       const char *merges_txt, size_t merges_len,
                                       const char *vocab_name, const char *merges_name,
@@ -545,8 +549,10 @@ vkg_status vkg_tokenizer_load_buffers(const char *vocab_json, size_t vocab_len,
     }
     vkg_tok_table_free(&vocab);
     json_decref(fixed);
-    if (!st)
+    if (!st) {
         tok->merge_rounds = true; /* GPT-2's encoder.py, see bpe.c */
+        summary_set(tok, "vocab.json + merges.txt");
+    }
     return hand_over(st, tok, out);
 }
 
@@ -600,27 +606,27 @@ static vkg_status model_parse(vkg_tokenizer *tok, const json_t *model, const cha
     return VKG_OK;
 }
 
-vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
-                                 const char *config, size_t config_len, const char *config_name,
-                                 vkg_tokenizer **out) {
-    if (!out || (!json && len) || (!config && config_len))
-        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_tokenizer_load_hf: NULL argument");
-    *out = NULL;
-    name = name ? name : "tokenizer.json";
-    config_name = config_name ? config_name : "tokenizer_config.json";
-    json_t *root = NULL, *cfg = NULL;
-    vkg_tok_table vocab = {0}, merges = {0};
-    bool has_vocab = false, has_merges = false;
+/* What vkgpt info prints for the tokenizer: where it came from, the model, the pre-tokenizer (Split
+ * stands for Whitespace, Digits, ... too: they are Splits here). */
+static void summary_set(vkg_tokenizer *tok, const char *source) {
+    char *s = tok->summary;
+    static const char *pre_names[] = {"Split", "ByteLevel", "Metaspace"};
+    int n = snprintf(s, sizeof tok->summary, "%s: BPE%s, pre-tokenizer ", source,
+                     tok->byte_level ? " (byte-level)" : tok->byte_fallback ? " (byte fallback)" : "");
+    if (tok->n_pre == 0)
+        n += snprintf(s + n, sizeof tok->summary - (size_t)n, "none");
+    for (size_t i = 0; i < tok->n_pre && n > 0 && (size_t)n < sizeof tok->summary; i++)
+        n += snprintf(s + n, sizeof tok->summary - (size_t)n, "%s%s", i ? "+" : "",
+                      pre_names[tok->pre[i].kind]);
+}
+
+vkg_status vkg_tok_build(const json_t *root, const vkg_tok_table *vocab, const vkg_tok_table *merges,
+                         const json_t *cfg, const char *name, const char *config_name,
+                         vkg_tokenizer **out) {
     vkg_tokenizer *tok = NULL;
-    vkg_status st;
-    /* tokenizer_config.json's model_max_length may be 1e30 written as an integer; only its strings
-     * and booleans are read. */
-    if ((st = vkg_tok_hfjson_read(json, len, name, &root, &vocab, &merges, &has_vocab,
-                                  &has_merges)) ||
-        (config && (st = json_parse(config, config_len, config_name, JSON_DECODE_INT_AS_REAL,
-                                    &cfg))) ||
-        (st = tokenizer_new(&tok)))
-        goto done;
+    vkg_status st = tokenizer_new(&tok);
+    if (st)
+        return st;
     const json_t *model = json_object_get(root, "model");
     const json_t *added = json_object_get(root, "added_tokens");
     char where[300];
@@ -638,12 +644,6 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
     }
     if ((st = model_parse(tok, model, name)))
         goto done;
-    if (!has_vocab || !has_merges) {
-        st = vkg_fail(VKG_ERROR_TOKENIZER, "%s: model.%s is not %s (or missing)", name,
-                      has_vocab ? "merges" : "vocab",
-                      has_vocab ? "an array" : "a JSON object of token -> id");
-        goto done;
-    }
     snprintf(where, sizeof where, "%s: normalizer", name);
     if ((st = vkg_tok_norm_parse(tok, json_object_get(root, "normalizer"), where)))
         goto done;
@@ -657,9 +657,9 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
         goto done;
     snprintf(where, sizeof where, "%s: post_processor", name);
     if ((st = vkg_tok_post_parse(tok, json_object_get(root, "post_processor"), where)) ||
-        (st = vocab_fill(tok, &vocab, json_is_array(added) ? added : NULL, name, "model.vocab")) ||
+        (st = vocab_fill(tok, vocab, json_is_array(added) ? added : NULL, name, "model.vocab")) ||
         (st = keys_fill(tok, name)) ||
-        (st = merges_fill(tok, &merges, name)) ||
+        (st = merges_fill(tok, merges, name)) ||
         (st = vkg_tok_added_parse(tok, json_is_array(added) ? added : NULL, name)))
         goto done;
     const json_t *unk = json_object_get(model, "unk_token");
@@ -672,11 +672,48 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
     meta_cut_check(tok);
     st = finish(tok, cfg, config_name, name);
 done:
+    return hand_over(st, tok, out);
+}
+
+vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
+                                 const char *config, size_t config_len, const char *config_name,
+                                 vkg_tokenizer **out) {
+    if (!out || (!json && len) || (!config && config_len))
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_tokenizer_load_hf: NULL argument");
+    *out = NULL;
+    name = name ? name : "tokenizer.json";
+    config_name = config_name ? config_name : "tokenizer_config.json";
+    json_t *root = NULL, *cfg = NULL;
+    vkg_tok_table vocab = {0}, merges = {0};
+    bool has_vocab = false, has_merges = false;
+    vkg_status st;
+    /* tokenizer_config.json's model_max_length may be 1e30 written as an integer; only its strings
+     * and booleans are read. */
+    if ((st = vkg_tok_hfjson_read(json, len, name, &root, &vocab, &merges, &has_vocab,
+                                  &has_merges)) ||
+        (config && (st = json_parse(config, config_len, config_name, JSON_DECODE_INT_AS_REAL,
+                                    &cfg))))
+        goto done;
+    const json_t *model = json_object_get(root, "model");
+    if (json_is_object(root) && json_is_object(model) && (!has_vocab || !has_merges)) {
+        /* the type is checked first: a Unigram model's message names the model, not the merges */
+        const json_t *type = json_object_get(model, "type");
+        if (!type || (json_is_string(type) && strcmp(json_string_value(type), "BPE") == 0)) {
+            st = vkg_fail(VKG_ERROR_TOKENIZER, "%s: model.%s is not %s (or missing)", name,
+                          has_vocab ? "merges" : "vocab",
+                          has_vocab ? "an array" : "a JSON object of token -> id");
+            goto done;
+        }
+    }
+    if ((st = vkg_tok_build(root, &vocab, &merges, cfg, name, config_name, out)))
+        goto done;
+    summary_set(*out, "tokenizer.json");
+done:
     json_decref(root);
     json_decref(cfg);
     vkg_tok_table_free(&vocab);
     vkg_tok_table_free(&merges);
-    return hand_over(st, tok, out);
+    return st;
 }
 
 vkg_status vkg_tokenizer_load_hf_json(const char *json, size_t len, const char *name,
@@ -692,10 +729,22 @@ static bool is_file(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+/* Whether `path` is a regular file that starts with GGUF's magic. */
+static bool is_gguf_file(const char *path) {
+    char magic[4] = {0};
+    FILE *f = is_file(path) ? fopen(path, "rb") : NULL;
+    bool yes = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+    if (f)
+        fclose(f);
+    return yes;
+}
+
 vkg_status vkg_tokenizer_load(const char *model_dir, vkg_tokenizer **out) {
     if (!model_dir || !out)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "vkg_tokenizer_load: NULL argument");
     *out = NULL;
+    if (is_gguf_file(model_dir)) /* a GGUF file carries its tokenizer in its metadata */
+        return vkg_tokenizer_load_gguf(model_dir, out);
     static const char *names[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json",
                                   "merges.txt", "tokenizer.model"};
     char *path[5] = {0}, *data[4] = {0};

@@ -221,6 +221,8 @@ struct vkg_tokenizer {
     char *role_text[4];
     int32_t end_ids[16];    /* ids that end a turn or the text */
     size_t n_end_ids;
+
+    char summary[160];      /* vkg_tokenizer_summary(): source, model, pre-tokenizer */
 };
 
 /* flags[id]: an added token; a special one (skipped by skip_special); a model vocabulary entry. */
@@ -242,6 +244,25 @@ vkg_status vkg_tokenizer_load_hf(const char *json, size_t len, const char *name,
 /* The same without a tokenizer_config.json (kept for the fuzz target and tests). */
 vkg_status vkg_tokenizer_load_hf_json(const char *json, size_t len, const char *name,
                                       vkg_tokenizer **out);
+
+/* Builds a tokenizer from a tokenizer.json-shaped description: `root` holds the normalizer,
+ * pre_tokenizer, decoder, post_processor, added_tokens and a "model" object with the BPE settings
+ * (not its vocab and merges, which come in `vocab` and `merges` as hfjson.c reads them); `cfg`
+ * (NULL: none) is read as tokenizer_config.json. The one construction path of every format:
+ * tokenizer.json (load.c) and GGUF metadata (gguf.c). `name`/`config_name` name the source in
+ * messages. */
+vkg_status vkg_tok_build(const json_t *root, const vkg_tok_table *vocab, const vkg_tok_table *merges,
+                         const json_t *cfg, const char *name, const char *config_name,
+                         vkg_tokenizer **out);
+
+/* Builds the tokenizer in a GGUF file's tokenizer.ggml.* metadata (gguf.c): of the file at `path`,
+ * or of one already parsed (the fuzz target parses bytes); messages name the file's label. */
+typedef struct vkg_gguf_file vkg_gguf_file;
+vkg_status vkg_tokenizer_load_gguf(const char *path, vkg_tokenizer **out);
+vkg_status vkg_tok_gguf_build(const vkg_gguf_file *f, vkg_tokenizer **out);
+
+/* Appends a string with an id to a table (hfjson.c), for loaders that fill tables themselves. */
+vkg_status vkg_tok_table_add(vkg_tok_table *t, const char *s, size_t n, int64_t id);
 
 /* GPT-2's bytes_to_unicode(): the code point (< 512) that stands for each byte in vocab strings. */
 void vkg_tok_byte_to_cp(uint16_t cp_of_byte[256]);

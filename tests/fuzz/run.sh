@@ -7,7 +7,7 @@
 # `build-fuzz/tests/fuzz/<target> FILE`). Prints one summary line per target: executions, seconds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-targets=(safetensors gguf config index tokenizer template cli_options serve_request)
+targets=(safetensors gguf config index tokenizer tokenizer_gguf template cli_options serve_request)
 which="${1:-all}"
 seconds="${2:-60}"
 if [ "$which" != all ]; then targets=("$which"); fi
