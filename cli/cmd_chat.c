@@ -27,12 +27,9 @@ static void on_sigint(int sig) {
 }
 
 typedef struct chat_opts {
-    model_args model;
-    const char *tokenizer_dir, *template_file, *system;
-    uint32_t n_predict, n_ctx;
-    int kv_dtype;
-    vkg_sampler_params sampling;
-    bool quiet, ids;
+    gen_args gen;              /* model, storage, context, sampling, -n, -q (shared with run) */
+    const char *template_file, *system;
+    bool ids;
 } chat_opts;
 
 typedef struct chat {
@@ -73,43 +70,26 @@ static void print_help(void) {
 
 static int parse(int argc, char **argv, chat_opts *o) {
     const char *cmd = "chat";
-    *o = (chat_opts){.model = {.device = -1, .dtype = VKG_PRECISION_AUTO}, .n_predict = 512,
-                     .sampling = vkg_sampler_defaults()};
-    o->sampling.temperature = 0.8f;
-    o->sampling.top_k = 40;
-    o->sampling.top_p = 0.95f;
-    o->sampling.min_p = 0.05f;
+    *o = (chat_opts){.gen = gen_args_defaults(512)};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
+        int shared = gen_args_option(cmd, argc, argv, &i, &o->gen);
+        if (shared == CLI_USAGE)
+            return CLI_USAGE;
 #define VALUE() do { if (opt_value(cmd, argc, argv, &i, &v)) return CLI_USAGE; } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return CLI_HELP;
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model.path = v; }
-        else if (!strcmp(a, "--config")) { VALUE(); o->model.config = v; }
-        else if (!strcmp(a, "--tokenizer")) { VALUE(); o->tokenizer_dir = v; }
+        if (shared) continue;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return CLI_HELP;
         else if (!strcmp(a, "--chat-template")) { VALUE(); o->template_file = v; }
         else if (!strcmp(a, "--system")) { VALUE(); o->system = v; }
-        else if (!strcmp(a, "--dtype")) { VALUE(); if (opt_weights(cmd, a, v, &o->model.dtype)) return CLI_USAGE; }
-        else if (!strcmp(a, "--quant")) { VALUE(); if (opt_quant(cmd, a, v, &o->model.quant)) return CLI_USAGE; }
-        else if (!strcmp(a, "--kv-dtype")) { VALUE(); if (opt_precision(cmd, a, v, &o->kv_dtype)) return CLI_USAGE; }
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->n_ctx)) return CLI_USAGE; }
-        else if (!strcmp(a, "--device")) { VALUE(); uint32_t d; if (opt_u32(cmd, a, v, 0, 1024, &d)) return CLI_USAGE; o->model.device = (int)d; }
-        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->n_predict)) return CLI_USAGE; }
-        else if (!strcmp(a, "--temp")) { VALUE(); if (opt_float(cmd, a, v, 0, 100, &o->sampling.temperature)) return CLI_USAGE; }
-        else if (!strcmp(a, "--top-k")) { VALUE(); if (opt_i32(cmd, a, v, 0, 1 << 24, &o->sampling.top_k)) return CLI_USAGE; }
-        else if (!strcmp(a, "--top-p")) { VALUE(); if (opt_float(cmd, a, v, 0, 1, &o->sampling.top_p)) return CLI_USAGE; }
-        else if (!strcmp(a, "--min-p")) { VALUE(); if (opt_float(cmd, a, v, 0, 1, &o->sampling.min_p)) return CLI_USAGE; }
-        else if (!strcmp(a, "--repeat-penalty")) { VALUE(); if (opt_float(cmd, a, v, 1e-3, 100, &o->sampling.repetition_penalty)) return CLI_USAGE; }
-        else if (!strcmp(a, "--seed")) { VALUE(); if (opt_u64(cmd, a, v, &o->sampling.seed)) return CLI_USAGE; }
         else if (!strcmp(a, "--ids")) o->ids = true;
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = o->model.quiet = true;
         else return cli_usage_error(cmd, "unknown option '%s'", a);
 #undef VALUE
     }
-    if (!o->model.path && !o->model.config)
+    if (!o->gen.model.path && !o->gen.model.config)
         return cli_usage_error(cmd, "no model: give -m PATH or --config NAME");
-    if (o->model.path && o->model.config)
+    if (o->gen.model.path && o->gen.model.config)
         return cli_usage_error(cmd, "-m and --config both given: choose one model");
-    if (o->model.config && !o->tokenizer_dir)
+    if (o->gen.model.config && !o->gen.tokenizer_dir)
         return cli_usage_error(cmd, "a synthetic model has no tokenizer or template: give --tokenizer DIR");
     return CLI_OK;
 }
@@ -119,23 +99,9 @@ int cmd_chat_parse(int argc, char **argv) {
     return parse(argc, argv, &o);
 }
 
-static bool greedy_on_device(const chat *c) {
-    return c->o->sampling.temperature == 0 && c->o->sampling.repetition_penalty == 1.0f;
-}
+static bool greedy_on_device(const chat *c) { return cli_greedy_on_device(&c->o->gen.sampling); }
 
-/* End of the reply: the model's end-of-sequence ids and the tokenizer's end-of-turn tokens. */
-static bool ends_turn(const chat *c, int32_t id) {
-    const vkg_model_config *cfg = vkg_model_get_config(c->model);
-    for (uint32_t i = 0; i < cfg->n_eos; i++)
-        if (cfg->eos_token_ids[i] == id)
-            return true;
-    const int32_t *ends = NULL;
-    size_t n = vkg_tokenizer_end_ids(c->tok, &ends);
-    for (size_t i = 0; i < n; i++)
-        if (ends[i] == id)
-            return true;
-    return false;
-}
+static bool ends_turn(const chat *c, int32_t id) { return cli_ends_sequence(c->model, c->tok, id); }
 
 static vkg_status next_token(chat *c, int32_t *out) {
     if (greedy_on_device(c)) {
@@ -207,7 +173,7 @@ static vkg_status reply(chat *c, int32_t *reply_ids, uint32_t *n_reply, bool *co
     *n_reply = 0;
     *context_full = false;
     vkg_session_want_logits(c->session, !greedy_on_device(c));
-    for (uint32_t i = 0; i < c->o->n_predict && !interrupted; i++) {
+    for (uint32_t i = 0; i < c->o->gen.n_predict && !interrupted; i++) {
         int32_t next;
         vkg_status s = next_token(c, &next);
         if (s != VKG_OK)
@@ -273,7 +239,7 @@ static int turn(chat *c, const char *line, size_t len, int32_t *reply_ids) {
     free(text);
     if (!ok)
         return cli_report("chat", VKG_ERROR_OUT_OF_HOST_MEMORY);
-    if (!c->o->quiet)
+    if (!c->o->gen.quiet)
         fprintf(stderr, "vkgpt: prefilled %u tokens in %.2f s, %u reused from the KV cache | reply %u tokens in "
                 "%.2f s (%.1f tok/s) | context %u/%u%s\n", fed, t1 - t0, reused, n_reply, t2 - t1,
                 t2 > t1 ? n_reply / (t2 - t1) : 0.0, vkg_session_pos(c->session), vkg_session_ctx(c->session),
@@ -288,7 +254,7 @@ static int loop(chat *c) {
     char *line = NULL;
     size_t cap = 0;
     bool tty = isatty(STDIN_FILENO);
-    int32_t *reply_ids = malloc((size_t)c->o->n_predict * sizeof *reply_ids);
+    int32_t *reply_ids = malloc((size_t)c->o->gen.n_predict * sizeof *reply_ids);
     int rc = reply_ids ? CLI_OK : cli_report("chat", VKG_ERROR_OUT_OF_HOST_MEMORY);
     while (rc == CLI_OK) {
         if (tty)
@@ -305,7 +271,7 @@ static int loop(chat *c) {
             break;
         if (!strcmp(line, "/reset")) {
             start_over(c);
-            if (!c->o->quiet)
+            if (!c->o->gen.quiet)
                 fprintf(stderr, "vkgpt: a new conversation\n");
             continue;
         }
@@ -324,11 +290,12 @@ int cmd_chat(int argc, char **argv) {
             print_help();
         return rc == CLI_HELP ? CLI_OK : rc;
     }
-    if (o.model.path && (rc = cli_check_model("chat", o.model.path)) != CLI_OK)
+    if (o.gen.model.path && (rc = cli_check_model("chat", o.gen.model.path)) != CLI_OK)
         return rc;
     chat c = {.o = &o};
     vkg_context *ctx = NULL;
-    const char *dir = o.tokenizer_dir ? o.tokenizer_dir : o.model.path;
+    char buf[4096];
+    const char *dir = cli_tokenizer_dir(o.gen.model.path, o.gen.tokenizer_dir, buf, sizeof buf);
     vkg_status s = vkg_tokenizer_load(dir, &c.tok);
     if (s != VKG_OK) {
         rc = cli_report("chat: loading the tokenizer", s);
@@ -338,14 +305,14 @@ int cmd_chat(int argc, char **argv) {
         rc = cli_report("chat: loading the chat template (--chat-template FILE gives one)", s);
         goto done;
     }
-    if ((rc = setup_model("chat", &o.model, &ctx, &c.model)) != CLI_OK)
+    if ((rc = setup_model("chat", &o.gen.model, &ctx, &c.model)) != CLI_OK)
         goto done;
     vkg_session_options so = vkg_session_default_options();
-    so.kv = o.kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
-    so.n_ctx = o.n_ctx;
+    so.kv = o.gen.kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    so.n_ctx = o.gen.n_ctx;
     uint32_t V = vkg_model_get_config(c.model)->vocab_size;
     if ((s = vkg_session_create(c.model, &so, &c.session)) == VKG_OK &&
-        (s = vkg_sampler_create(&o.sampling, V, &c.sampler)) == VKG_OK)
+        (s = vkg_sampler_create(&o.gen.sampling, V, &c.sampler)) == VKG_OK)
         s = vkg_detok_create(c.tok, &c.detok);
     c.messages = json_array();
     c.cache = s == VKG_OK ? malloc(((size_t)vkg_session_ctx(c.session) + 1) * sizeof *c.cache) : NULL;

@@ -29,15 +29,13 @@ static void on_sigint(int sig) {
 }
 
 typedef struct run_opts {
-    model_args model;
-    const char *prompt, *prompt_file, *tokenizer_dir, *dump_logits;
+    gen_args gen;              /* model, storage, context, sampling, -n, -q (shared with chat) */
+    const char *prompt, *prompt_file, *dump_logits;
     int32_t *prompt_ids;
-    uint32_t n_prompt_ids, n_predict, n_ctx;
-    vkg_sampler_params sampling;
-    bool ids, quiet, ignore_eos, interactive, no_kv_cache;
+    uint32_t n_prompt_ids;
+    bool ids, ignore_eos, interactive, no_kv_cache;
     const char *stops[16];     /* --stop STRING, repeatable */
     uint32_t n_stops;
-    int kv_dtype;
 } run_opts;
 
 typedef struct gen {
@@ -105,36 +103,20 @@ static void print_help(void) {
 
 static int parse(int argc, char **argv, run_opts *o) {
     const char *cmd = "run";
-    *o = (run_opts){.model = {.device = -1, .dtype = VKG_PRECISION_AUTO}, .n_predict = 128,
-                    .sampling = vkg_sampler_defaults()};
-    o->sampling.temperature = 0.8f;
-    o->sampling.top_k = 40;
-    o->sampling.top_p = 0.95f;
-    o->sampling.min_p = 0.05f;
+    *o = (run_opts){.gen = gen_args_defaults(128)};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
+        int shared = gen_args_option(cmd, argc, argv, &i, &o->gen);
+        if (shared == CLI_USAGE)
+            return CLI_USAGE;
 #define VALUE() do { if (opt_value(cmd, argc, argv, &i, &v)) return CLI_USAGE; } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return CLI_HELP;
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model.path = v; }
-        else if (!strcmp(a, "--config")) { VALUE(); o->model.config = v; }
-        else if (!strcmp(a, "--tokenizer")) { VALUE(); o->tokenizer_dir = v; }
-        else if (!strcmp(a, "--dtype")) { VALUE(); if (opt_weights(cmd, a, v, &o->model.dtype)) return CLI_USAGE; }
-        else if (!strcmp(a, "--quant")) { VALUE(); if (opt_quant(cmd, a, v, &o->model.quant)) return CLI_USAGE; }
-        else if (!strcmp(a, "--kv-dtype")) { VALUE(); if (opt_precision(cmd, a, v, &o->kv_dtype)) return CLI_USAGE; }
+        if (shared) continue;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return CLI_HELP;
         else if (!strcmp(a, "--no-kv-cache")) o->no_kv_cache = true;
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->n_ctx)) return CLI_USAGE; }
-        else if (!strcmp(a, "--device")) { VALUE(); uint32_t d; if (opt_u32(cmd, a, v, 0, 1024, &d)) return CLI_USAGE; o->model.device = (int)d; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { VALUE(); o->prompt_file = v; }
         else if (!strcmp(a, "--prompt-ids")) { VALUE(); free(o->prompt_ids); o->prompt_ids = NULL; if (opt_ids(cmd, a, v, &o->prompt_ids, &o->n_prompt_ids)) return CLI_USAGE; }
         else if (!strcmp(a, "-i") || !strcmp(a, "--interactive")) o->interactive = true;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VALUE(); if (opt_u32(cmd, a, v, 1, 1u << 24, &o->n_predict)) return CLI_USAGE; }
-        else if (!strcmp(a, "--temp")) { VALUE(); if (opt_float(cmd, a, v, 0, 100, &o->sampling.temperature)) return CLI_USAGE; }
-        else if (!strcmp(a, "--top-k")) { VALUE(); if (opt_i32(cmd, a, v, 0, 1 << 24, &o->sampling.top_k)) return CLI_USAGE; }
-        else if (!strcmp(a, "--top-p")) { VALUE(); if (opt_float(cmd, a, v, 0, 1, &o->sampling.top_p)) return CLI_USAGE; }
-        else if (!strcmp(a, "--min-p")) { VALUE(); if (opt_float(cmd, a, v, 0, 1, &o->sampling.min_p)) return CLI_USAGE; }
-        else if (!strcmp(a, "--repeat-penalty")) { VALUE(); if (opt_float(cmd, a, v, 1e-3, 100, &o->sampling.repetition_penalty)) return CLI_USAGE; }
-        else if (!strcmp(a, "--seed")) { VALUE(); if (opt_u64(cmd, a, v, &o->sampling.seed)) return CLI_USAGE; }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = true;
         else if (!strcmp(a, "--stop")) {
             VALUE();
@@ -144,13 +126,12 @@ static int parse(int argc, char **argv, run_opts *o) {
         }
         else if (!strcmp(a, "--ids")) o->ids = true;
         else if (!strcmp(a, "--dump-logits")) { VALUE(); o->dump_logits = v; }
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = o->model.quiet = true;
         else return cli_usage_error(cmd, "unknown option '%s'", a);
 #undef VALUE
     }
-    if (!o->model.path && !o->model.config)
+    if (!o->gen.model.path && !o->gen.model.config)
         return cli_usage_error(cmd, "no model: give -m PATH or --config NAME");
-    if (o->model.path && o->model.config)
+    if (o->gen.model.path && o->gen.model.config)
         return cli_usage_error(cmd, "-m and --config both given: choose one model");
     int sources = !!o->prompt + !!o->prompt_file + !!o->prompt_ids;
     if (sources > 1)
@@ -196,26 +177,9 @@ static void finish_output(gen *g) {
     fflush(stdout);
 }
 
-/* Whether `id` ends a sequence: any end-of-sequence id of the model's config (config.json,
- * generation_config.json) or the tokenizer's end-of-sequence and end-of-turn tokens. */
-static bool is_eos(const gen *g, int32_t id) {
-    const vkg_model_config *c = vkg_model_get_config(g->model);
-    for (uint32_t i = 0; i < c->n_eos; i++)
-        if (c->eos_token_ids[i] == id)
-            return true;
-    const int32_t *ends = NULL;
-    size_t n = g->tok ? vkg_tokenizer_end_ids(g->tok, &ends) : 0;
-    for (size_t i = 0; i < n; i++)
-        if (ends[i] == id)
-            return true;
-    return false;
-}
+static bool is_eos(const gen *g, int32_t id) { return cli_ends_sequence(g->model, g->tok, id); }
 
-/* Whether the device's argmax is the answer: greedy with nothing that changes the logits first (a
- * repetition penalty does: the sampler takes the argmax after it). */
-static bool device_argmax(const gen *g) {
-    return g->o->sampling.temperature == 0 && g->o->sampling.repetition_penalty == 1.0f;
-}
+static bool device_argmax(const gen *g) { return cli_greedy_on_device(&g->o->gen.sampling); }
 
 /* The next token from the logits of the last position. */
 static vkg_status choose(gen *g, int32_t *next) {
@@ -262,7 +226,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
     vkg_session_want_logits(g->session, !device_argmax(g) || g->dump);
 
     double t1 = vkg_bench_now();
-    for (uint32_t i = 0; i < g->o->n_predict && !interrupted; i++) {
+    for (uint32_t i = 0; i < g->o->gen.n_predict && !interrupted; i++) {
         int32_t next;
         TRY(choose(g, &next));
         if (is_eos(g, next) && !g->o->ignore_eos)
@@ -270,7 +234,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
         emit(g, next);
         g->history[g->n_history++] = next;
         g->generated++;
-        if (g->stopped || i + 1 == g->o->n_predict) {
+        if (g->stopped || i + 1 == g->o->gen.n_predict) {
             g->pending = next; /* fed with the next turn, so the cache stays the whole sequence */
             break;
         }
@@ -286,7 +250,7 @@ static vkg_status turn(gen *g, const int32_t *prompt, uint32_t n_prompt) {
 }
 
 static void summary(const gen *g) {
-    if (g->o->quiet)
+    if (g->o->gen.quiet)
         return;
     uint32_t n_ctx = vkg_session_ctx(g->session);
     fprintf(stderr, "vkgpt: prompt %u tokens in %.3f s (%.1f tok/s)", g->prompt_tokens, g->prompt_s,
@@ -364,7 +328,7 @@ int cmd_run(int argc, char **argv) {
     char *text = NULL;
     size_t text_len = 0;
 
-    if ((rc = cli_check_model("run", o.model.path)) != CLI_OK)
+    if ((rc = cli_check_model("run", o.gen.model.path)) != CLI_OK)
         goto done;
     if (o.prompt_file && !(text = cli_read_file(o.prompt_file, &text_len))) {
         fprintf(stderr, "vkgpt run: cannot read prompt file '%s'\n", o.prompt_file);
@@ -383,25 +347,12 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     /* Tokenizer: needed for text in or out; --prompt-ids with --ids works without one. */
-    const char *tok_dir = o.tokenizer_dir;
     char dir[4096];
-    if (!tok_dir && o.model.path) {
-        /* A .safetensors path: its directory holds the tokenizer files; a .gguf path stays as it is. */
-        snprintf(dir, sizeof dir, "%s", o.model.path);
-        size_t n = strlen(dir);
-        if (n > 12 && strcmp(dir + n - 12, ".safetensors") == 0) {
-            char *slash = strrchr(dir, '/');
-            if (slash)
-                *slash = 0;
-            else
-                snprintf(dir, sizeof dir, ".");
-        }
-        tok_dir = dir;
-    }
+    const char *tok_dir = cli_tokenizer_dir(o.gen.model.path, o.gen.tokenizer_dir, dir, sizeof dir);
     /* A .gguf path is its own tokenizer (vkg_tokenizer_load reads the file's metadata); one that
      * vkgpt cannot build (a placeholder vocabulary) matters only when there is text to encode. */
-    size_t n_path = o.model.path ? strlen(o.model.path) : 0;
-    bool from_gguf = !o.tokenizer_dir && n_path > 5 && strcmp(o.model.path + n_path - 5, ".gguf") == 0;
+    size_t n_path = o.gen.model.path ? strlen(o.gen.model.path) : 0;
+    bool from_gguf = !o.gen.tokenizer_dir && n_path > 5 && strcmp(o.gen.model.path + n_path - 5, ".gguf") == 0;
     if (tok_dir) {
         vkg_status s = vkg_tokenizer_load(tok_dir, &g.tok);
         if (s != VKG_OK && ((s != VKG_ERROR_IO && !from_gguf) || text || o.interactive)) {
@@ -433,13 +384,13 @@ int cmd_run(int argc, char **argv) {
         o.prompt_ids = NULL;
     }
 
-    if ((rc = setup_model("run", &o.model, &ctx, &g.model)) != CLI_OK)
+    if ((rc = setup_model("run", &o.gen.model, &ctx, &g.model)) != CLI_OK)
         goto done;
     const vkg_model_config *c = vkg_model_get_config(g.model);
     vkg_session_options so = vkg_session_default_options();
-    so.kv = o.kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
+    so.kv = o.gen.kv_dtype ? VKG_PRECISION_F16 : VKG_PRECISION_F32;
     so.no_kv_cache = o.no_kv_cache;
-    so.n_ctx = o.n_ctx;
+    so.n_ctx = o.gen.n_ctx;
     vkg_status s = vkg_session_create(g.model, &so, &g.session);
     if (s == VKG_OK && n_prompt > vkg_session_ctx(g.session)) {
         fprintf(stderr, "vkgpt run: the prompt has %zu tokens but the context holds %u%s\n", n_prompt,
@@ -447,12 +398,12 @@ int cmd_run(int argc, char **argv) {
         rc = CLI_FAILED;
         goto done;
     }
-    if (s == VKG_OK && !o.quiet)
+    if (s == VKG_OK && !o.gen.quiet)
         fprintf(stderr, "vkgpt: %s model, %s weights %.1f MiB, KV cache %.1f MiB (%u positions, %s)\n", c->family,
                 cli_precision_name(vkg_model_precision(g.model)), vkg_model_weight_bytes(g.model) / 1048576.0,
                 vkg_session_kv_bytes(g.session) / 1048576.0, vkg_session_ctx(g.session), so.kv ? "f16" : "f32");
     if (s == VKG_OK)
-        s = vkg_sampler_create(&o.sampling, c->vocab_size, &g.sampler);
+        s = vkg_sampler_create(&o.gen.sampling, c->vocab_size, &g.sampler);
     g.logits = malloc(c->vocab_size * sizeof(float));
     g.history = g.session ? malloc(((size_t)vkg_session_ctx(g.session) + 1) * sizeof(int32_t)) : NULL;
     if (s == VKG_OK && (!g.logits || !g.history))

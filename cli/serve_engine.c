@@ -6,6 +6,8 @@
  */
 #include "serve_engine.h"
 
+#include "setup.h"
+
 #include "vkgpt.h"
 
 #include <jansson.h>
@@ -75,22 +77,10 @@ int serve_engine_open(const serve_engine_options *o, serve_engine **out) {
         fail("loading the model", s);
         goto error;
     }
-    /* The tokenizer: --tokenizer DIR, else the model's directory (a .safetensors file's directory).
-     * A model without tokenizer files still serves token-id prompts. */
+    /* The tokenizer: --tokenizer DIR, else the model's (a .safetensors file's directory, a .gguf file
+     * itself). A model without tokenizer files still serves token-id prompts. */
     char dir[4096];
-    const char *tok_dir = o->tokenizer_dir;
-    if (!tok_dir && o->model_path) {
-        snprintf(dir, sizeof dir, "%s", o->model_path);
-        size_t n = strlen(dir);
-        if (n > 12 && strcmp(dir + n - 12, ".safetensors") == 0) {
-            char *slash = strrchr(dir, '/');
-            if (slash)
-                *slash = 0;
-            else
-                snprintf(dir, sizeof dir, ".");
-        }
-        tok_dir = dir;
-    }
+    const char *tok_dir = cli_tokenizer_dir(o->model_path, o->tokenizer_dir, dir, sizeof dir);
     if (tok_dir) {
         s = vkg_tokenizer_load(tok_dir, &e->tok);
         if (s != VKG_OK && (s != VKG_ERROR_IO || o->tokenizer_dir)) {
