@@ -25,6 +25,7 @@
 #include "family_writer.h"
 #include "gguf_writer.h"
 #include "harness.h"
+#include "logit_checks.h"
 #include "ref_quant.h"
 
 #include "model/quant.h"
@@ -286,24 +287,6 @@ static vkg_model *load(vkg_context *ctx, const built *b, const char *what) {
 
 /* ---- comparisons (as in test_families.c) ---------------------------------------------------------- */
 
-/* max |got - ref| <= tol * max |ref|, no NaN; returns max |got - ref| / max |ref|. */
-static double check_logits(const char *what, const float *got, const double *ref, size_t n, double tol) {
-    double max_ref = 0, max_err = 0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(got[i]))
-            fail_msg("%s: logit %zu is %g", what, i, (double)got[i]);
-        max_ref = fmax(max_ref, fabs(ref[i]));
-        double e = fabs((double)got[i] - ref[i]);
-        if (e > max_err)
-            max_err = e, worst = i;
-    }
-    if (max_err > tol * max_ref)
-        fail_msg("%s: logit %zu: got %.7g, reference %.7g: error %.3g of max %.3g (tolerance %.1g)", what, worst,
-                 (double)got[worst], ref[worst], max_err, max_ref, tol);
-    return max_err / max_ref;
-}
-
 static void tokens_for(int32_t *t, int n, uint32_t seed, int V) {
     uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
     for (int i = 0; i < n; i++) {
@@ -361,34 +344,13 @@ static int fair_steps(const ref_decoder *r, const int32_t *prompt, int n_prompt,
 /* Teacher-forced logits through the cached decode step equal one uncached pass at every position;
  * free-running greedy sequences cached and uncached are identical. */
 static void cache_identity(vkg_model *model, const char *what, const int32_t *seq, int N, int V) {
-    float *all = malloc((size_t)N * V * sizeof *all), *row = malloc((size_t)V * sizeof *row);
-    double *row_d = malloc((size_t)V * sizeof *row_d);
-    assert_true(all && row && row_d);
-    vkg_session_options uo = vkg_session_default_options();
-    uo.no_kv_cache = true;
-    vkg_session *uncached = NULL, *cached = NULL;
-    assert_int_equal(vkg_session_create(model, &uo, &uncached), VKG_OK);
-    assert_int_equal(vkg_session_prefill(uncached, seq, (uint32_t)N, all), VKG_OK);
-    assert_int_equal(vkg_session_create(model, NULL, &cached), VKG_OK);
-    vkg_session_want_logits(cached, true);
-    assert_int_equal(vkg_session_prefill(cached, seq, 1, NULL), VKG_OK);
-    char msg[128];
-    for (int t = 0; t < N; t++) {
-        if (t > 0)
-            assert_int_equal(vkg_session_step(cached, seq[t]), VKG_OK);
-        assert_int_equal(vkg_session_logits(cached, row), VKG_OK);
-        for (int i = 0; i < V; i++)
-            row_d[i] = all[(size_t)t * V + i];
-        snprintf(msg, sizeof msg, "%s: teacher-forced position %d, cached vs uncached", what, t);
-        check_logits(msg, row, row_d, (size_t)V, 1e-4);
-    }
-    vkg_session_free(cached);
-    vkg_session_free(uncached);
+    (void)V;
+    check_teacher_forced(model, seq, N, what);
     int32_t *a = device_greedy(model, true, seq, 1, N_GREEDY), *b = device_greedy(model, false, seq, 1, N_GREEDY);
     for (int i = 0; i < N_GREEDY; i++)
         if (a[i] != b[i])
             fail_msg("%s: greedy token %d: cached %d, uncached %d", what, i, a[i], b[i]);
-    free(a), free(b), free(all), free(row), free(row_d);
+    free(a), free(b);
 }
 
 static void run_spec(vkg_context *ctx, const spec *s, bool check_cache) {

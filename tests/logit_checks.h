@@ -1,0 +1,19 @@
+/*
+ * tests/logit_checks.h — comparisons the model tests share: device logits against a reference
+ * (relative to the largest reference logit), and the KV cache's identity check (teacher-forced logits
+ * through the replayed decode step equal one uncached pass at every position).
+ */
+#ifndef VKG_TESTS_LOGIT_CHECKS_H
+#define VKG_TESTS_LOGIT_CHECKS_H
+
+#include "harness.h"
+
+/* Fails the test unless max |got - ref| <= tol * max |ref| and every got is finite; returns
+ * max |got - ref| / max |ref|. */
+double check_logits(const char *what, const float *got, const double *ref, size_t n, double tol);
+
+/* seq[0..N) fed to a cached session one token at a time (logits after each) and to an uncached one in
+ * one pass (logits of every row): every position must agree within 1e-4 of the largest logit. */
+void check_teacher_forced(vkg_model *model, const int32_t *seq, int N, const char *what);
+
+#endif /* VKG_TESTS_LOGIT_CHECKS_H */
