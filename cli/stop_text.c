@@ -27,7 +27,8 @@ bool stop_text_push(stop_text *s, const char *text, size_t len, FILE *out) {
         size_t cap = (s->len + len) * 2 + 64;
         char *grown = realloc(s->buf, cap);
         if (!grown) { /* write everything out: the stops no longer apply, nothing is lost */
-            fwrite(s->buf, 1, s->len, out);
+            if (s->len)
+                fwrite(s->buf, 1, s->len, out);
             fwrite(text, 1, len, out);
             s->len = 0;
             return false;
@@ -60,7 +61,8 @@ bool stop_text_push(stop_text *s, const char *text, size_t len, FILE *out) {
 }
 
 void stop_text_flush(stop_text *s, FILE *out) {
-    fwrite(s->buf, 1, s->len, out);
+    if (s->len) /* buf is NULL until something was held back */
+        fwrite(s->buf, 1, s->len, out);
     s->len = 0;
 }
 
