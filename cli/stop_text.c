@@ -19,6 +19,8 @@ static size_t held_tail(const stop_text *s) {
 }
 
 bool stop_text_push(stop_text *s, const char *text, size_t len, FILE *out) {
+    if (len == 0) /* nothing new (a decoder holding back part of a character) */
+        return false;
     if (s->n == 0) {
         fwrite(text, 1, len, out);
         return false;
