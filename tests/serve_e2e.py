@@ -356,7 +356,13 @@ def disconnect_and_queue(srv):
             if h["slots_processing"] + h["queued"] == i + 1:
                 break
             time.sleep(0.02)
+    # the decode thread moves queued requests into free slots between steps: give it the time a slow
+    # (sanitizer) build needs before reading the counts
+    deadline = time.time() + 20
     h = health(srv)
+    while not (h["slots_processing"] == 4 and h["queued"] == 4) and time.time() < deadline:
+        time.sleep(0.05)
+        h = health(srv)
     check(h["slots_processing"] == 4 and h["queued"] == 4, f"4 slots + 4 queued expected: {h}")
     st, b = completion(srv, PROMPTS[0], 2)
     check(st == 503 and b["error"]["code"] == "queue_full", f"full queue: {st} {b}")
