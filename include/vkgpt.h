@@ -1,10 +1,12 @@
 /*
- * vkgpt.h — the public C API of vkgpt: GPT-style transformer inference on any Vulkan GPU.
+ * vkgpt.h — the public C API of vkgpt: decoder-only transformer language models (GPT-2, Llama,
+ * Mistral, Qwen2, Qwen3) on any Vulkan GPU.
  *
  * Objects (all opaque, each created by a create or load call and released by its pair):
  *   vkg_context    one Vulkan instance + logical device, its memory and pipelines
- *   vkg_model      weights of a GPT-2 family model, resident on the context's device
+ *   vkg_model      weights of a model of any supported family, resident on the context's device
  *   vkg_session    a model + its own KV cache: prefill, replayed decode steps, uncached path
+ *   vkg_batch      several sessions of one model advanced in one decode step
  *   vkg_tokenizer  Hugging Face tokenizer.json pipelines (BPE), or GPT-2's vocab.json + merges.txt
  *   vkg_sampler    greedy / temperature / top-k / top-p / min-p / repetition penalty
  *   vkg_template   a compiled chat template (Jinja2, rendered as Hugging Face renders)
@@ -294,14 +296,18 @@ typedef struct vkg_model_options {
 
 vkg_model_options vkg_model_default_options(void);
 
-/* Load a GPT-2 checkpoint: a directory in Hugging Face layout (config.json + model.safetensors, or
- * sharded with model.safetensors.index.json) or a .safetensors file with config.json beside it.
- * F32/F16/BF16 tensors are converted to opts->weights. The files are released before returning; the
- * model lives on the device until vkg_model_free. opts may be NULL. */
+/* Load a model: a directory in Hugging Face layout (config.json + model.safetensors, or sharded with
+ * model.safetensors.index.json; model_type gpt2, llama, mistral, qwen2 or qwen3), a .safetensors file
+ * with config.json beside it, or a GGUF file (llama, qwen2, qwen3, gpt2; Q8_0/Q4_0/Q4_K/Q5_K/Q6_K
+ * matrices stay in their formats). F32/F16/BF16 tensors are converted to opts->weights (AUTO: see
+ * vkg_precision), linear layers quantized to opts->quant. The files are released before returning;
+ * the model lives on the device until vkg_model_free. opts may be NULL. */
 vkg_status vkg_model_load(vkg_context *ctx, const char *path, const vkg_model_options *opts, vkg_model **out);
 
-/* A named synthetic configuration ("gpt-nano", "gpt-mini", "gpt2", "gpt2-medium", "gpt2-large",
- * "gpt2-xl"; vocab 50257, 2048 positions) with seeded random weights generated on the fly. */
+/* A named synthetic configuration with seeded random weights generated on the fly: GPT-2 shapes
+ * ("gpt-nano", "gpt-mini", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"; vocab 50257, 2048
+ * positions) and Llama-family shapes ("llama-nano", "tinyllama-1.1b", "llama3.2-1b", "qwen2.5-0.5b",
+ * "qwen3-0.6b"). */
 vkg_status vkg_model_synthetic(vkg_context *ctx, const char *name, uint64_t seed,
                                const vkg_model_options *opts, vkg_model **out);
 /* The synthetic configuration `name`; VKG_ERROR_INVALID_ARGUMENT listing the names otherwise. */
