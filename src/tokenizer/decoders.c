@@ -46,22 +46,11 @@ static vkg_status count(const json_t *v, const char *what, uint32_t *out) {
 }
 
 vkg_status vkg_tok_dec_parse(vkg_tokenizer *tok, const json_t *j, const char *where) {
-    if (!j || json_is_null(j))
+    const char *type;
+    VKG_TRY(vkg_tok_stage_type(tok, j, where, "decoders", vkg_tok_dec_parse, &type));
+    if (!type) /* absent, or a Sequence already parsed */
         return VKG_OK;
-    const char *type = json_string_value(json_object_get(j, "type"));
-    if (!type)
-        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: no \"type\"", where);
     char what[300];
-    if (!strcmp(type, "Sequence")) {
-        const json_t *list = json_object_get(j, "decoders");
-        if (!json_is_array(list))
-            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: Sequence without a decoders array", where);
-        for (size_t i = 0; i < json_array_size(list); i++) {
-            snprintf(what, sizeof what, "%s.decoders[%zu]", where, i);
-            VKG_TRY(vkg_tok_dec_parse(tok, json_array_get(list, i), what));
-        }
-        return VKG_OK;
-    }
     if (tok->n_dec == VKG_TOK_MAX_STAGES)
         return vkg_fail(VKG_ERROR_TOKENIZER, "%s: more than %d decoders", where, VKG_TOK_MAX_STAGES);
     bool fused = false;

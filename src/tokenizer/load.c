@@ -793,3 +793,26 @@ done:
         free(data[i]);
     return st;
 }
+
+vkg_status vkg_tok_stage_type(vkg_tokenizer *tok, const json_t *j, const char *where, const char *list,
+                              vkg_tok_stage_fn parse, const char **type) {
+    *type = NULL;
+    if (!j || json_is_null(j))
+        return VKG_OK;
+    const char *t = json_string_value(json_object_get(j, "type"));
+    if (!t)
+        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: no \"type\"", where);
+    if (strcmp(t, "Sequence") != 0) {
+        *type = t;
+        return VKG_OK;
+    }
+    const json_t *items = json_object_get(j, list);
+    if (!json_is_array(items))
+        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: Sequence without a %s array", where, list);
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        char what[300];
+        snprintf(what, sizeof what, "%s.%s[%zu]", where, list, i);
+        VKG_TRY(parse(tok, json_array_get(items, i), what));
+    }
+    return VKG_OK;
+}

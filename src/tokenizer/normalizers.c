@@ -105,22 +105,11 @@ static vkg_status dup_string(const json_t *v, const char *what, char **out, size
 }
 
 vkg_status vkg_tok_norm_parse(vkg_tokenizer *tok, const json_t *j, const char *where) {
-    if (!j || json_is_null(j))
+    const char *type;
+    VKG_TRY(vkg_tok_stage_type(tok, j, where, "normalizers", vkg_tok_norm_parse, &type));
+    if (!type) /* absent, or a Sequence already parsed */
         return VKG_OK;
-    const char *type = json_string_value(json_object_get(j, "type"));
-    if (!type)
-        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: no \"type\"", where);
     char what[300];
-    if (!strcmp(type, "Sequence")) {
-        const json_t *list = json_object_get(j, "normalizers");
-        if (!json_is_array(list))
-            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: Sequence without a normalizers array", where);
-        for (size_t i = 0; i < json_array_size(list); i++) {
-            snprintf(what, sizeof what, "%s.normalizers[%zu]", where, i);
-            VKG_TRY(vkg_tok_norm_parse(tok, json_array_get(list, i), what));
-        }
-        return VKG_OK;
-    }
     if (tok->n_norm == VKG_TOK_MAX_STAGES)
         return vkg_fail(VKG_ERROR_TOKENIZER, "%s: more than %d normalizers", where,
                         VKG_TOK_MAX_STAGES);

@@ -84,22 +84,10 @@ static vkg_status cls_sep_parse(vkg_tokenizer *tok, const json_t *j, const char 
 }
 
 vkg_status vkg_tok_post_parse(vkg_tokenizer *tok, const json_t *j, const char *where) {
-    if (!j || json_is_null(j))
+    const char *type;
+    VKG_TRY(vkg_tok_stage_type(tok, j, where, "processors", vkg_tok_post_parse, &type));
+    if (!type) /* absent, or a Sequence already parsed */
         return VKG_OK;
-    const char *type = json_string_value(json_object_get(j, "type"));
-    if (!type)
-        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: no \"type\"", where);
-    if (!strcmp(type, "Sequence")) {
-        const json_t *list = json_object_get(j, "processors");
-        if (!json_is_array(list))
-            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: Sequence without a processors array", where);
-        for (size_t i = 0; i < json_array_size(list); i++) {
-            char what[300];
-            snprintf(what, sizeof what, "%s.processors[%zu]", where, i);
-            VKG_TRY(vkg_tok_post_parse(tok, json_array_get(list, i), what));
-        }
-        return VKG_OK;
-    }
     if (!strcmp(type, "ByteLevel"))
         return VKG_OK;
     if (!strcmp(type, "TemplateProcessing"))

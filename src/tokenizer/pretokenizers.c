@@ -44,23 +44,11 @@ static bool flag(const json_t *j, const char *key, bool def) {
 }
 
 vkg_status vkg_tok_pre_parse(vkg_tokenizer *tok, const json_t *j, const char *where) {
-    if (!j || json_is_null(j))
+    const char *type;
+    VKG_TRY(vkg_tok_stage_type(tok, j, where, "pretokenizers", vkg_tok_pre_parse, &type));
+    if (!type) /* absent, or a Sequence already parsed */
         return VKG_OK;
-    const char *type = json_string_value(json_object_get(j, "type"));
-    if (!type)
-        return vkg_fail(VKG_ERROR_TOKENIZER, "%s: no \"type\"", where);
     char what[300];
-    if (!strcmp(type, "Sequence")) {
-        const json_t *list = json_object_get(j, "pretokenizers");
-        if (!json_is_array(list))
-            return vkg_fail(VKG_ERROR_TOKENIZER, "%s: Sequence without a pretokenizers array",
-                            where);
-        for (size_t i = 0; i < json_array_size(list); i++) {
-            snprintf(what, sizeof what, "%s.pretokenizers[%zu]", where, i);
-            VKG_TRY(vkg_tok_pre_parse(tok, json_array_get(list, i), what));
-        }
-        return VKG_OK;
-    }
     if (tok->n_pre && tok->pre[tok->n_pre - 1].kind == VKG_PRE_BYTELEVEL)
         return vkg_fail(VKG_ERROR_TOKENIZER, "%s: pre-tokenizer \"%s\" after ByteLevel is not "
                         "supported (vkgpt needs ByteLevel last)", where, type);

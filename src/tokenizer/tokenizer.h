@@ -321,6 +321,12 @@ vkg_status vkg_tok_regex(const char *pattern, size_t n, bool literal, const char
 
 /* Stage parsers (load time): each reads one JSON description, appends its stages (Sequences
  * flattened) and refuses a type it does not implement, naming it. `where` is "file: field". */
+/* The stage parsers' shared start: *type is stage object j's "type" (VKG_ERROR_TOKENIZER naming `where`
+ * when it has none), or NULL when j is absent or null, or is a "Sequence" whose `list` array this
+ * call has already parsed entry by entry with `parse` (entries named "where.list[i]"). */
+typedef vkg_status (*vkg_tok_stage_fn)(vkg_tokenizer *tok, const json_t *j, const char *where);
+vkg_status vkg_tok_stage_type(vkg_tokenizer *tok, const json_t *j, const char *where, const char *list,
+                              vkg_tok_stage_fn parse, const char **type);
 vkg_status vkg_tok_norm_parse(vkg_tokenizer *tok, const json_t *j, const char *where);
 vkg_status vkg_tok_pre_parse(vkg_tokenizer *tok, const json_t *j, const char *where);
 vkg_status vkg_tok_dec_parse(vkg_tokenizer *tok, const json_t *j, const char *where);
