@@ -51,3 +51,20 @@ void check_teacher_forced(vkg_model *model, const int32_t *seq, int N, const cha
     free(row);
     free(row_d);
 }
+
+int32_t *device_greedy(vkg_model *m, bool cached, const int32_t *prompt, uint32_t n_prompt, uint32_t n) {
+    vkg_session_options o = vkg_session_default_options();
+    o.no_kv_cache = !cached;
+    vkg_session *s = NULL;
+    assert_int_equal(vkg_session_create(m, &o, &s), VKG_OK);
+    int32_t *out = malloc(n * sizeof *out);
+    assert_non_null(out);
+    assert_int_equal(vkg_session_prefill(s, prompt, n_prompt, NULL), VKG_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        out[i] = vkg_session_argmax(s);
+        if (i + 1 < n)
+            assert_int_equal(vkg_session_step(s, out[i]), VKG_OK);
+    }
+    vkg_session_free(s);
+    return out;
+}

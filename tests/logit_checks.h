@@ -1,6 +1,6 @@
 /*
  * tests/logit_checks.h — comparisons the model tests share: device logits against a reference
- * (relative to the largest reference logit), and the KV cache's identity check (teacher-forced logits
+ * (relative to the largest reference logit), greedy decoding, and the KV cache's identity check (teacher-forced logits
  * through the replayed decode step equal one uncached pass at every position).
  */
 #ifndef VKG_TESTS_LOGIT_CHECKS_H
@@ -15,5 +15,9 @@ double check_logits(const char *what, const float *got, const double *ref, size_
 /* seq[0..N) fed to a cached session one token at a time (logits after each) and to an uncached one in
  * one pass (logits of every row): every position must agree within 1e-4 of the largest logit. */
 void check_teacher_forced(vkg_model *model, const int32_t *seq, int N, const char *what);
+
+/* Greedy tokens on the device after prompt[n_prompt], with the cache or without: n of them (malloc'd),
+ * the last one not appended to the sequence. */
+int32_t *device_greedy(vkg_model *m, bool cached, const int32_t *prompt, uint32_t n_prompt, uint32_t n);
 
 #endif /* VKG_TESTS_LOGIT_CHECKS_H */

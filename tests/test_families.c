@@ -66,24 +66,6 @@ static float *alloc_floats(size_t n) {
     return p;
 }
 
-/* Greedy tokens on the device after prompt[n_prompt]: n of them, the last not appended. */
-static int32_t *device_greedy(vkg_model *m, bool cached, const int32_t *prompt, uint32_t n_prompt, uint32_t n) {
-    vkg_session_options o = vkg_session_default_options();
-    o.no_kv_cache = !cached;
-    vkg_session *s = NULL;
-    assert_int_equal(vkg_session_create(m, &o, &s), VKG_OK);
-    int32_t *out = malloc(n * sizeof *out);
-    assert_non_null(out);
-    assert_int_equal(vkg_session_prefill(s, prompt, n_prompt, NULL), VKG_OK);
-    for (uint32_t i = 0; i < n; i++) {
-        out[i] = vkg_session_argmax(s);
-        if (i + 1 < n)
-            assert_int_equal(vkg_session_step(s, out[i]), VKG_OK);
-    }
-    vkg_session_free(s);
-    return out;
-}
-
 static void same_tokens(const char *what, const int32_t *got, const int32_t *want, int n) {
     for (int i = 0; i < n; i++)
         if (got[i] != want[i])
