@@ -1,7 +1,7 @@
 /*
- * tests/logit_checks.h — comparisons the model tests share: device logits against a reference
- * (relative to the largest reference logit), greedy decoding, and the KV cache's identity check (teacher-forced logits
- * through the replayed decode step equal one uncached pass at every position).
+ * tests/logit_checks.h — what the model tests share: device logits against a reference (relative
+ * to the largest reference logit), greedy decoding on the device, and the KV cache's identity check
+ * (teacher-forced logits through the replayed decode step equal one uncached pass at every position).
  */
 #ifndef VKG_TESTS_LOGIT_CHECKS_H
 #define VKG_TESTS_LOGIT_CHECKS_H
