@@ -5,6 +5,7 @@
  * tag, as jinja2/lexer.py (3.1) applies them. Not here: the grammar (parser.c).
  */
 #include "template/template.h"
+#include "template/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,30 +75,6 @@ static vkg_status out_of_memory(void) {
     return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of memory compiling the template");
 }
 
-/* Appends code point cp as UTF-8. */
-static size_t put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12);
-        o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18);
-    o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static int hexval(char ch) {
     if (ch >= '0' && ch <= '9') return ch - '0';
     if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
@@ -147,7 +124,7 @@ static vkg_status lex_string(lexer *L) {
             if (cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
                 return fail_at(L, i - 1, "escape outside the Unicode range in a string");
             i += (size_t)digits;
-            n += put_utf8(o + n, cp); /* at most 4 bytes for the 4+ source bytes read */
+            n += tt_encode(cp, o + n); /* at most 4 bytes for the 4+ source bytes read */
             break;
         }
         default:
@@ -157,7 +134,7 @@ static vkg_status lex_string(lexer *L) {
                 while (k < 3 && i < end && L->src[i] >= '0' && L->src[i] <= '7')
                     cp = cp * 8 + (uint32_t)(L->src[i++] - '0'), k++;
                 i--;
-                n += put_utf8(o + n, cp);
+                n += tt_encode(cp, o + n);
             } else {
                 o[n++] = '\\'; /* unknown escapes stay as they are */
                 o[n++] = e;
