@@ -25,10 +25,12 @@ static void print_config(const vkg_model_config *c, uint32_t n_ctx) {
            c->gated_mlp ? "gated, SiLU" : c->act == VKG_ACT_SILU ? "SiLU" : "GELU", c->vocab_size, c->n_positions);
     printf("norm: %s, eps %g\n", c->norm == VKG_NORM_RMSNORM ? "RMSNorm" : "LayerNorm", c->norm_eps);
     if (c->pos == VKG_POS_ROPE) {
-        static const char *const scaling[] = {"none", "linear", "llama3"};
+        static const char *const scaling[] = {"none", "linear", "llama3", "per-dimension factors (rope_freqs)"};
         printf("positions: RoPE, theta %g, %s pairs, scaling %s", c->rope.theta,
                c->rope.pairing == VKG_ROPE_HALF ? "rotate-half" : "adjacent", scaling[c->rope.scaling]);
-        if (c->rope.scaling)
+        if (c->rope.scaling == VKG_ROPE_SCALING_FREQ_FACTORS)
+            printf(" (%g .. %g)", c->rope.freq_factors[0], c->rope.freq_factors[c->head_dim / 2 - 1]);
+        else if (c->rope.scaling)
             printf(" (factor %g)", c->rope.factor);
         printf("\n");
     } else {

@@ -241,7 +241,12 @@ typedef enum vkg_rope_scaling {
     VKG_ROPE_SCALING_LINEAR = 1, /* inverse frequencies / factor */
     VKG_ROPE_SCALING_LLAMA3 = 2, /* Llama 3.1's band-wise rule (factor, low/high_freq_factor,
                                     original_max_position_embeddings) */
+    VKG_ROPE_SCALING_FREQ_FACTORS = 3, /* inverse frequency i / freq_factors[i]: a file's own per-dimension
+                                          divisors (GGUF rope_freqs.weight, how converted Llama 3.1+
+                                          files carry the llama3 rule) */
 } vkg_rope_scaling;
+
+enum { VKG_ROPE_MAX_FREQS = 128 }; /* head_dim / 2 for the largest head_dim (256) */
 
 enum { VKG_MAX_EOS = 8 };
 
@@ -266,6 +271,7 @@ typedef struct vkg_model_config {
         vkg_rope_scaling scaling;
         float factor, low_freq_factor, high_freq_factor;
         uint32_t original_max_positions;
+        float freq_factors[VKG_ROPE_MAX_FREQS]; /* FREQ_FACTORS: head_dim / 2 positive divisors */
     } rope;
     bool qkv_bias;            /* bias on the q, k, v projections */
     bool o_bias;              /* bias on the attention output projection */

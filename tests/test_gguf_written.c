@@ -47,6 +47,8 @@ typedef struct spec {
     uint32_t embd, pos, out, q, k, v, o, gate, up, down; /* gpt2: q is attn_qkv; k, v, gate unused */
     uint64_t seed;
     float rope_linear; /* > 0: rope.scaling.type linear with this factor */
+    float rope_llama3; /* > 0: the llama3 rule with this factor, written as rope_freqs.weight (as llama.cpp's
+                          converter writes Llama 3.1+); the reference applies the rule itself */
 } spec;
 
 /* Deliberate defects for the refusal tests. */
@@ -56,7 +58,9 @@ typedef struct defect {
     const char *swap_shape;    /* tensor written with ne [rows, cols] instead of [cols, rows] */
     const char *retype;        /* tensor written in type `type` (zero bytes of its size) */
     uint32_t type;
-    int rope_freqs, extra;     /* add rope_freqs.weight / blk.0.attn_foo.weight */
+    int rope_freqs;            /* add rope_freqs.weight: 1 one value short, 2 with a zero, 3 all ones
+                                  (valid, but refused together with rope_scaling "linear") */
+    int extra;                 /* add blk.0.attn_foo.weight */
     const char *rope_scaling;  /* {arch}.rope.scaling.type written with this value */
 } defect;
 
@@ -134,6 +138,20 @@ static const char *tname(char *buf, int l, const char *what) {
     return buf;
 }
 
+/* What llama.cpp's converter stores in rope_freqs.weight for the llama3 rule: the divisor of dimension
+ * i's inverse frequency (1 for short wavelengths, factor for long ones, a blend between), computed here
+ * from the rule's definition; the reference model applies the rule to the frequencies directly. */
+static float llama3_divisor(const ref_decoder_config *c, int i) {
+    double f = pow(c->rope_theta, -2.0 * i / c->head_dim), wavelen = 2 * 3.14159265358979323846 / f;
+    double old = c->rope_original_max_positions, lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+    if (wavelen < old / hi)
+        return 1.0f;
+    if (wavelen > old / lo)
+        return (float)c->rope_factor;
+    double smooth = (old / wavelen - lo) / (hi - lo);
+    return (float)(1.0 / ((1.0 - smooth) / c->rope_factor + smooth));
+}
+
 /* Weights, reference and GGUF file for s (with defects `bad`, NULL for none). The reference's
  * weights are replaced by the decoded file values. */
 static void build(built *b, const spec *s, const defect *bad) {
@@ -160,6 +178,10 @@ static void build(built *b, const spec *s, const defect *bad) {
             c.rope_pairing = REF_ROPE_ADJACENT;
         if (s->rope_linear > 0)
             c.rope_scaling = REF_ROPE_SCALING_LINEAR, c.rope_factor = s->rope_linear;
+        if (s->rope_llama3 > 0) { /* bands chosen so that the head's frequencies fall in all three */
+            c.rope_scaling = REF_ROPE_SCALING_LLAMA3, c.rope_factor = s->rope_llama3;
+            c.rope_low_freq_factor = 1, c.rope_high_freq_factor = 4, c.rope_original_max_positions = 256;
+        }
         fw_init init = fw_init_varied();
         assert_int_equal(fw_model_random(&b->fw, &c, s->seed, &init, ST_F32), 0);
     }
@@ -201,11 +223,14 @@ static void build(built *b, const spec *s, const defect *bad) {
         r->final_norm_b = add(b, "output_norm.bias", F32, 0, d, r->final_norm_b);
     if (!c->tied_lm_head)
         r->lm_head = add(b, "output.weight", s->out, c->vocab_size, d, r->lm_head);
-    if (bad && bad->rope_freqs) {
-        float *ones = keep(b, (size_t)c->head_dim / 2 * sizeof(float));
-        for (int i = 0; i < c->head_dim / 2; i++)
-            ones[i] = 1.0f;
-        add(b, "rope_freqs.weight", F32, 0, c->head_dim / 2, ones);
+    if (s->rope_llama3 > 0 || (bad && bad->rope_freqs)) {
+        int half = c->head_dim / 2, n = bad && bad->rope_freqs == 1 ? half - 1 : half;
+        float *f = keep(b, (size_t)half * sizeof(float));
+        for (int i = 0; i < half; i++)
+            f[i] = s->rope_llama3 > 0 ? llama3_divisor(c, i) : 1.0f;
+        if (bad && bad->rope_freqs == 2)
+            f[half / 2] = 0.0f;
+        add(b, "rope_freqs.weight", F32, 0, n, f);
     }
     char nm[96];
     for (int l = 0; l < c->n_layer; l++) {
@@ -382,27 +407,31 @@ static void run_spec(vkg_context *ctx, const spec *s, bool check_cache) {
 
 /* name, arch, L, d, H, KVH, hd, ff, V, P, tied, embd, pos, out, q, k, v, o, gate, up, down, seed */
 static const spec LLAMA_Q4_K_M = {"llama_q4_k_m_untied", "llama", 2, 256, 4, 2, 64, 512, 256, 64, 0,
-                                  Q4_K, 0, Q6_K, Q4_K, Q4_K, Q6_K, Q4_K, Q4_K, Q5_K, Q6_K, 1, 0};
+                                  Q4_K, 0, Q6_K, Q4_K, Q4_K, Q6_K, Q4_K, Q4_K, Q5_K, Q6_K, 1, 0, 0};
 static const spec LLAMA_F32 = {"llama_f32_untied", "llama", 2, 64, 4, 2, 16, 128, 256, 64, 0,
-                               F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 1, 0};
+                               F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 1, 0, 0};
 static const spec QWEN2_LINEAR_ROPE = {"qwen2_f32_linear_rope_x4_untied", "qwen2", 2, 64, 4, 2, 16, 128, 256, 64, 0,
-                                      F32, 0, F16, F32, F32, F32, F32, F32, F32, F32, 3, 4.0f};
+                                      F32, 0, F16, F32, F32, F32, F32, F32, F32, F32, 3, 4.0f, 0};
+/* Llama 3.1-style: the llama3 rule as rope_freqs.weight, 8-token windows of 64 positions */
+static const spec LLAMA_ROPE_FREQS = {"llama_f32_rope_freqs_llama3_x8", "llama", 2, 64, 4, 2, 16, 128, 256, 64, 0,
+                                      F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 4, 0, 8.0f};
 static const spec LLAMA_Q8_0_TIED = {"llama_q8_0_f16_tied", "llama", 2, 128, 4, 1, 32, 256, 256, 64, 1,
-                                     Q8_0, 0, 0, F16, F16, F16, Q8_0, Q8_0, Q8_0, Q8_0, 1, 0};
+                                     Q8_0, 0, 0, F16, F16, F16, Q8_0, Q8_0, Q8_0, Q8_0, 1, 0, 0};
 /* q/k in Q4_0 with v in BF16, and gate in BF16 with up in Q4_0: dense and block rows in one stacked weight */
 static const spec LLAMA_Q4_0_BF16 = {"llama_q4_0_bf16_untied", "llama", 2, 128, 4, 2, 32, 256, 256, 64, 0,
-                                     BF16, 0, Q4_0, Q4_0, Q4_0, BF16, BF16, BF16, Q4_0, BF16, 1, 0};
+                                     BF16, 0, Q4_0, Q4_0, Q4_0, BF16, BF16, BF16, Q4_0, BF16, 1, 0, 0};
 static const spec QWEN2_Q5_K = {"qwen2_q5_k_q8_0_f16_tied", "qwen2", 2, 256, 4, 2, 64, 512, 256, 64, 1,
-                                F16, 0, 0, Q5_K, Q5_K, Q8_0, Q5_K, Q5_K, Q5_K, Q5_K, 1, 0};
+                                F16, 0, 0, Q5_K, Q5_K, Q8_0, Q5_K, Q5_K, Q5_K, Q5_K, 1, 0, 0};
 static const spec QWEN3_Q6_K = {"qwen3_q6_k_hd128_untied", "qwen3", 2, 256, 4, 2, 128, 512, 256, 64, 0,
-                                Q6_K, 0, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, 1, 0};
+                                Q6_K, 0, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, Q6_K, 1, 0, 0};
 static const spec GPT2_MIXED = {"gpt2_q8_0_q4_k_q5_k_q4_0_embd_tied", "gpt2", 2, 256, 4, 4, 64, 1024, 256, 64, 1,
-                                Q4_0, F16, 0, Q8_0, 0, 0, F16, 0, Q4_K, Q5_K, 1, 0};
+                                Q4_0, F16, 0, Q8_0, 0, 0, F16, 0, Q4_K, Q5_K, 1, 0, 0};
 static const spec GPT2_UNTIED = {"gpt2_q6_k_head_q5_k_embd_untied", "gpt2", 2, 256, 4, 4, 64, 1024, 256, 64, 0,
-                                 Q5_K, F32, Q6_K, Q6_K, 0, 0, Q4_K, 0, BF16, Q8_0, 2, 0};
+                                 Q5_K, F32, Q6_K, Q6_K, 0, 0, Q4_K, 0, BF16, Q8_0, 2, 0, 0};
 
 static void test_llama_q4_k_m(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_Q4_K_M, true); }
 static void test_llama_f32(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_F32, false); }
+static void test_llama_rope_freqs(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_ROPE_FREQS, true); }
 static void test_qwen2_linear_rope(void **state) { run_spec(vkg_test_ctx(state), &QWEN2_LINEAR_ROPE, false); }
 static void test_llama_q8_0_tied(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_Q8_0_TIED, false); }
 static void test_llama_q4_0_bf16(void **state) { run_spec(vkg_test_ctx(state), &LLAMA_Q4_0_BF16, false); }
@@ -415,7 +444,7 @@ static void test_gpt2_untied(void **state) { run_spec(vkg_test_ctx(state), &GPT2
 
 /* A small all-F32 llama whose rows are whole 256-blocks (so any ggml type fits any matrix). */
 static const spec SMALL = {"small", "llama", 1, 256, 2, 1, 128, 256, 64, 16, 0,
-                           F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 7, 0};
+                           F32, 0, F32, F32, F32, F32, F32, F32, F32, F32, 7, 0, 0};
 
 static void refused(vkg_context *ctx, const defect *bad, vkg_status want, const char *must1, const char *must2) {
     built b;
@@ -443,7 +472,10 @@ static void test_refusals(void **state) {
     refused(ctx, &(defect){.arch = "falcon"}, VKG_ERROR_MODEL_UNSUPPORTED, "falcon", NULL);
     refused(ctx, &(defect){.skip = "blk.0.ffn_down.weight"}, VKG_ERROR_TENSOR_MISSING, "blk.0.ffn_down.weight", NULL);
     refused(ctx, &(defect){.swap_shape = "blk.0.attn_k.weight"}, VKG_ERROR_TENSOR_SHAPE, "blk.0.attn_k.weight", NULL);
-    refused(ctx, &(defect){.rope_freqs = 1}, VKG_ERROR_MODEL_UNSUPPORTED, "rope_freqs.weight", NULL);
+    refused(ctx, &(defect){.rope_freqs = 1}, VKG_ERROR_TENSOR_SHAPE, "rope_freqs.weight", "F32 [64]");
+    refused(ctx, &(defect){.rope_freqs = 2}, VKG_ERROR_CONFIG_VALUE, "rope_freqs.weight[32]", NULL);
+    refused(ctx, &(defect){.rope_freqs = 3, .rope_scaling = "linear"}, VKG_ERROR_MODEL_UNSUPPORTED,
+            "rope_freqs.weight", "linear");
     refused(ctx, &(defect){.rope_scaling = "yarn"}, VKG_ERROR_MODEL_UNSUPPORTED, "yarn", NULL);
     refused(ctx, &(defect){.extra = 1}, VKG_ERROR_TENSOR_UNKNOWN, "blk.0.attn_foo.weight", NULL);
     refused(ctx, &(defect){.retype = "blk.0.attn_q.weight", .type = VKG_GGML_Q2_K}, VKG_ERROR_GGUF_TENSOR_TYPE,
@@ -456,7 +488,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, vkg_test_setup, vkg_test_teardown)
     const struct CMUnitTest tests[] = {
         T(refusals),  T(llama_f32),      T(llama_q4_k_m), T(llama_q8_0_tied), T(llama_q4_0_bf16),
-        T(qwen2_q5_k), T(qwen2_linear_rope), T(qwen3_q6_k),    T(gpt2_mixed),      T(gpt2_untied),
+        T(qwen2_q5_k), T(qwen2_linear_rope), T(llama_rope_freqs), T(qwen3_q6_k),    T(gpt2_mixed),      T(gpt2_untied),
     };
 #undef T
     return cmocka_run_group_tests(tests, vkg_test_group_setup, vkg_test_group_teardown);

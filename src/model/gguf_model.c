@@ -86,6 +86,34 @@ static vkg_status opt_f32(const vkg_gguf_file *f, const char *k, float *out) {
 
 static bool has_tensor(const vkg_gguf_file *f, const char *name) { return vkg_gguf_find_tensor(f, name) != NULL; }
 
+/* rope_freqs.weight: the per-dimension divisors of the inverse frequencies that llama.cpp's converter
+ * writes for Llama 3.1 and later instead of the llama3 rope_scaling keys (dimension i's frequency is
+ * theta^(-2i/hd) / rope_freqs[i]). One F32 value per rotated pair, each finite and positive. */
+static vkg_status rope_freq_factors(const vkg_gguf_file *f, const char *label, vkg_model_config *c) {
+    const vkg_gguf_tensor *t = vkg_gguf_find_tensor(f, "rope_freqs.weight");
+    if (!t)
+        return VKG_OK;
+    uint32_t half = c->head_dim / 2;
+    if (c->rope.scaling != VKG_ROPE_SCALING_NONE)
+        return vkg_fail(VKG_ERROR_MODEL_UNSUPPORTED, "%s: tensor rope_freqs.weight together with rope.scaling.type "
+                        "linear: two frequency rules for one model", label);
+    if (t->type != VKG_GGML_F32 || t->n_dims != 1 || t->ne[0] != half || half > VKG_ROPE_MAX_FREQS)
+        return vkg_fail(VKG_ERROR_TENSOR_SHAPE, "%s: tensor rope_freqs.weight must be F32 [%u] (head_dim / 2), the "
+                        "file has %s with ne[0] = %llu (%u dims)", label, half,
+                        vkg_ggml_type_name(t->type) ? vkg_ggml_type_name(t->type) : "an unknown type",
+                        (unsigned long long)t->ne[0], t->n_dims);
+    for (uint32_t i = 0; i < half; i++) {
+        float v;
+        memcpy(&v, (const char *)t->data + 4u * i, 4); /* the data section guarantees no alignment of its own */
+        if (!(v > 0) || !isfinite(v))
+            return vkg_fail(VKG_ERROR_CONFIG_VALUE, "%s: rope_freqs.weight[%u] = %g: each factor must be finite and "
+                            "positive", label, i, (double)v);
+        c->rope.freq_factors[i] = v;
+    }
+    c->rope.scaling = VKG_ROPE_SCALING_FREQ_FACTORS;
+    return VKG_OK;
+}
+
 /* Token ids from tokenizer.ggml.*: bos, and eos plus eot (the end of a chat turn) as end-of-sequence. */
 static vkg_status token_ids(const vkg_gguf_file *f, vkg_model_config *c) {
     uint32_t id;
@@ -174,9 +202,7 @@ vkg_status vkg_gguf_model_config(const vkg_gguf_file *f, vkg_model_config *c) {
             return vkg_fail(VKG_ERROR_MODEL_UNSUPPORTED, "%s: rope.scaling.type \"%.*s\" is not supported (none, "
                             "linear)", label, (int)(type.len > 32 ? 32 : type.len), type.ptr);
         }
-        if (has_tensor(f, "rope_freqs.weight"))
-            return vkg_fail(VKG_ERROR_MODEL_UNSUPPORTED, "%s: tensor rope_freqs.weight (per-dimension RoPE frequency "
-                            "factors, Llama 3.1 and later) is not supported yet", label);
+        VKG_TRY(rope_freq_factors(f, label, c));
         c->qkv_bias = has_tensor(f, "blk.0.attn_q.bias");
         c->o_bias = has_tensor(f, "blk.0.attn_output.bias");
         c->mlp_bias = has_tensor(f, "blk.0.ffn_up.bias");
@@ -304,10 +330,12 @@ static vkg_status map_tensors(gguf_load *g) {
                 n_claimed++;
             }
     }
+    if (vkg_gguf_find_tensor(g->f, "rope_freqs.weight")) /* read into the config (rope_freq_factors) */
+        n_claimed++;
     if (n_claimed != vkg_gguf_tensor_count(g->f))
         for (size_t i = 0; i < vkg_gguf_tensor_count(g->f); i++) {
             const vkg_gguf_tensor *t = vkg_gguf_tensor_at(g->f, i);
-            bool found = false;
+            bool found = strcmp(t->name, "rope_freqs.weight") == 0;
             for (size_t s = 0; !found && s < ((size_t)c->n_layer + 1) * VKG_W_ROLE_COUNT; s++)
                 for (int p = 0; p < VKG_MAX_PARTS && !found; p++)
                     found = g->src[s].part[p] == t;

@@ -248,6 +248,8 @@ static float inv_freq(const vkg_model_config *c, uint32_t i) {
     float f = (float)(1.0 / pow((double)c->rope.theta, (double)(2 * i) / (double)hd));
     if (c->rope.scaling == VKG_ROPE_SCALING_LINEAR)
         return f / c->rope.factor;
+    if (c->rope.scaling == VKG_ROPE_SCALING_FREQ_FACTORS)
+        return f / c->rope.freq_factors[i];
     if (c->rope.scaling != VKG_ROPE_SCALING_LLAMA3)
         return f;
     /* Llama 3.1: long wavelengths divided by factor, short ones kept, a smooth blend between. */
