@@ -25,7 +25,12 @@ vkg_status vkg_quantize_act(const vkg_kernels *k, vkg_cmd *cmd, vkg_view xq, vkg
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "quantize_act M=%u K=%u: x holds %llu bytes (needs %llu), xq "
                         "%llu (needs %llu)", M, K, (unsigned long long)x.size, (unsigned long long)x_bytes,
                         (unsigned long long)xq.size, (unsigned long long)q_bytes);
-    uint64_t range = vkg_context_device(k->ctx)->max_storage_buffer_range;
+    const vkg_device_info *info = vkg_context_device(k->ctx);
+    uint64_t range = info->max_storage_buffer_range, align = vkg_max_u32(info->min_storage_buffer_offset_alignment, 1);
+    if (x.offset % align || xq.offset % align)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "quantize_act M=%u K=%u: view offsets %llu (x), %llu (xq) must be "
+                        "multiples of minStorageBufferOffsetAlignment %llu", M, K, (unsigned long long)x.offset,
+                        (unsigned long long)xq.offset, (unsigned long long)align);
     if (x_bytes > range || q_bytes > range)
         return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "quantize_act M=%u K=%u: %llu bytes of xq in one binding, the "
                         "device allows %llu (maxStorageBufferRange): split M", M, K, (unsigned long long)q_bytes,
