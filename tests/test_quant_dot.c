@@ -7,7 +7,9 @@
  * bound the activations' quantization implies; decode_batch rows equal lone M = 1 products; the
  * routing (xq set but k->int_dot false: exactly the float path).
  * Without int8 dot products on the device (or with VKG_DISABLE_INT_DOT=1) the int-dot cases are
- * skipped and the program exits with 77, which ctest reports as skipped.
+ * skipped and the program exits with 77, which ctest reports as skipped. A printed throughput
+ * comparison of the paths runs only on request (VKG_TEST_QUANT_DOT_BENCH=1: ~30 s on lavapipe, too long
+ * for the suite); it asserts nothing about speed.
  */
 #include "harness.h"
 
@@ -366,7 +368,7 @@ static float *random_x(uint32_t M, uint32_t K, uint64_t seed) {
 static void test_dot_grid(void **state) {
     vkg_context *ctx = int_dot_ctx(state);
     static const uint32_t shapes[][3] = {/* M, K-blocks of 256, N */
-        {1, 1, 1}, {1, 2, 17}, {1, 3, 130}, {2, 1, 3}, {7, 2, 64}, {1, 8, 300}, {3, 4, 129}};
+        {1, 1, 1}, {1, 2, 17}, {1, 3, 130}, {2, 1, 3}, {7, 2, 64}, {65, 1, 67}, {1, 8, 300}, {3, 4, 129}};
     uint64_t seed = 1000;
     int rot = 0;
     for (size_t f = 0; f < VKG_ARRAY_LEN(formats); f++)
@@ -489,7 +491,103 @@ static void test_routing(void **state) {
         }
 }
 
+/* ---- throughput (printed; only with VKG_TEST_QUANT_DOT_BENCH=1) ---- */
+
+/* One recording of 10 back-to-back M = 1 products (quantize_act + matmul on the int-dot path) between
+ * two timestamps. */
+typedef struct timing {
+    vkg_buffer *w, *x, *xq, *y;
+    vkg_cmd *cmd;
+    uint32_t t0, t1;
+    uint64_t wbytes;
+    double ns[16];
+} timing;
+
+static void timing_record(vkg_context *ctx, uint32_t K, uint32_t N, vkg_storage st, bool dot, timing *t) {
+    vkg_kernels k = vkg_kernels_default(ctx);
+    k.int_dot = dot;
+    t->wbytes = vkg_storage_is_block(st) ? vkg_matmul_quant_bytes(st, N, K) : (uint64_t)N * K * vkg_storage_bytes(st);
+    t->w = make_buffer(ctx, t->wbytes, "timing w");
+    t->x = make_buffer(ctx, (uint64_t)K * 4, "timing x");
+    t->xq = make_buffer(ctx, vkg_quantize_act_bytes(1, K), "timing xq");
+    t->y = make_buffer(ctx, (uint64_t)N * 4, "timing y");
+    check_ok(vkg_buffer_fill(t->w, 0, t->wbytes, 0x3c003c00u), "fill w"); /* finite scales in every format */
+    check_ok(vkg_buffer_fill(t->x, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
+    vkg_matrix w = {.buf = t->w, .rows = N, .cols = K, .storage = st};
+    vkg_matmul_options opt = {.xq = dot ? vkg_view_whole(t->xq) : (vkg_view){0}};
+    check_ok(vkg_cmd_create(ctx, "int-dot timing", &t->cmd), "cmd");
+    check_ok(vkg_cmd_begin(t->cmd), "begin");
+    check_ok(vkg_cmd_timestamp(t->cmd, &t->t0), "timestamp");
+    for (int i = 0; i < 10; i++) {
+        if (dot)
+            check_ok(vkg_quantize_act(&k, t->cmd, opt.xq, vkg_view_whole(t->x), 1, K), "quantize_act");
+        check_ok(vkg_matmul_ex(&k, t->cmd, vkg_view_whole(t->y), vkg_view_whole(t->x), &w, NULL, NULL, 1,
+                               VKG_EPILOGUE_NONE, &opt), "matmul");
+    }
+    check_ok(vkg_cmd_timestamp(t->cmd, &t->t1), "timestamp");
+    check_ok(vkg_cmd_end(t->cmd), "end");
+    check_ok(vkg_cmd_run(t->cmd), "run"); /* warm-up: pipelines, first touch */
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* TinyLlama's decode matrices (2048 -> 5632, 5632 -> 2048, 2048 -> 2048) in f16, each block format on
+ * the float path and through int dot (quantize_act included); all runs interleaved so that a busy machine slows all alike;
+ * the median of 7 per variant. Prints, asserts nothing about speed. */
+static void test_decode_throughput(void **state) {
+    vkg_context *ctx = int_dot_ctx(state);
+    const vkg_device_info *info = vkg_context_device(ctx);
+    if (!info->timestamps || !info->storage_16bit)
+        skip();
+    static const uint32_t shapes[][2] = {{2048, 5632}, {5632, 2048}, {2048, 2048}}; /* K, N */
+    static const vkg_storage st[] = {VKG_STORAGE_Q4_K, VKG_STORAGE_Q8_0, VKG_STORAGE_Q6_K, VKG_STORAGE_Q5_K,
+                                     VKG_STORAGE_Q4_0};
+    static const char *const names[] = {"q4_k", "q8_0", "q6_k", "q5_k", "q4_0"};
+    enum { NS = 3, NF = 5, NV = 1 + 2 * NF, REPS = 7 };
+    timing t[NS][NV];
+    for (int s = 0; s < NS; s++)
+        for (int v = 0; v < NV; v++)
+            timing_record(ctx, shapes[s][0], shapes[s][1], v == 0 ? VKG_STORAGE_F16 : st[(v - 1) / 2], v > 0 && v % 2 == 0,
+                          &t[s][v]);
+    for (int rep = 0; rep < REPS; rep++)
+        for (int s = 0; s < NS; s++)
+            for (int v = 0; v < NV; v++) {
+                check_ok(vkg_cmd_run(t[s][v].cmd), "run");
+                check_ok(vkg_cmd_elapsed_ns(t[s][v].cmd, t[s][v].t0, t[s][v].t1, &t[s][v].ns[rep]), "elapsed");
+            }
+    for (int s = 0; s < NS; s++) {
+        double med[NV];
+        for (int v = 0; v < NV; v++) {
+            qsort(t[s][v].ns, REPS, sizeof(double), cmp_double);
+            med[v] = t[s][v].ns[REPS / 2] / 10;
+        }
+        fprintf(stderr, "test_quant_dot: M=1 %u -> %u on %s, median of %d: f16 %.3f ms (%.2f GB/s)\n", shapes[s][0],
+                shapes[s][1], info->name, REPS, med[0] / 1e6, (double)t[s][0].wbytes / med[0]);
+        for (int f = 0; f < NF; f++)
+            fprintf(stderr, "test_quant_dot:   %s float %.3f ms (%.2f GB/s), int dot %.3f ms (%.2f GB/s): "
+                    "int dot %.2fx the float path, %.2fx f16\n", names[f], med[1 + 2 * f] / 1e6,
+                    (double)t[s][1 + 2 * f].wbytes / med[1 + 2 * f], med[2 + 2 * f] / 1e6,
+                    (double)t[s][2 + 2 * f].wbytes / med[2 + 2 * f], med[1 + 2 * f] / med[2 + 2 * f],
+                    med[0] / med[2 + 2 * f]);
+        for (int v = 0; v < NV; v++) {
+            vkg_cmd_destroy(t[s][v].cmd);
+            vkg_buffer_destroy(t[s][v].w);
+            vkg_buffer_destroy(t[s][v].x);
+            vkg_buffer_destroy(t[s][v].xq);
+            vkg_buffer_destroy(t[s][v].y);
+        }
+    }
+}
+
 int main(void) {
+    if (getenv("VKG_TEST_QUANT_DOT_BENCH")) { /* only the printed throughput */
+        const struct CMUnitTest b[] = {
+            cmocka_unit_test_setup_teardown(test_decode_throughput, vkg_test_setup, vkg_test_teardown)};
+        return cmocka_run_group_tests(b, vkg_test_group_setup, vkg_test_group_teardown);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quantize_act, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_dot_grid, vkg_test_setup, vkg_test_teardown),
