@@ -2,7 +2,7 @@
  * tests/test_quant_dot.c — the int8 dot-product path of the quantized matmuls: the activation quantizer
  * (src/kernels/quantize_act.c) against the CPU reference (tests/ref/ref_qact.c); the int-dot matmul
  * (shaders/matmul_q_dot.comp, routed through vkg_matmul_ex with opt.xq) for every block format on a
- * shape grid, against the exact product of the device's own quantized activations (read back) with
+ * shape grid, both work splits (vector, tiled), against the exact product of the device's own quantized activations (read back) with
  * the reference's dequantized weights (tests/ref/ref_quant.c), and against the fp32 product within the
  * bound the activations' quantization implies; decode_batch rows equal lone M = 1 products; the
  * routing (xq set but k->int_dot false: exactly the float path).
@@ -229,6 +229,7 @@ typedef struct dcase {
     bool int_dot;            /* k->int_dot (false: the routing must fall back to the float path) */
     bool skip_ref;           /* only run (the caller compares results) */
     bool gpu_split;          /* k->cpu_tuning false (the GPU work split) on any device */
+    vkg_matmul_path path;    /* AUTO, VECTOR or TILED */
 } dcase;
 
 /* W [N, K] of the case's format: RTN-quantized uniform values, the same for a seed whatever M is. */
@@ -253,8 +254,8 @@ static float *run_dot(vkg_context *ctx, const dcase *c, const float *x, uint64_t
     const uint32_t M = c->M, K = c->K, N = c->N, NY = c->y_cols ? c->y_cols : N, col0 = c->y_col0;
     const size_t nx = (size_t)M * K, nw = (size_t)N * K, ny = (size_t)M * NY;
     char what[200];
-    snprintf(what, sizeof what, "int-dot %s M=%u K=%u N=%u ep=%d%s chunk=%u cols=%u+%u%s%s%s",
-             vkg_ggml_type_name(c->type), M, K, N, (int)c->ep, c->bias ? " bias" : "", c->max_chunk_rows, col0, NY,
+    snprintf(what, sizeof what, "int-dot %s %s M=%u K=%u N=%u ep=%d%s chunk=%u cols=%u+%u%s%s%s",
+             vkg_ggml_type_name(c->type), c->path == VKG_MATMUL_PATH_TILED ? "tiled" : "auto", M, K, N, (int)c->ep, c->bias ? " bias" : "", c->max_chunk_rows, col0, NY,
              c->batch ? " batch" : "", c->gpu_split ? " gpu-split" : "", c->int_dot ? "" : " (int_dot off)");
     vkg_kernels k = vkg_kernels_default(ctx);
     k.int_dot = c->int_dot;
@@ -279,7 +280,7 @@ static float *run_dot(vkg_context *ctx, const dcase *c, const float *x, uint64_t
     check_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
     vkg_matrix mat = {.buf = wb, .rows = N, .cols = K, .storage = storage_of(c->type)};
     vkg_view bv = vkg_view_whole(bb), rv = vkg_view_whole(rb);
-    vkg_matmul_options opt = {.max_chunk_rows = c->max_chunk_rows, .y_cols = c->y_cols, .y_col0 = col0,
+    vkg_matmul_options opt = {.path = c->path, .max_chunk_rows = c->max_chunk_rows, .y_cols = c->y_cols, .y_col0 = col0,
                               .decode_batch = c->batch, .xq = vkg_view_whole(qb)};
     vkg_cmd *cmd = NULL;
     check_ok(vkg_cmd_create(ctx, "int-dot test", &cmd), "cmd");
@@ -379,7 +380,10 @@ static void test_dot_grid(void **state) {
             dcase c = {.type = formats[f], .M = shapes[s][0], .K = K, .N = shapes[s][2], .ep = (vkg_epilogue)(rot % 3),
                        .bias = rot % 2 == 0, .max_chunk_rows = rot % 4 == 0 ? 16 : 0, .int_dot = true,
                        .gpu_split = rot % 3 == 1};
-            c.batch = c.gpu_split && c.M > 1; /* else a GPU split takes the float tiled path for M > 1 */
+            if (c.M > 1 && c.gpu_split) /* AUTO: the tiled int-dot variant, or the vector one for a batch */
+                c.batch = rot % 2 == 0;
+            else if (c.M > 1 && rot % 4 == 1)
+                c.path = VKG_MATMUL_PATH_TILED;
             if (rot % 5 == 1) { /* a row segment of a wider Y */
                 c.y_cols = c.N + 7;
                 c.y_col0 = 5;
@@ -389,6 +393,24 @@ static void test_dot_grid(void **state) {
             seed += 11;
             free(x);
         }
+}
+
+/* The tiled int-dot variant for every format: forced, with W in chunks of 24 rows; and as the GPU
+ * split's AUTO choice for M > 1 over two row tiles, writing a segment of a wider Y. */
+static void test_tiled(void **state) {
+    vkg_context *ctx = int_dot_ctx(state);
+    for (size_t f = 0; f < VKG_ARRAY_LEN(formats); f++) {
+        dcase c = {.type = formats[f], .M = 5, .K = 512, .N = 203, .ep = VKG_EPILOGUE_RESIDUAL, .bias = true,
+                   .max_chunk_rows = 24, .path = VKG_MATMUL_PATH_TILED, .int_dot = true};
+        float *x = random_x(c.M, c.K, 60 + f);
+        free(run_dot(ctx, &c, x, 600 + f));
+        free(x);
+        c = (dcase){.type = formats[f], .M = 66, .K = 256, .N = 130, .ep = VKG_EPILOGUE_GELU, .y_cols = 140,
+                    .y_col0 = 9, .gpu_split = true, .int_dot = true};
+        x = random_x(c.M, c.K, 70 + f);
+        free(run_dot(ctx, &c, x, 700 + f));
+        free(x);
+    }
 }
 
 /* The CPU-driver and GPU work splits (cpu_tuning both ways) with decode_batch: each row of a batched
@@ -591,6 +613,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quantize_act, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_dot_grid, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_tiled, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_decode_batch, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_routing, vkg_test_setup, vkg_test_teardown),
     };

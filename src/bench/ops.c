@@ -193,11 +193,12 @@ static void add_matmuls(op_list *l, const char *kernel, vkg_matmul_path path, ui
 
 /* The quantized matmuls through int8 dot products (where the device has them), the activation
  * quantization included: only those whose W is in a block format (the dense ones are timed already). */
-static void add_dot_matmuls(op_list *l, const bench_bufs *b, uint32_t M, bool lm_head) {
+static void add_dot_matmuls(op_list *l, const bench_bufs *b, const char *kernel, vkg_matmul_path path, uint32_t M,
+                            bool lm_head) {
     if (b->quant == VKG_QUANT_NONE || !vkg_context_device(b->k.ctx)->integer_dot_product)
         return;
     uint32_t first = l->n, kept = first;
-    add_matmuls(l, "matmul_q_dot", VKG_MATMUL_PATH_VECTOR, M, b, lm_head);
+    add_matmuls(l, kernel, path, M, b, lm_head);
     for (uint32_t i = first; i < l->n; i++)
         if (vkg_storage_is_block(l->ops[i].st)) {
             l->ops[kept] = l->ops[i];
@@ -230,12 +231,13 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
     uint32_t wb = vkg_storage_bytes(b->w), kvb = vkg_storage_bytes(b->kv);
     l->n = 0;
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, 1, b, true);
-    add_dot_matmuls(l, b, 1, true);
+    add_dot_matmuls(l, b, "matmul_q_dot", VKG_MATMUL_PATH_VECTOR, 1, true);
     /* Prefill shapes through both paths: the tiled one GPUs use, and the vector one with several rows
      * per workgroup that CPU devices take (kernels.h, cpu_tuning). */
     add_matmuls(l, "matmul_tiled", VKG_MATMUL_PATH_TILED, R, b, false);
+    add_dot_matmuls(l, b, "matmul_q_dot_tiled", VKG_MATMUL_PATH_TILED, R, false);
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, R, b, false);
-    add_dot_matmuls(l, b, R, false);
+    add_dot_matmuls(l, b, "matmul_q_dot", VKG_MATMUL_PATH_VECTOR, R, false);
     if (coopmat)
         add_matmuls(l, b->k.coopmat == VKG_COOPMAT_KHR ? "matmul_coopmat_khr" : "matmul_coopmat_nv",
                     VKG_MATMUL_PATH_COOPMAT, R, b, false);
@@ -445,7 +447,7 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     vkg_status st = VKG_OK;
     if (!any) {
         st = vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "bench ops: no op name contains '%s' (names: matmul_vec, "
-                      "matmul_q_dot, matmul_tiled, matmul_coopmat_khr|nv, layernorm, rmsnorm, rmsnorm_heads, rope, swiglu, softmax, gelu, "
+                      "matmul_q_dot, matmul_q_dot_tiled, matmul_tiled, matmul_coopmat_khr|nv, layernorm, rmsnorm, rmsnorm_heads, rope, swiglu, softmax, gelu, "
                       "add, embedding, kv_store, "
                       "attention_decode, attention_prefill, argmax)", o.filter);
         free(l);

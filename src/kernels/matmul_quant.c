@@ -1,6 +1,6 @@
 /*
  * kernels/matmul_quant.c — host wrapper of the quantized matmuls (shaders/matmul_q_vec.comp,
- * matmul_q_tiled.comp, matmul_q_dot.comp): checks shapes and limits, picks the path and the format's
+ * matmul_q_tiled.comp, matmul_q_dot.comp, matmul_q_dot_tiled.comp): checks shapes and limits, picks the path and the format's
  * pipeline (int8 dot products when the activations come quantized and k->int_dot), splits W
  * into binding-sized row chunks and records one dispatch per chunk. The math and grids are in the
  * shaders' headers.
@@ -134,9 +134,8 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
     VKG_TRY(bind_view("y", y, y_bytes, range, tag, &views[BIND_Y]));
     VKG_TRY(bind_view("x", x, x_bytes, range, tag, &views[BIND_X]));
     views[BIND_BIAS] = views[BIND_R] = views[BIND_X]; /* dummies: never read when absent */
-    /* The int8 dot-product path reads the quantized X instead (vector work split only: on a GPU with
-     * M > 1 the float tiled path runs, there is no tiled int-dot variant yet). */
-    bool dot = opt && opt->xq.buf && k->int_dot && path == VKG_MATMUL_PATH_VECTOR;
+    /* The int8 dot-product paths read the quantized X instead. */
+    bool dot = opt && opt->xq.buf && k->int_dot;
     if (dot && !info->integer_dot_product)
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: k->int_dot is set but %s has no int8 dot products "
                         "(VK_KHR_shader_integer_dot_product, or VKG_DISABLE_INT_DOT is set)", tag, info->name);
@@ -189,7 +188,7 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
         block_n = wg / tpr * rows;
         block_m = mb;
     } else {
-        snprintf(shader, sizeof shader, "matmul_q_tiled_%s", fmt);
+        snprintf(shader, sizeof shader, "matmul_q_%s_%s", dot ? "dot_tiled" : "tiled", fmt);
         desc.n_spec = 1;
         desc.spec[0] = TILE_WG;
         block_n = block_m = TILE;

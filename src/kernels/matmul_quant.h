@@ -8,12 +8,14 @@
  * Paths (shaders/matmul_q_*.comp, one variant per format):
  *   VECTOR  M = 1 decode (and M > 1 on a CPU device, and decode_batch): each W byte read once,
  *           dequantized in registers and used for up to 4 rows of X; bandwidth bound.
- *   INT DOT the VECTOR work split through int8 dot products (matmul_q_dot.comp), taken instead of it
+ *   INT DOT the VECTOR and TILED work splits through int8 dot products (matmul_q_dot.comp,
+ *           matmul_q_dot_tiled.comp), taken instead of them
  *           when opt->xq holds X quantized by vkg_quantize_act (kernels/quantize_act.h) and k->int_dot:
  *           weight quants meet 8-bit activations (per block of 32: d, q, sums of q) in OpSDot; scales,
  *           mins and offsets are applied per 16 or 32 elements in fp32. The result carries the
  *           activations' quantization error (at most d / 2 = max|x| / 254 per element of a block of
- *           32), as llama.cpp's int8 paths do. No tiled variant yet: on GPUs M > 1 stays TILED.
+ *           32), as llama.cpp's int8 paths do. The tiled variant is written for GPUs and tested on
+ *           lavapipe only (forced); not measured on a GPU.
  *   TILED   M > 1 on GPUs: 64 x 64 output tiles, W units dequantized into shared memory.
  *   COOPMAT not offered for block formats (VKG_ERROR_FEATURE_MISSING): TODO feed fp16 tiles.
  * W larger than one binding is bound in row chunks and dispatched per chunk, as vkg_matmul does.
@@ -52,7 +54,7 @@ uint64_t vkg_matmul_quant_bytes(vkg_storage s, uint32_t rows, uint32_t cols);
 /* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, N = w->rows, K = w->cols, w->storage a
  * block format. Views and epilogue as vkg_matmul (matmul.h); opt may be NULL (path AUTO: VECTOR for
  * M = 1, decode_batch or on a CPU device, else TILED; max_chunk_rows forces smaller W chunks; xq:
- * the INT DOT path where k->int_dot and the path is VECTOR — x is then checked but not read).
+ * the INT DOT paths where k->int_dot — x is then checked but not read).
  * Fails with VKG_ERROR_INVALID_ARGUMENT (not a block format, K not a multiple of the format's block,
  * zero sizes, views or W's buffer too small — see vkg_matmul_quant_bytes —, a misaligned w->offset,
  * bad epilogue, xq smaller than vkg_quantize_act_bytes(M, K) or overlapping y),
