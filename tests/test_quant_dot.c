@@ -1,9 +1,9 @@
 /*
  * tests/test_quant_dot.c — the int8 dot-product path of the quantized matmuls: the activation quantizer
- * (src/kernels/quantize_act.c) against the CPU reference (tests/ref/ref_qact.c); the int-dot matmul
- * (shaders/matmul_q_dot.comp, routed through vkg_matmul_ex with opt.xq) for every block format on a
- * shape grid, both work splits (vector, tiled), against the exact product of the device's own quantized activations (read back) with
- * the reference's dequantized weights (tests/ref/ref_quant.c), and against the fp32 product within the
+ * (src/kernels/quantize_act.c) against the CPU reference (tests/ref/ref_qact.c); the int-dot matmuls
+ * (shaders/matmul_q_dot*.comp, routed through vkg_matmul_ex with opt.xq) for every block format on a
+ * shape grid, both work splits (vector, tiled), against the exact product of the device's own
+ * quantized activations (read back) with the reference's dequantized weights (tests/ref/ref_quant.c), and against the fp32 product within the
  * bound the activations' quantization implies; decode_batch rows equal lone M = 1 products; the
  * routing (xq set but k->int_dot false: exactly the float path).
  * Without int8 dot products on the device (or with VKG_DISABLE_INT_DOT=1) the int-dot cases are
@@ -255,7 +255,8 @@ static float *run_dot(vkg_context *ctx, const dcase *c, const float *x, uint64_t
     const size_t nx = (size_t)M * K, nw = (size_t)N * K, ny = (size_t)M * NY;
     char what[200];
     snprintf(what, sizeof what, "int-dot %s %s M=%u K=%u N=%u ep=%d%s chunk=%u cols=%u+%u%s%s%s",
-             vkg_ggml_type_name(c->type), c->path == VKG_MATMUL_PATH_TILED ? "tiled" : "auto", M, K, N, (int)c->ep, c->bias ? " bias" : "", c->max_chunk_rows, col0, NY,
+             vkg_ggml_type_name(c->type), c->path == VKG_MATMUL_PATH_TILED ? "tiled" : "auto", M, K, N, (int)c->ep,
+             c->bias ? " bias" : "", c->max_chunk_rows, col0, NY,
              c->batch ? " batch" : "", c->gpu_split ? " gpu-split" : "", c->int_dot ? "" : " (int_dot off)");
     vkg_kernels k = vkg_kernels_default(ctx);
     k.int_dot = c->int_dot;
@@ -557,7 +558,8 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* TinyLlama's decode matrices (2048 -> 5632, 5632 -> 2048, 2048 -> 2048) in f16, each block format on
- * the float path and through int dot (quantize_act included); all runs interleaved so that a busy machine slows all alike;
+ * the float path and through int dot (quantize_act included); all runs interleaved so that a busy
+ * machine slows all alike;
  * the median of 7 per variant. Prints, asserts nothing about speed. */
 static void test_decode_throughput(void **state) {
     vkg_context *ctx = int_dot_ctx(state);
@@ -572,8 +574,8 @@ static void test_decode_throughput(void **state) {
     timing t[NS][NV];
     for (int s = 0; s < NS; s++)
         for (int v = 0; v < NV; v++)
-            timing_record(ctx, shapes[s][0], shapes[s][1], v == 0 ? VKG_STORAGE_F16 : st[(v - 1) / 2], v > 0 && v % 2 == 0,
-                          &t[s][v]);
+            timing_record(ctx, shapes[s][0], shapes[s][1], v == 0 ? VKG_STORAGE_F16 : st[(v - 1) / 2],
+                          v > 0 && v % 2 == 0, &t[s][v]);
     for (int rep = 0; rep < REPS; rep++)
         for (int s = 0; s < NS; s++)
             for (int v = 0; v < NV; v++) {

@@ -447,7 +447,8 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     vkg_status st = VKG_OK;
     if (!any) {
         st = vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "bench ops: no op name contains '%s' (names: matmul_vec, "
-                      "matmul_q_dot, matmul_q_dot_tiled, matmul_tiled, matmul_coopmat_khr|nv, layernorm, rmsnorm, rmsnorm_heads, rope, swiglu, softmax, gelu, "
+                      "matmul_q_dot, matmul_q_dot_tiled, "
+                      "matmul_tiled, matmul_coopmat_khr|nv, layernorm, rmsnorm, rmsnorm_heads, rope, swiglu, softmax, gelu, "
                       "add, embedding, kv_store, "
                       "attention_decode, attention_prefill, argmax)", o.filter);
         free(l);

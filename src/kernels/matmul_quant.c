@@ -1,9 +1,9 @@
 /*
  * kernels/matmul_quant.c — host wrapper of the quantized matmuls (shaders/matmul_q_vec.comp,
- * matmul_q_tiled.comp, matmul_q_dot.comp, matmul_q_dot_tiled.comp): checks shapes and limits, picks the path and the format's
- * pipeline (int8 dot products when the activations come quantized and k->int_dot), splits W
- * into binding-sized row chunks and records one dispatch per chunk. The math and grids are in the
- * shaders' headers.
+ * matmul_q_tiled.comp and their int8 dot-product twins matmul_q_dot.comp, matmul_q_dot_tiled.comp):
+ * checks shapes and limits, picks the path and the format's pipeline (int dot when the activations
+ * come quantized and k->int_dot), splits W into binding-sized row chunks and records one dispatch per
+ * chunk. The math and grids are in the shaders' headers.
  */
 #include "kernels/matmul_quant.h"
 
