@@ -10,6 +10,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/quantize_act.h"
 #include "kernels/rowwise.h"
 
 #include <assert.h>
@@ -35,6 +36,7 @@ typedef struct op {
     vkg_storage st;       /* matmul: W's storage */
     bool bias;
     vkg_matmul_path path;
+    bool int_dot;         /* matmul: quantize X (vkg_quantize_act), then the int8 dot-product path */
     bool causal;          /* softmax */
     uint32_t pos;         /* step_pos the op runs at (attention decode: context - 1) */
 } op;
@@ -48,6 +50,7 @@ typedef struct bench_bufs {
     uint32_t rows;          /* prefill rows R */
     uint32_t P;             /* cache positions: the model's context, at most BENCH_CTX_MAX */
     vkg_buffer *x, *y;      /* fp32 activations, act_floats each */
+    vkg_buffer *xq;         /* x quantized for the int8 dot-product matmuls (48 bytes per 32 floats) */
     vkg_buffer *weights;    /* [V, d] in w storage: every matrix, wte and wpe are views of it */
     vkg_buffer *bias;       /* fp32, max(4d, V) */
     vkg_buffer *gamma, *beta;
@@ -80,7 +83,13 @@ static vkg_status record_op(void *user, vkg_cmd *cmd) {
         vkg_matrix w = {b->weights, 0, o->N, o->K, o->st};
         vkg_view y = head(b->y, (uint64_t)o->M * o->N), bias = head(b->bias, o->N);
         vkg_matmul_options mo = {.path = o->path};
-        return vkg_matmul_ex(k, cmd, y, head(b->x, (uint64_t)o->M * o->K), &w, o->bias ? &bias : NULL,
+        vkg_kernels kd = *k;
+        if (o->int_dot) { /* timed whatever the default policy (kernels/matmul_quant.h) says */
+            kd.int_dot = true;
+            mo.xq = (vkg_view){b->xq, 0, vkg_quantize_act_bytes(o->M, o->K)};
+            VKG_TRY(vkg_quantize_act(&kd, cmd, mo.xq, head(b->x, (uint64_t)o->M * o->K), o->M, o->K));
+        }
+        return vkg_matmul_ex(&kd, cmd, y, head(b->x, (uint64_t)o->M * o->K), &w, o->bias ? &bias : NULL,
                              o->ep == VKG_EPILOGUE_RESIDUAL ? &y : NULL, o->M, o->ep, &mo);
     }
     case OP_LAYERNORM:
@@ -182,6 +191,24 @@ static void add_matmuls(op_list *l, const char *kernel, vkg_matmul_path path, ui
         add_matmul(l, kernel, path, "lm_head", M, c->vocab_size, d, VKG_EPILOGUE_NONE, false, linear_storage(b, d));
 }
 
+/* The quantized matmuls through int8 dot products (where the device has them), the activation
+ * quantization included: only those whose W is in a block format (the dense ones are timed already). */
+static void add_dot_matmuls(op_list *l, const bench_bufs *b, const char *kernel, vkg_matmul_path path, uint32_t M,
+                            bool lm_head) {
+    if (b->quant == VKG_QUANT_NONE || !vkg_context_device(b->k.ctx)->integer_dot_product)
+        return;
+    uint32_t first = l->n, kept = first;
+    add_matmuls(l, kernel, path, M, b, lm_head);
+    for (uint32_t i = first; i < l->n; i++)
+        if (vkg_storage_is_block(l->ops[i].st)) {
+            l->ops[kept] = l->ops[i];
+            l->ops[kept].int_dot = true;
+            l->ops[kept].bytes += vkg_quantize_act_bytes(M, l->ops[kept].K) * 2; /* written, read */
+            kept++;
+        }
+    l->n = kept;
+}
+
 /* An op over rows x width fp32 elements, `per` FLOPs per element, `touch` bytes per element. */
 static op *add_rowwise(op_list *l, op_kind kind, const char *name, uint32_t rows, uint32_t width, uint32_t per,
                        uint32_t touch) {
@@ -204,10 +231,13 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
     uint32_t wb = vkg_storage_bytes(b->w), kvb = vkg_storage_bytes(b->kv);
     l->n = 0;
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, 1, b, true);
+    add_dot_matmuls(l, b, "matmul_q_dot", VKG_MATMUL_PATH_VECTOR, 1, true);
     /* Prefill shapes through both paths: the tiled one GPUs use, and the vector one with several rows
      * per workgroup that CPU devices take (kernels.h, cpu_tuning). */
     add_matmuls(l, "matmul_tiled", VKG_MATMUL_PATH_TILED, R, b, false);
+    add_dot_matmuls(l, b, "matmul_q_dot_tiled", VKG_MATMUL_PATH_TILED, R, false);
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, R, b, false);
+    add_dot_matmuls(l, b, "matmul_q_dot", VKG_MATMUL_PATH_VECTOR, R, false);
     if (coopmat)
         add_matmuls(l, b->k.coopmat == VKG_COOPMAT_KHR ? "matmul_coopmat_khr" : "matmul_coopmat_nv",
                     VKG_MATMUL_PATH_COOPMAT, R, b, false);
@@ -311,6 +341,7 @@ static vkg_status alloc_bufs(vkg_context *ctx, bench_bufs *b) {
     uint64_t matrix = max_u64(max_u64(V * d, up * d), max_u64(wq * d, (uint64_t)c->n_positions * d));
     VKG_TRY(make(ctx, act * F32_BYTES, "bench x", ONE_F32, &b->x));
     VKG_TRY(make(ctx, act * F32_BYTES, "bench y", 0, &b->y));
+    VKG_TRY(make(ctx, act / 32 * 48 + 48, "bench xq", 0, &b->xq));
     VKG_TRY(make(ctx, matrix * vkg_storage_bytes(b->w) + 16, "bench weights", wpat, &b->weights));
     VKG_TRY(make(ctx, max_u64(V, max_u64(up, wq)) * F32_BYTES, "bench bias", ONE_F32, &b->bias));
     VKG_TRY(make(ctx, max_u64(d, hd) * F32_BYTES, "bench gamma", ONE_F32, &b->gamma));
@@ -328,7 +359,7 @@ static vkg_status alloc_bufs(vkg_context *ctx, bench_bufs *b) {
 }
 
 static void free_bufs(bench_bufs *b) {
-    vkg_buffer *all[] = {b->x, b->y, b->weights, b->bias, b->gamma, b->beta, b->kc, b->vc, b->rope, b->step,
+    vkg_buffer *all[] = {b->x, b->y, b->xq, b->weights, b->bias, b->gamma, b->beta, b->kc, b->vc, b->rope, b->step,
                          b->attn_scratch, b->argmax_scratch, b->argmax_out};
     for (size_t i = 0; i < VKG_ARRAY_LEN(all); i++)
         vkg_buffer_destroy(all[i]);
@@ -416,6 +447,7 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     vkg_status st = VKG_OK;
     if (!any) {
         st = vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "bench ops: no op name contains '%s' (names: matmul_vec, "
+                      "matmul_q_dot, matmul_q_dot_tiled, "
                       "matmul_tiled, matmul_coopmat_khr|nv, layernorm, rmsnorm, rmsnorm_heads, rope, swiglu, softmax, gelu, "
                       "add, embedding, kv_store, "
                       "attention_decode, attention_prefill, argmax)", o.filter);

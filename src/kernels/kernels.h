@@ -80,10 +80,15 @@ typedef struct vkg_kernels {
      * shaders, other specialization constants and grids. Default: the device type is CPU. Tests
      * set it both ways to cover both configurations on any device. */
     bool cpu_tuning;
+    /* Quantized matmuls given pre-quantized activations (vkg_matmul_options.xq) use int8 dot products
+     * (VK_KHR_shader_integer_dot_product; policy and numbers in kernels/matmul_quant.h). Default:
+     * see vkg_kernels_default; only true where the device has the extension (else the matmul fails). */
+    bool int_dot;
 } vkg_kernels;
 
 /* Defaults for `ctx`: driver's subgroup size, cooperative matrices when usable (KHR before NV; see
- * vkg_matmul_coopmat_usable), CPU tuning on a CPU device. */
+ * vkg_matmul_coopmat_usable), CPU tuning on a CPU device, int8 dot products as matmul_quant.h says
+ * (never when VKG_DISABLE_INT_DOT is set: the device info then reports none). */
 vkg_kernels vkg_kernels_default(vkg_context *ctx);
 
 /* Pipeline for a kernel with the settings of `k` applied (forced subgroup size). */

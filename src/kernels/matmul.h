@@ -48,6 +48,10 @@ typedef struct vkg_matmul_options {
     bool decode_batch;       /* VECTOR path for M one-token sequences decoded together: the M = 1 work
                                 split for every row (each row's result equal to a lone M = 1 product),
                                 with up to 8 rows sharing each load of W */
+    vkg_view xq;             /* xq.buf set: X already quantized by vkg_quantize_act (kernels/quantize_act.h)
+                                into this view; a block-format W then takes the int8 dot-product path
+                                where k->int_dot (see matmul_quant.h), else the usual path. x must
+                                still be given and valid. Ignored for dense W */
 } vkg_matmul_options;
 
 /* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, with N = w->rows and K = w->cols.

@@ -1,11 +1,13 @@
 /*
  * kernels/matmul_quant.c — host wrapper of the quantized matmuls (shaders/matmul_q_vec.comp,
- * matmul_q_tiled.comp): checks shapes and limits, picks the path and the format's pipeline, splits W
- * into binding-sized row chunks and records one dispatch per chunk. The math and grids are in the
- * shaders' headers.
+ * matmul_q_tiled.comp and their int8 dot-product twins matmul_q_dot.comp, matmul_q_dot_tiled.comp):
+ * checks shapes and limits, picks the path and the format's pipeline (int dot when the activations
+ * come quantized and k->int_dot), splits W into binding-sized row chunks and records one dispatch per
+ * chunk. The math and grids are in the shaders' headers.
  */
 #include "kernels/matmul_quant.h"
 
+#include "kernels/quantize_act.h"
 #include "matmul_q_push.h"
 
 #include <stdio.h>
@@ -104,8 +106,10 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
     if (path == VKG_MATMUL_PATH_TILED && !tiled_ok)
         return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: the tiled path needs %u invocations and 16 KB of shared memory "
                         "per workgroup", tag, TILE_WG);
+    /* decode_batch: every row as a lone M = 1 product, i.e. the vector path (its rows do not interact) */
+    bool batch = opt && opt->decode_batch;
     if (path == VKG_MATMUL_PATH_AUTO)
-        path = M == 1 || k->cpu_tuning || !tiled_ok ? VKG_MATMUL_PATH_VECTOR : VKG_MATMUL_PATH_TILED;
+        path = M == 1 || batch || k->cpu_tuning || !tiled_ok ? VKG_MATMUL_PATH_VECTOR : VKG_MATMUL_PATH_TILED;
     if (path != VKG_MATMUL_PATH_VECTOR && path != VKG_MATMUL_PATH_TILED)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: unknown path %d", tag, (int)path);
 
@@ -130,6 +134,16 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
     VKG_TRY(bind_view("y", y, y_bytes, range, tag, &views[BIND_Y]));
     VKG_TRY(bind_view("x", x, x_bytes, range, tag, &views[BIND_X]));
     views[BIND_BIAS] = views[BIND_R] = views[BIND_X]; /* dummies: never read when absent */
+    /* The int8 dot-product paths read the quantized X instead. */
+    bool dot = opt && opt->xq.buf && k->int_dot;
+    if (dot && !info->integer_dot_product)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: k->int_dot is set but %s has no int8 dot products "
+                        "(VK_KHR_shader_integer_dot_product, or VKG_DISABLE_INT_DOT is set)", tag, info->name);
+    if (dot) {
+        VKG_TRY(bind_view("xq", opt->xq, vkg_quantize_act_bytes(M, K), range, tag, &views[BIND_X]));
+        if (overlaps(views[BIND_Y], opt->xq.buf, views[BIND_X].offset, views[BIND_X].size))
+            return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: y overlaps xq", tag);
+    }
     if (bias)
         VKG_TRY(bind_view("bias", *bias, (uint64_t)NY * 4, range, tag, &views[BIND_BIAS]));
     if (ep == VKG_EPILOGUE_RESIDUAL) {
@@ -139,7 +153,7 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
             return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: residual overlaps y without being the same range", tag);
     }
     vkg_view yb = views[BIND_Y];
-    if (overlaps(yb, x.buf, views[BIND_X].offset, x_bytes) || overlaps(yb, w->buf, w->offset, w_bytes) ||
+    if (overlaps(yb, x.buf, x.offset, x_bytes) || overlaps(yb, w->buf, w->offset, w_bytes) ||
         (bias && overlaps(yb, bias->buf, bias->offset, (uint64_t)N * 4)))
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: y overlaps x, the weights or the bias", tag);
 
@@ -165,7 +179,7 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
             tpr *= k->subgroup_size / wg;
             wg = k->subgroup_size;
         }
-        snprintf(shader, sizeof shader, "matmul_q_vec_%s", fmt);
+        snprintf(shader, sizeof shader, "matmul_q_%s_%s", dot ? "dot" : "vec", fmt);
         desc.n_spec = 4;
         desc.spec[0] = wg;
         desc.spec[1] = tpr;
@@ -174,7 +188,7 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
         block_n = wg / tpr * rows;
         block_m = mb;
     } else {
-        snprintf(shader, sizeof shader, "matmul_q_tiled_%s", fmt);
+        snprintf(shader, sizeof shader, "matmul_q_%s_%s", dot ? "dot_tiled" : "tiled", fmt);
         desc.n_spec = 1;
         desc.spec[0] = TILE_WG;
         block_n = block_m = TILE;

@@ -6,12 +6,30 @@
  * arithmetic is needed.
  *
  * Paths (shaders/matmul_q_*.comp, one variant per format):
- *   VECTOR  M = 1 decode (and M > 1 on a CPU device): each W byte read once, dequantized in registers
- *           and used for up to 4 rows of X; bandwidth bound.
+ *   VECTOR  M = 1 decode (and M > 1 on a CPU device, and decode_batch): each W byte read once,
+ *           dequantized in registers and used for up to 4 rows of X; bandwidth bound.
+ *   INT DOT the VECTOR and TILED work splits through int8 dot products (matmul_q_dot.comp,
+ *           matmul_q_dot_tiled.comp), taken instead of them
+ *           when opt->xq holds X quantized by vkg_quantize_act (kernels/quantize_act.h) and k->int_dot:
+ *           weight quants meet 8-bit activations (per block of 32: d, q, sums of q) in OpSDot; scales,
+ *           mins and offsets are applied per 16 or 32 elements in fp32. The result carries the
+ *           activations' quantization error (at most d / 2 = max|x| / 254 per element of a block of
+ *           32), as llama.cpp's int8 paths do. The tiled variant is written for GPUs and tested on
+ *           lavapipe only (forced); not measured on a GPU.
  *   TILED   M > 1 on GPUs: 64 x 64 output tiles, W units dequantized into shared memory.
  *   COOPMAT not offered for block formats (VKG_ERROR_FEATURE_MISSING): TODO feed fp16 tiles.
  * W larger than one binding is bound in row chunks and dispatched per chunk, as vkg_matmul does.
- * No 8-bit storage, no int8 dot products (VK_KHR_shader_integer_dot_product is not used yet).
+ * No 8-bit storage; 8-bit arithmetic only on the INT DOT path, which needs
+ * VK_KHR_shader_integer_dot_product (vkg_device_info.integer_dot_product; VKG_DISABLE_INT_DOT=1 hides it).
+ *
+ * Policy: k->int_dot defaults to the extension being present (vkg_kernels_default), accelerated or
+ * not, because even emulated it is at least as fast as the float decode. tests/test_quant_dot.c
+ * (VKG_TEST_QUANT_DOT_BENCH=1), TinyLlama's M = 1 matrices, lavapipe (llvmpipe 22.3.6, AVX2, no native
+ * int8 dot) on the shared 2-core machine at load 3.5-4.1, all variants interleaved, median of 7, int-dot
+ * time (quantize_act included) vs the float path: 2048 -> 5632 q4_k 6.7 vs 9.5 ms (1.43x), q8_0 15.5
+ * vs 19.8 (1.28x), q6_k 1.42x, q5_k 1.47x, q4_0 1.02x; 5632 -> 2048 q4_k 4.9 vs 7.2 (1.47x), q8_0
+ * 1.16x, q4_0 0.98x; 2048 -> 2048 q4_k 1.9 vs 2.9 (1.53x), q8_0 1.21x, q4_0 0.96x (f16: 18.7, 12.3,
+ * 4.5 ms). Q4_0's float decode is already cheap, so it ties; every other format gains.
  *
  * Measured (tests/test_quant.c, 2048 -> 5632, M = 1, lavapipe on a loaded 2-core machine, best of 5,
  * spread over three runs): f16 10-19 ms; q4_k 6.4-8.5 ms (1.5-2.3x f16); q5_k 10-16 ms; q4_0 8-15 ms;
@@ -35,11 +53,14 @@ uint64_t vkg_matmul_quant_bytes(vkg_storage s, uint32_t rows, uint32_t cols);
 
 /* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, N = w->rows, K = w->cols, w->storage a
  * block format. Views and epilogue as vkg_matmul (matmul.h); opt may be NULL (path AUTO: VECTOR for
- * M = 1 or on a CPU device, else TILED; max_chunk_rows forces smaller W chunks).
+ * M = 1, decode_batch or on a CPU device, else TILED; max_chunk_rows forces smaller W chunks; xq:
+ * the INT DOT paths where k->int_dot — x is then checked but not read).
  * Fails with VKG_ERROR_INVALID_ARGUMENT (not a block format, K not a multiple of the format's block,
  * zero sizes, views or W's buffer too small — see vkg_matmul_quant_bytes —, a misaligned w->offset,
- * bad epilogue), VKG_ERROR_DEVICE_LIMIT (x, y or residual larger than one binding),
- * VKG_ERROR_FEATURE_MISSING (the COOPMAT path); messages name matmul_quant, the format and sizes. */
+ * bad epilogue, xq smaller than vkg_quantize_act_bytes(M, K) or overlapping y),
+ * VKG_ERROR_DEVICE_LIMIT (x, y, xq or residual larger than one binding), VKG_ERROR_FEATURE_MISSING (the
+ * COOPMAT path; k->int_dot on a device without int8 dot products); messages name matmul_quant, the
+ * format and sizes. */
 vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, const vkg_matrix *w,
                             const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep,
                             const vkg_matmul_options *opt);
