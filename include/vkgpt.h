@@ -295,6 +295,10 @@ typedef struct vkg_model_options {
                                biases fp32. A matrix whose row length is not a whole number of the
                                format's blocks takes Q8_0 (32-element blocks), else stays unquantized.
                                GGUF files keep their own formats. Default NONE. */
+    bool float_activations; /* block-format matmuls keep fp32 activations. By default, where the device has
+                               int8 dot products (VK_KHR_shader_integer_dot_product; VKG_DISABLE_INT_DOT=1
+                               turns them off), each such matmul's input is quantized to 8 bits per block
+                               of 32 (as llama.cpp does), which is faster and changes logits slightly */
     /* Called as weights land on the device (bytes done, total); NULL for none. */
     void (*progress)(uint64_t done, uint64_t total, void *user);
     void *progress_user;

@@ -11,6 +11,8 @@
  */
 #include "session_internal.h"
 
+#include "kernels/quantize_act.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +59,9 @@ vkg_status vkg_batch_create(vkg_model *m, uint32_t max_sessions, vkg_batch **out
     if (s == VKG_OK) s = make(ctx, n * (c->gated_mlp ? 2 * ff : ff) * f, "batch mlp", &b->b.f);
     if (s == VKG_OK && c->gated_mlp) s = make(ctx, n * ff * f, "batch swiglu", &b->b.g);
     if (s == VKG_OK) s = make(ctx, n * V * f, "batch logits", &b->b.logits);
+    if (s == VKG_OK && m->int_dot)
+        s = make(ctx, vkg_quantize_act_bytes((uint32_t)n, vkg_graph_widest_input(c)), "batch quantized activations",
+                 &b->b.xq);
     if (s == VKG_OK) s = vkg_cmd_create(ctx, "batched decode step", &b->cmd);
     if (s != VKG_OK) {
         vkg_batch_free(b);
@@ -70,7 +75,7 @@ void vkg_batch_free(vkg_batch *b) {
     if (!b)
         return;
     vkg_cmd_destroy(b->cmd);
-    vkg_buffer *bufs[] = {b->b.x, b->b.h, b->b.qkv, b->b.att, b->b.f, b->b.g, b->b.logits};
+    vkg_buffer *bufs[] = {b->b.x, b->b.h, b->b.qkv, b->b.att, b->b.f, b->b.g, b->b.logits, b->b.xq};
     for (size_t i = 0; i < VKG_ARRAY_LEN(bufs); i++)
         vkg_buffer_destroy(bufs[i]);
     free(b->recorded);

@@ -14,6 +14,7 @@
 #include "session_internal.h"
 
 #include "kernels/attention.h"
+#include "kernels/quantize_act.h"
 #include "kernels/rowwise.h"
 
 #include <stdlib.h>
@@ -67,8 +68,9 @@ static vkg_status alloc_buffers(vkg_session *s) {
      * lazily (lavapipe) would otherwise hand out every per-layer buffer and fail only when the cache
      * is written, long after the user asked. */
     uint64_t kv_total = 2 * (uint64_t)c->n_layer * cache_bytes;
+    uint64_t xq_bytes = s->m->int_dot ? vkg_quantize_act_bytes((uint32_t)R, (uint32_t)vkg_graph_widest_input(c)) : 0;
     uint64_t act = R * f * (2 * d + wq + att_w + up_w + (c->gated_mlp ? ff : 0)) + (uint64_t)a->logit_rows * V * f +
-                   rope_bytes + scratch + V * f;
+                   rope_bytes + scratch + V * f + xq_bytes;
     uint64_t need = kv_total + act, heap = 0;
     for (uint32_t i = 0; i < info->n_heaps; i++)
         if (info->heaps[i].device_local && info->heaps[i].size > heap)
@@ -105,6 +107,8 @@ static vkg_status alloc_buffers(vkg_session *s) {
         VKG_TRY(st);
     }
     VKG_TRY(make(ctx, scratch ? scratch : 16, VKG_MEMORY_DEVICE, "attention scratch", &a->attn_scratch));
+    if (xq_bytes)
+        VKG_TRY(make(ctx, xq_bytes, VKG_MEMORY_DEVICE, "quantized activations", &a->xq));
     VKG_TRY(make(ctx, a->logit_rows * V * f, VKG_MEMORY_DEVICE, "logits", &a->logits));
     VKG_TRY(make(ctx, 16, VKG_MEMORY_DEVICE, "argmax", &a->argmax));
     uint64_t am = vkg_argmax_scratch_bytes((uint32_t)V);
@@ -159,7 +163,7 @@ void vkg_session_free(vkg_session *s) {
     vkg_cmd_destroy(s->decode_cmd[1]);
     vkg_activations *a = &s->a;
     vkg_buffer *bufs[] = {a->step_host, a->step, a->x, a->h, a->qkv, a->att, a->f, a->g, a->rope, a->attn_scratch,
-                          a->logits, a->argmax, a->argmax_scratch, a->out};
+                          a->xq, a->logits, a->argmax, a->argmax_scratch, a->out};
     for (size_t i = 0; i < VKG_ARRAY_LEN(bufs); i++)
         vkg_buffer_destroy(bufs[i]);
     for (uint32_t l = 0; l < s->m->cfg.n_layer; l++) {

@@ -13,8 +13,9 @@
 double check_logits(const char *what, const float *got, const double *ref, size_t n, double tol);
 
 /* seq[0..N) fed to a cached session one token at a time (logits after each) and to an uncached one in
- * one pass (logits of every row): every position must agree within 1e-4 of the largest logit. */
-void check_teacher_forced(vkg_model *model, const int32_t *seq, int N, const char *what);
+ * one pass (logits of every row): every position must agree within tol (1e-4 for fp32 math) of the
+ * largest logit. */
+void check_teacher_forced(vkg_model *model, const int32_t *seq, int N, const char *what, double tol);
 
 /* Greedy tokens on the device after prompt[n_prompt], with the cache or without: n of them (malloc'd),
  * the last one not appended to the sequence. */

@@ -312,7 +312,7 @@ static void cache_identity(vkg_context *ctx, const char *what, const char *dir, 
                  distinct, WINDOW);
 
     vkg_model *model = load(ctx, dir, what);
-    check_teacher_forced(model, seq, N, what);
+    check_teacher_forced(model, seq, N, what, 1e-4);
     float *all = alloc_floats((size_t)N * V);
     char msg[96];
     vkg_session_options uo = vkg_session_default_options();

@@ -128,6 +128,7 @@ static float *device_logits(vkg_context *ctx, const char *dir, vkg_quant quant, 
     vkg_model_options o = vkg_model_default_options();
     o.weights = VKG_PRECISION_F32;
     o.quant = quant;
+    o.float_activations = true; /* the reference's fp32 math (8-bit activations: test_gguf_model) */
     vkg_model *m = NULL;
     vkg_status s = vkg_model_load(ctx, dir, &o, &m);
     if (s != VKG_OK)

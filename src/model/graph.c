@@ -2,6 +2,7 @@
 #include "model/graph.h"
 
 #include "kernels/matmul.h"
+#include "kernels/quantize_act.h"
 #include "kernels/rowwise.h"
 
 #include <math.h>
@@ -42,6 +43,11 @@ vkg_attn_shape vkg_graph_attn_shape(const vkg_model *m, const vkg_kv_cache *kv, 
                             .window = c->sliding_window, .scale = scale};
 }
 
+uint32_t vkg_graph_widest_input(const vkg_model_config *c) {
+    uint32_t q = c->n_head * c->head_dim, w = c->d_model > q ? c->d_model : q;
+    return w > c->d_ff ? w : c->d_ff;
+}
+
 /* After each op: the profiler's hook (tests/profile_step.c), nothing otherwise. */
 static vkg_status mark(const vkg_graph_marker *mk, vkg_cmd *cmd, const char *op) {
     return mk ? mk->fn(mk->user, cmd, op) : VKG_OK;
@@ -55,16 +61,25 @@ static vkg_status mark(const vkg_graph_marker *mk, vkg_cmd *cmd, const char *op)
 
 /* Y = X W^T (+ b) (+ residual Y) for the graph's matmuls. A batched decode step (M sequences of one
  * token each) takes the vector path with the M = 1 work split, so that every row is computed exactly
- * as a lone decode step computes it while the weights are read once for all rows. */
-static vkg_status linear(const vkg_model *m, vkg_cmd *cmd, vkg_view y, vkg_view x, vkg_weight_role w,
+ * as a lone decode step computes it while the weights are read once for all rows. Where the model
+ * uses int8 dot products (m->int_dot), X is first quantized into the scratch buffer xq. */
+static vkg_status linear(const vkg_model *m, vkg_buffer *xq, vkg_cmd *cmd, vkg_view y, vkg_view x, vkg_weight_role w,
                          vkg_weight_role b, uint32_t l, uint32_t M, vkg_epilogue ep, bool batch) {
     vkg_view bv;
     const vkg_view *bias_view = b < VKG_W_ROLE_COUNT ? bias(m, b, l, &bv) : NULL;
     const vkg_weight *wt = vkg_model_weight_segs(m, w, l);
     vkg_matmul_options mo = {.path = batch ? VKG_MATMUL_PATH_VECTOR : VKG_MATMUL_PATH_AUTO, .decode_batch = batch};
+    bool blocks = false;
+    for (uint32_t i = 0; i < wt->n_seg; i++)
+        blocks |= vkg_storage_is_block(wt->seg[i].storage);
     if (wt->n_seg > 1) /* row segments in different formats: each fills its own columns of Y */
         for (uint32_t i = 0; i < wt->n_seg; i++)
             mo.y_cols += wt->seg[i].rows;
+    if (blocks && m->int_dot) { /* X quantized once for every block segment (kernels/quantize_act.h) */
+        uint32_t K = wt->seg[0].cols;
+        mo.xq = (vkg_view){xq, 0, vkg_quantize_act_bytes(M, K)};
+        VKG_TRY(vkg_quantize_act(&m->kernels, cmd, mo.xq, x, M, K));
+    }
     for (uint32_t i = 0; i < wt->n_seg; i++) {
         VKG_TRY(vkg_matmul_ex(&m->kernels, cmd, y, x, &wt->seg[i], bias_view, ep == VKG_EPILOGUE_RESIDUAL ? &y : NULL,
                               M, ep, &mo));
@@ -110,14 +125,14 @@ static vkg_status mlp(const vkg_model *m, vkg_cmd *cmd, const vkg_activations *a
        norm(m, cmd, h, x, VKG_W_FFN_NORM, VKG_W_FFN_NORM_B, l, T));
     if (c->gated_mlp) {
         vkg_view gu = rows(a->f, T, 2 * ff), g = rows(a->g, T, ff);
-        OP("matmul gate_up", linear(m, cmd, gu, h, VKG_W_UP, VKG_W_UP_B, l, T, VKG_EPILOGUE_NONE, batch));
+        OP("matmul gate_up", linear(m, a->xq, cmd, gu, h, VKG_W_UP, VKG_W_UP_B, l, T, VKG_EPILOGUE_NONE, batch));
         OP("swiglu", vkg_swiglu(&m->kernels, cmd, g, gu, T, ff));
-        OP("matmul down+res", linear(m, cmd, x, g, VKG_W_DOWN, VKG_W_DOWN_B, l, T, VKG_EPILOGUE_RESIDUAL, batch));
+        OP("matmul down+res", linear(m, a->xq, cmd, x, g, VKG_W_DOWN, VKG_W_DOWN_B, l, T, VKG_EPILOGUE_RESIDUAL, batch));
         return VKG_OK;
     }
     vkg_view f = rows(a->f, T, ff);
-    OP("matmul up+gelu", linear(m, cmd, f, h, VKG_W_UP, VKG_W_UP_B, l, T, VKG_EPILOGUE_GELU, batch));
-    OP("matmul down+res", linear(m, cmd, x, f, VKG_W_DOWN, VKG_W_DOWN_B, l, T, VKG_EPILOGUE_RESIDUAL, batch));
+    OP("matmul up+gelu", linear(m, a->xq, cmd, f, h, VKG_W_UP, VKG_W_UP_B, l, T, VKG_EPILOGUE_GELU, batch));
+    OP("matmul down+res", linear(m, a->xq, cmd, x, f, VKG_W_DOWN, VKG_W_DOWN_B, l, T, VKG_EPILOGUE_RESIDUAL, batch));
     return VKG_OK;
 }
 
@@ -129,7 +144,7 @@ static vkg_status project_qkv(const vkg_model *m, vkg_cmd *cmd, const vkg_activa
     vkg_view x = rows(a->x, T, d), h = rows(a->h, T, d);
     OP(c->norm == VKG_NORM_RMSNORM ? "rmsnorm" : "layernorm",
        norm(m, cmd, h, x, VKG_W_ATTN_NORM, VKG_W_ATTN_NORM_B, l, T));
-    OP("matmul qkv", linear(m, cmd, rows(a->qkv, T, wq), h, VKG_W_QKV, VKG_W_QKV_B, l, T, VKG_EPILOGUE_NONE, batch));
+    OP("matmul qkv", linear(m, a->xq, cmd, rows(a->qkv, T, wq), h, VKG_W_QKV, VKG_W_QKV_B, l, T, VKG_EPILOGUE_NONE, batch));
     return VKG_OK;
 }
 
@@ -139,7 +154,7 @@ static vkg_status record_layer(const vkg_model *m, vkg_cmd *cmd, const vkg_activ
     uint32_t d = c->d_model, q = c->n_head * c->head_dim;
     VKG_TRY(project_qkv(m, cmd, a, l, T, false, mk));
     VKG_TRY(attend(m, cmd, a, kv, l, T, decode, mk));
-    OP("matmul o+res", linear(m, cmd, rows(a->x, T, d), rows(a->att, T, q), VKG_W_O, VKG_W_O_B, l, T,
+    OP("matmul o+res", linear(m, a->xq, cmd, rows(a->x, T, d), rows(a->att, T, q), VKG_W_O, VKG_W_O_B, l, T,
                               VKG_EPILOGUE_RESIDUAL, false));
     return mlp(m, cmd, a, l, T, false, mk);
 }
@@ -163,7 +178,7 @@ vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_a
     vkg_weight_role head_role = c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD;
     if (logits == VKG_LOGITS_ALL) {
         OP("norm final", norm(m, cmd, rows(a->h, T, d), rows(a->x, T, d), VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, T));
-        OP("matmul lm head", linear(m, cmd, rows(a->logits, T, V), rows(a->h, T, d), head_role, VKG_W_ROLE_COUNT, 0, T,
+        OP("matmul lm head", linear(m, a->xq, cmd, rows(a->logits, T, V), rows(a->h, T, d), head_role, VKG_W_ROLE_COUNT, 0, T,
                                     VKG_EPILOGUE_NONE, false));
         return VKG_OK; /* the caller downloads all rows and takes the argmax of the last on the host */
     }
@@ -175,7 +190,7 @@ vkg_status vkg_graph_record_marked(const vkg_model *m, vkg_cmd *cmd, const vkg_a
         x_last = rows(a->att, 1, d);
     }
     OP("norm final", norm(m, cmd, rows(a->h, 1, d), x_last, VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, 1));
-    OP("matmul lm head", linear(m, cmd, rows(a->logits, 1, V), rows(a->h, 1, d), head_role, VKG_W_ROLE_COUNT, 0, 1,
+    OP("matmul lm head", linear(m, a->xq, cmd, rows(a->logits, 1, V), rows(a->h, 1, d), head_role, VKG_W_ROLE_COUNT, 0, 1,
                                 VKG_EPILOGUE_NONE, false));
     OP("argmax",
        vkg_argmax(k, cmd, (vkg_view){a->argmax, 0, 16}, 0, rows(a->logits, 1, V), V, vec(a->argmax_scratch)));
@@ -223,12 +238,12 @@ vkg_status vkg_graph_record_batch(const vkg_model *m, vkg_cmd *cmd, const vkg_ac
             VKG_TRY(attend(m, cmd, a, seq[i].kv, l, 1, true, mk));
             VKG_TRY(vkg_cmd_copy(cmd, rows(a->att, 1, q), row_of(b->att, i, q)));
         }
-        VKG_TRY(linear(m, cmd, rows(b->x, n, d), rows(b->att, n, q), VKG_W_O, VKG_W_O_B, l, n, VKG_EPILOGUE_RESIDUAL,
+        VKG_TRY(linear(m, b->xq, cmd, rows(b->x, n, d), rows(b->att, n, q), VKG_W_O, VKG_W_O_B, l, n, VKG_EPILOGUE_RESIDUAL,
                        true));
         VKG_TRY(mlp(m, cmd, b, l, n, true, mk));
     }
     VKG_TRY(norm(m, cmd, rows(b->h, n, d), rows(b->x, n, d), VKG_W_OUT_NORM, VKG_W_OUT_NORM_B, 0, n));
-    VKG_TRY(linear(m, cmd, rows(b->logits, n, V), rows(b->h, n, d), c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD,
+    VKG_TRY(linear(m, b->xq, cmd, rows(b->logits, n, V), rows(b->h, n, d), c->tied_lm_head ? VKG_W_TOK_EMBD : VKG_W_LM_HEAD,
                    VKG_W_ROLE_COUNT, 0, n, VKG_EPILOGUE_NONE, true));
     for (uint32_t i = 0; i < n; i++) {
         const vkg_activations *a = seq[i].a;

@@ -38,6 +38,8 @@ typedef struct vkg_activations {
     vkg_buffer *g;           /* [max_rows, ff] silu(gate) * up (gated MLP only) */
     vkg_buffer *rope;        /* [n_ctx, hd/2, 2] cos, sin (RoPE only) */
     vkg_buffer *attn_scratch;/* split-K partial results of decode attention */
+    vkg_buffer *xq;          /* [max_rows, widest matmul input] quantized to 8 bits (vkg_quantize_act) for
+                                the int8 dot-product matmuls; NULL unless the model uses them (m->int_dot) */
     vkg_buffer *logits;      /* [logit_rows, V] */
     uint32_t logit_rows;
     vkg_buffer *argmax;      /* u32 next token (device) */
@@ -50,6 +52,9 @@ typedef struct vkg_kv_cache {
     uint32_t n_ctx;       /* positions each layer's cache holds */
     vkg_buffer **k, **v;  /* per layer, [KVH, n_ctx, hd] */
 } vkg_kv_cache;
+
+/* The widest input of the graph's matmuls (d_model, H * head_dim or d_ff): what xq must hold per row. */
+uint32_t vkg_graph_widest_input(const vkg_model_config *c);
 
 /* The attention shape of layer l for T rows (scale, window and heads from the config). */
 vkg_attn_shape vkg_graph_attn_shape(const vkg_model *m, const vkg_kv_cache *kv, uint32_t l, uint32_t T);

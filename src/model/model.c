@@ -375,6 +375,9 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
         for (int r = VKG_W_FIRST_LAYER_ROLE; r < VKG_W_ROLE_COUNT && s == VKG_OK; r++)
             if (vkg_role_present(cfg, (vkg_weight_role)r))
                 s = make_weight(&b, (vkg_weight_role)r, l);
+    for (size_t i = 0; s == VKG_OK && i < ((size_t)cfg->n_layer + 1) * VKG_W_ROLE_COUNT; i++)
+        for (uint32_t g = 0; g < m->w[i].n_seg; g++)
+            m->int_dot |= m->kernels.int_dot && !o.float_activations && vkg_storage_is_block(m->w[i].seg[g].storage);
     /* Tensor cores serve fp16 weights only; their shader is trusted on this device once it has
      * computed one known product (it falls back to the tiled path otherwise). */
     const char *coopmat_off = NULL;

@@ -32,6 +32,8 @@ struct vkg_model {
     vkg_quant quant;             /* the format matrices were quantized to at load (NONE: as stored) */
     uint64_t params;
     uint64_t weight_bytes;
+    bool int_dot;                /* block-format matmuls read 8-bit activations through int8 dot products
+                                    (the device has them, a matrix is in blocks, not float_activations) */
 };
 
 /* Weight `role` of `layer` (layer ignored for model-wide roles); n_seg is 0 when absent. */
