@@ -9,6 +9,7 @@ vkg_kernels vkg_kernels_default(vkg_context *ctx) {
     k.coopmat = vkg_matmul_coopmat_usable(&k, VKG_COOPMAT_KHR)  ? VKG_COOPMAT_KHR
                 : vkg_matmul_coopmat_usable(&k, VKG_COOPMAT_NV) ? VKG_COOPMAT_NV
                                                                 : VKG_COOPMAT_NONE;
+    k.coopmat_quant = k.coopmat;
     return k;
 }
 

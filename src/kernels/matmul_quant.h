@@ -9,7 +9,10 @@
  *   VECTOR  M = 1 decode (and M > 1 on a CPU device): each W byte read once, dequantized in registers
  *           and used for up to 4 rows of X; bandwidth bound.
  *   TILED   M > 1 on GPUs: 64 x 64 output tiles, W units dequantized into shared memory.
- *   COOPMAT not offered for block formats (VKG_ERROR_FEATURE_MISSING): TODO feed fp16 tiles.
+ *   COOPMAT M > 1 through k->coopmat_quant (matmul_q_coopmat.h): each K step's W units dequantized
+ *           into a shared fp16 tile (values as ggml's, then rounded to fp16) and multiplied with X
+ *           rounded to fp16 on cooperative matrices, fp32 sums. Where the device offers it and its
+ *           self-check (vkg_matmul_q_coopmat_verify) passed.
  * W larger than one binding is bound in row chunks and dispatched per chunk, as vkg_matmul does.
  * No 8-bit storage, no int8 dot products (VK_KHR_shader_integer_dot_product is not used yet).
  *
@@ -35,11 +38,12 @@ uint64_t vkg_matmul_quant_bytes(vkg_storage s, uint32_t rows, uint32_t cols);
 
 /* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, N = w->rows, K = w->cols, w->storage a
  * block format. Views and epilogue as vkg_matmul (matmul.h); opt may be NULL (path AUTO: VECTOR for
- * M = 1 or on a CPU device, else TILED; max_chunk_rows forces smaller W chunks).
+ * M = 1 or on a CPU device, else COOPMAT where vkg_matmul_q_coopmat_usable, else TILED;
+ * max_chunk_rows forces smaller W chunks).
  * Fails with VKG_ERROR_INVALID_ARGUMENT (not a block format, K not a multiple of the format's block,
  * zero sizes, views or W's buffer too small — see vkg_matmul_quant_bytes —, a misaligned w->offset,
  * bad epilogue), VKG_ERROR_DEVICE_LIMIT (x, y or residual larger than one binding),
- * VKG_ERROR_FEATURE_MISSING (the COOPMAT path); messages name matmul_quant, the format and sizes. */
+ * VKG_ERROR_FEATURE_MISSING (the COOPMAT path forced where it is not usable); messages name matmul_quant, the format and sizes. */
 vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, const vkg_matrix *w,
                             const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep,
                             const vkg_matmul_options *opt);
