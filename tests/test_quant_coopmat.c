@@ -95,8 +95,10 @@ static void run_staging(vkg_context *ctx, size_t f, uint32_t N, uint32_t K, uint
     ref_rng rng = ref_rng_seed(seed);
     uint64_t wbytes, out_words = (uint64_t)N * out_cols / 2;
     uint8_t *wq = random_blocks(f, N, K, &rng, &wbytes);
-    if (overflow) /* Q8_0 block 0: d = 1024: element 0 = 127 * 1024 (and any |q| >= 64) pass 65504 */
-        put16(wq, 0x6400), wq[2] = 127;
+    if (overflow) { /* Q8_0 block 0: d = 1024: element 0 = 127 * 1024 (and any |q| >= 64) pass 65504 */
+        put16(wq, 0x6400);
+        wq[2] = 127;
+    }
     vkg_buffer *wb = make_buffer(ctx, wbytes, "w"), *ob = make_buffer(ctx, (out_words + VKG_TEST_GUARD_WORDS) * 4, "out");
     check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
     check_ok(vkg_buffer_fill(ob, 0, (out_words + VKG_TEST_GUARD_WORDS) * 4, VKG_TEST_GUARD), "fill out");
@@ -220,7 +222,10 @@ static void run_coopmat_case(vkg_context *ctx, const vkg_kernels *k, size_t f, u
     vkg_buffer_destroy(bb);
     vkg_buffer_destroy(rb);
     vkg_buffer_destroy(yb);
-    free(x), free(x16), free(w), free(wd), free(b), free(r), free(ref), free(got), free(wq);
+    float *bufs[] = {x, x16, w, wd, b, r, ref, got};
+    for (size_t i = 0; i < VKG_ARRAY_LEN(bufs); i++)
+        free(bufs[i]);
+    free(wq);
 }
 
 static void test_coopmat_path(void **state) {
@@ -301,7 +306,11 @@ static vkg_status routed(vkg_context *ctx, const vkg_kernels *k, vkg_matmul_path
     vkg_buffer_destroy(xb);
     vkg_buffer_destroy(wb);
     vkg_buffer_destroy(yb);
-    free(x), free(w), free(ref), free(got), free(wq);
+    free(x);
+    free(w);
+    free(ref);
+    free(got);
+    free(wq);
     return st;
 }
 
@@ -368,6 +377,10 @@ static void test_dequant_bad_arguments(void **state) {
     assert_non_null(strstr(vkg_last_error(), "needs 2048"));
     w.offset = 65536 - 64;
     assert_int_equal(vkg_dequant_f16(&k, cmd, out, &w, 256, 0), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "its buffer has 65536"));
+    w.offset = 32768 + 2;
+    assert_int_equal(vkg_dequant_f16(&k, cmd, out, &w, 256, 0), VKG_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vkg_last_error(), "minStorageBufferOffsetAlignment"));
     assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
     check_ok(vkg_cmd_end(cmd), "end");
     vkg_cmd_destroy(cmd);

@@ -203,7 +203,12 @@ vkg_status vkg_dequant_f16(const vkg_kernels *k, vkg_cmd *cmd, vkg_view out, con
     if (out.size < out_bytes || !out.buf)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "dequant_f16 %s N=%u K=%u: the output view holds %llu bytes, "
                         "needs %llu", fmt, N, K, (unsigned long long)out.size, (unsigned long long)out_bytes);
-    if (w->offset + w_bytes > vkg_buffer_size(w->buf))
+    uint64_t w_end, align = vkg_max_u32(info->min_storage_buffer_offset_alignment, 1);
+    if (w->offset % align || out.offset % align)
+        return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "dequant_f16 %s N=%u K=%u: W offset %llu or output offset %llu "
+                        "is not a multiple of minStorageBufferOffsetAlignment %llu", fmt, N, K,
+                        (unsigned long long)w->offset, (unsigned long long)out.offset, (unsigned long long)align);
+    if (!vkg_add_u64(w->offset, w_bytes, &w_end) || w_end > vkg_buffer_size(w->buf))
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "dequant_f16 %s N=%u K=%u: W at offset %llu needs %llu bytes, "
                         "its buffer has %llu", fmt, N, K, (unsigned long long)w->offset, (unsigned long long)w_bytes,
                         (unsigned long long)vkg_buffer_size(w->buf));
