@@ -462,6 +462,8 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const qcase *c, uin
 static vkg_kernels tuning(vkg_context *ctx, bool cpu) {
     vkg_kernels k = vkg_kernels_default(ctx);
     k.cpu_tuning = cpu;
+    k.coopmat_quant = VKG_COOPMAT_NONE; /* AUTO is then vector or tiled at fp32 accuracy; the fp16-rounding
+                                           cooperative-matrix path has its own bounds: test_quant_coopmat.c */
     return k;
 }
 
