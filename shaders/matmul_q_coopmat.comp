@@ -21,6 +21,12 @@
  * inf (a Q6_K block with d above 16, Q5_K above 33, Q4_K above 69, Q8_0 above 512 can reach it:
  * weights that large belong on the tiled path).
  *
+ * COOPMAT_EMULATE (defined: "matmul_q_coopmat_emu_<fmt>", a test variant for devices without
+ * cooperative matrices): the same staging, K loop and epilogue, with the fragments replaced by
+ * scalar sums of the same fp16 tiles into Cs (exact products, fp32 sums); no subgroup requirement.
+ * The tests run it where the real variants cannot run, so that all but the fragment calls is
+ * checked on every CI run.
+ *
  * Grid:      1-D (folded), pc.n_groups = ceil(n_count / 64) * ceil(M / 64); group g covers columns
  *            (g % groups_n) * 64 .. and rows (g / groups_n) * 64 ...
  * Bindings:  as matmul_q_tiled.comp (0 Y, 1 X, 2 W chunk as raw blocks, 3 bias, 4 R).
@@ -31,10 +37,12 @@
  */
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#ifndef COOPMAT_EMULATE
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_NV_cooperative_matrix : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
 #include "common.glsl"
 #include "matmul_q_push.h"
 #include "matmul_common.glsl"
@@ -76,6 +84,22 @@ void main() {
         return; /* uniform per workgroup: before any barrier */
     uint n0 = (g % pc.groups_n) * BN, m0 = (g / pc.groups_n) * BM;
     uint tid = gl_LocalInvocationID.x;
+#ifdef COOPMAT_EMULATE
+    for (uint i = tid; i < BM * BN; i += WG)
+        Cs[i] = 0.0;
+    for (uint k0 = 0; k0 < pc.K; k0 += BK) {
+        stage(m0, n0, k0, tid);
+        barrier();
+        for (uint i = tid; i < BM * BN; i += WG) {
+            uint m = i / BN, n = i % BN;
+            float s = Cs[i];
+            for (uint kk = 0; kk < BK; kk++)
+                s += float(As[m * BK + kk]) * float(Bs[n * BK + kk]);
+            Cs[i] = s;
+        }
+        barrier();
+    }
+#else
     uint qm = (gl_SubgroupID / 2u) * 32u, qn = (gl_SubgroupID % 2u) * 32u; /* this subgroup's quadrant */
 
     fcoopmatNV<32, gl_ScopeSubgroup, FM, FN> acc[MF][NF];
@@ -103,6 +127,7 @@ void main() {
     for (uint i = 0; i < MF; i++)
         for (uint j = 0; j < NF; j++)
             coopMatStoreNV(acc[i][j], Cs, (qm + i * FM) * BN + qn + j * FN, BN, false);
+#endif
     barrier();
     for (uint i = tid; i < BM * BN; i += WG) {
         uint m = m0 + i / BN, nl = n0 + i % BN;

@@ -7,7 +7,8 @@
  *     value past the fp16 range (inf);
  *   - the cooperative-matrix path (matmul_q_coopmat.comp) against dequantize-then-fp64 matmul with X
  *     and W rounded to fp16 as the path rounds them, where the device offers it (KHR and NV); a
- *     visible cmocka skip elsewhere (lavapipe);
+ *     visible cmocka skip elsewhere (lavapipe); and the same cases on the shader's emulated variant
+ *     (scalar sums for the fragments) on every device with shaderFloat16;
  *   - the routing and the self-check on any device: COOPMAT forced where unusable is refused with a
  *     message saying what is missing, AUTO takes the tiled path at fp32 accuracy, the self-check
  *     switches a named but unusable extension off (the fp16 choice untouched), and its known-exact
@@ -163,10 +164,11 @@ static void test_staging_exact(void **state) {
 
 /* ---- the cooperative-matrix path, where the device has it ---- */
 
-static void run_coopmat_case(vkg_context *ctx, const vkg_kernels *k, size_t f, uint32_t M, uint32_t K, uint32_t N,
-                             vkg_epilogue ep, uint32_t max_chunk_rows, uint64_t seed) {
+static void run_coopmat_case(vkg_context *ctx, const vkg_kernels *k, vkg_matmul_path path, size_t f, uint32_t M,
+                             uint32_t K, uint32_t N, vkg_epilogue ep, uint32_t max_chunk_rows, uint64_t seed) {
     char what[160];
-    snprintf(what, sizeof what, "coopmat %s M=%u K=%u N=%u ep=%d chunk=%u", names[f], M, K, N, (int)ep,
+    snprintf(what, sizeof what, "%s %s M=%u K=%u N=%u ep=%d chunk=%u",
+             path == VKG_MATMUL_PATH_COOPMAT ? "coopmat" : "emulated coopmat", names[f], M, K, N, (int)ep,
              max_chunk_rows);
     ref_rng rng = ref_rng_seed(seed);
     size_t nx = (size_t)M * K, nw = (size_t)N * K, ny = (size_t)M * N;
@@ -200,7 +202,7 @@ static void run_coopmat_case(vkg_context *ctx, const vkg_kernels *k, size_t f, u
     check_ok(vkg_buffer_fill(yb, 0, (ny + VKG_TEST_GUARD_WORDS) * 4, VKG_TEST_GUARD), "fill y");
     vkg_matrix mat = {.buf = wb, .rows = N, .cols = K, .storage = formats[f]};
     vkg_view bv = vkg_view_whole(bb), rv = vkg_view_whole(rb);
-    vkg_matmul_options opt = {.path = VKG_MATMUL_PATH_COOPMAT, .max_chunk_rows = max_chunk_rows};
+    vkg_matmul_options opt = {.path = path, .max_chunk_rows = max_chunk_rows};
     vkg_cmd *cmd = NULL;
     check_ok(vkg_cmd_create(ctx, "coopmat quant test", &cmd), "cmd");
     check_ok(vkg_cmd_begin(cmd), "begin");
@@ -228,6 +230,28 @@ static void run_coopmat_case(vkg_context *ctx, const vkg_kernels *k, size_t f, u
     free(wq);
 }
 
+/* M, K in blocks (x 5 for the 32-element formats), N: sizes off the 64 x 64 block, several K steps,
+ * partial last steps (an odd number of 32-element units), chunked W, every epilogue. */
+static void run_shapes(vkg_context *ctx, const vkg_kernels *k, vkg_matmul_path path, uint64_t seed) {
+    static const uint32_t shapes[][3] = {{2, 1, 3}, {70, 2, 72}, {64, 3, 130}, {129, 1, 67}};
+    for (size_t f = 0; f < VKG_ARRAY_LEN(formats); f++)
+        for (size_t s = 0; s < VKG_ARRAY_LEN(shapes); s++) {
+            uint32_t K = shapes[s][1] * vkg_storage_block_elems(formats[f]) * (f < 2 ? 5 : 1);
+            run_coopmat_case(ctx, k, path, f, shapes[s][0], K, shapes[s][2], (vkg_epilogue)(s % 3), s == 3 ? 16 : 0,
+                             seed++);
+        }
+}
+
+/* The COOPMAT shader's staging, K loop and epilogue with scalar sums for the fragments (the
+ * _emu variant): on every device with shaderFloat16, so on CI. */
+static void test_coopmat_emulated(void **state) {
+    vkg_context *ctx = vkg_test_ctx(state);
+    if (!vkg_context_device(ctx)->fp16_arithmetic)
+        skip();
+    vkg_kernels k = vkg_kernels_default(ctx);
+    run_shapes(ctx, &k, VKG_MATMUL_PATH_COOPMAT_EMULATED, 700);
+}
+
 static void test_coopmat_path(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     static const vkg_coopmat_api apis[] = {VKG_COOPMAT_KHR, VKG_COOPMAT_NV};
@@ -245,16 +269,8 @@ static void test_coopmat_path(void **state) {
         if (why)
             fail_msg("%s cooperative matrices for block formats: the self-check switched them off: %s",
                      api_names[a], why);
-        /* M, K in blocks, N: sizes off the 64 x 64 block, several K steps, partial last steps */
-        static const uint32_t shapes[][3] = {{2, 1, 3}, {70, 2, 72}, {64, 3, 130}, {129, 1, 67}};
-        for (size_t f = 0; f < VKG_ARRAY_LEN(formats); f++)
-            for (size_t s = 0; s < VKG_ARRAY_LEN(shapes); s++) {
-                uint32_t K = shapes[s][1] * vkg_storage_block_elems(formats[f]) * (f < 2 ? 5 : 1);
-                run_coopmat_case(ctx, &k, f, shapes[s][0], K, shapes[s][2], (vkg_epilogue)(s % 3),
-                                 s == 3 ? 16 : 0, seed++);
-            }
-        /* AUTO takes this path for M > 1 on a GPU work split (a fp16-rounded result passes the
-         * fp16 bound, checked above); forced off, the same product is tiled. */
+        run_shapes(ctx, &k, VKG_MATMUL_PATH_COOPMAT, seed);
+        seed += 100;
     }
     if (!any) {
         fprintf(stderr, "test_quant_coopmat: %s has no usable cooperative matrices: the block-format "
@@ -390,6 +406,7 @@ static void test_dequant_bad_arguments(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_staging_exact, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_coopmat_emulated, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_coopmat_path, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_routing, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_dequant_bad_arguments, vkg_test_setup, vkg_test_teardown),

@@ -35,6 +35,9 @@ typedef enum vkg_matmul_path {
     VKG_MATMUL_PATH_TILED,
     VKG_MATMUL_PATH_COOPMAT,  /* through k->coopmat; VKG_ERROR_FEATURE_MISSING where it is NONE or
                                  not usable (vkg_matmul_coopmat_usable) */
+    VKG_MATMUL_PATH_COOPMAT_EMULATED, /* tests only, block formats only (matmul_quant.h): the COOPMAT
+                                 path's shader with scalar sums in place of the fragments, on any
+                                 device with shaderFloat16; never chosen by AUTO */
 } vkg_matmul_path;
 
 /* Knobs for tests and benchmarks; zero-initialised means the defaults. */

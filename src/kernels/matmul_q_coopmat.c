@@ -18,6 +18,7 @@ enum {
      * half the decoding of 32), else 32 (24 KB: what vkg_matmul_coopmat_usable asks) */
     STEP_WIDE = 64, STEP_NARROW = 32, SHARED_WIDE = 2 * 64 * STEP_WIDE * 2 + 64 * 64 * 4,
     COOP_SUBGROUPS = 4, DEQUANT_WG = 64, DEQUANT_ROWS = 64,
+    EMULATED_WG = 128, /* the emulated variant's workgroup: as 4 subgroups of 32 (NVIDIA) */
     /* the self-check's sizes: off the 64 x 64 block, and K an odd number of 32-element units for the
      * 32-element formats (a partial last step) */
     CHECK_M = 70, CHECK_N = 72, CHECK_K_SMALL = 480, CHECK_K_LARGE = 512,
@@ -29,15 +30,18 @@ bool vkg_matmul_q_coopmat_usable(const vkg_kernels *k) {
     return k->coopmat_quant != VKG_COOPMAT_NONE && vkg_matmul_coopmat_usable(k, k->coopmat_quant);
 }
 
-vkg_status vkg_matmul_q_coopmat_pipeline(const vkg_kernels *k, vkg_kernel_desc desc, vkg_pipeline **out) {
-    uint32_t fm, fn, sg;
-    if (!vkg_matmul_coopmat_config(k, k->coopmat_quant, &fm, &fn, &sg))
+vkg_status vkg_matmul_q_coopmat_pipeline(const vkg_kernels *k, vkg_kernel_desc desc, bool emulated,
+                                         vkg_pipeline **out) {
+    uint32_t fm = 16, fn = 16, sg = EMULATED_WG / COOP_SUBGROUPS;
+    if (!emulated && !vkg_matmul_coopmat_config(k, k->coopmat_quant, &fm, &fn, &sg))
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: cooperative matrices are not usable here", desc.shader);
     desc.n_spec = 4;
     desc.spec[0] = COOP_SUBGROUPS * sg;
     desc.spec[1] = vkg_context_device(k->ctx)->max_shared_memory >= SHARED_WIDE ? STEP_WIDE : STEP_NARROW;
     desc.spec[2] = fn;
     desc.spec[3] = fm;
+    if (emulated) /* no fragments, no gl_SubgroupID: any subgroup size, as the tests force it */
+        return vkg_kernels_pipeline(k, desc, out);
     desc.subgroup_size = sg; /* 4 full subgroups of exactly sg: the quadrants follow gl_SubgroupID */
     return vkg_pipeline_get(k->ctx, &desc, out);
 }

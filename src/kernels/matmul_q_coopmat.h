@@ -24,8 +24,11 @@ bool vkg_matmul_q_coopmat_usable(const vkg_kernels *k);
 
 /* The pipeline of the COOPMAT path for `desc` (bindings and push size set, desc.shader naming the
  * format's variant for k->coopmat_quant): sets the workgroup, step and fragment shape, requires the
- * subgroup size. For vkg_matmul_quant; fails as vkg_pipeline_get, or FEATURE_MISSING when unusable. */
-vkg_status vkg_matmul_q_coopmat_pipeline(const vkg_kernels *k, vkg_kernel_desc desc, vkg_pipeline **out);
+ * subgroup size. For vkg_matmul_quant; fails as vkg_pipeline_get, or FEATURE_MISSING when unusable.
+ * emulated: desc.shader is the scalar test variant (VKG_MATMUL_PATH_COOPMAT_EMULATED): a workgroup of
+ * 128, the step this device's shared memory allows, no subgroup requirement. */
+vkg_status vkg_matmul_q_coopmat_pipeline(const vkg_kernels *k, vkg_kernel_desc desc, bool emulated,
+                                         vkg_pipeline **out);
 
 /* Run a known-exact product in block format `s` (M = 70, N = 72, K = 480 or 512: sizes off the 64 x 64
  * block; power-of-two scales and quants chosen so that every dequantized value is exact in fp16 and

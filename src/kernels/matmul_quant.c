@@ -116,7 +116,11 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
                : coop_ok               ? VKG_MATMUL_PATH_COOPMAT
                : tiled_ok              ? VKG_MATMUL_PATH_TILED
                                        : VKG_MATMUL_PATH_VECTOR;
-    if (path != VKG_MATMUL_PATH_VECTOR && path != VKG_MATMUL_PATH_TILED && path != VKG_MATMUL_PATH_COOPMAT)
+    bool emulated = path == VKG_MATMUL_PATH_COOPMAT_EMULATED; /* the COOPMAT shader's test variant */
+    if (emulated && !info->fp16_arithmetic)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: the emulated cooperative-matrix path needs shaderFloat16", tag);
+    if (path != VKG_MATMUL_PATH_VECTOR && path != VKG_MATMUL_PATH_TILED && path != VKG_MATMUL_PATH_COOPMAT &&
+        !emulated)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: unknown path %d", tag, (int)path);
 
     uint64_t row_bytes = vkg_storage_row_bytes(w->storage, K), range = info->max_storage_buffer_range;
@@ -189,13 +193,13 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
         desc.spec[0] = TILE_WG;
         block_n = block_m = TILE;
     } else { /* COOPMAT: the same 64 x 64 grid; workgroup, step and subgroup size set there */
-        snprintf(shader, sizeof shader, "matmul_q_coopmat_%s_%s", k->coopmat_quant == VKG_COOPMAT_KHR ? "khr" : "nv",
-                 fmt);
+        snprintf(shader, sizeof shader, "matmul_q_coopmat_%s_%s",
+                 emulated ? "emu" : k->coopmat_quant == VKG_COOPMAT_KHR ? "khr" : "nv", fmt);
         block_n = block_m = TILE;
     }
     vkg_pipeline *p = NULL;
-    if (path == VKG_MATMUL_PATH_COOPMAT)
-        VKG_TRY(vkg_matmul_q_coopmat_pipeline(k, desc, &p));
+    if (path == VKG_MATMUL_PATH_COOPMAT || emulated)
+        VKG_TRY(vkg_matmul_q_coopmat_pipeline(k, desc, emulated, &p));
     else
         VKG_TRY(vkg_kernels_pipeline(k, desc, &p));
 

@@ -13,6 +13,8 @@
  *           into a shared fp16 tile (values as ggml's, then rounded to fp16) and multiplied with X
  *           rounded to fp16 on cooperative matrices, fp32 sums. Where the device offers it and its
  *           self-check (vkg_matmul_q_coopmat_verify) passed.
+ *   COOPMAT_EMULATED  tests only: that shader with scalar sums for the fragments, on any device
+ *           with shaderFloat16 (so CI checks its staging, K loop and epilogue); never chosen.
  * W larger than one binding is bound in row chunks and dispatched per chunk, as vkg_matmul does.
  * No 8-bit storage, no int8 dot products (VK_KHR_shader_integer_dot_product is not used yet).
  *
