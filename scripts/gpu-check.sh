@@ -8,10 +8,10 @@
 #          (fetch it with `../shared/device/fetch-debs.sh vulkan-validationlayers`), then the matmul
 #          and block-format cooperative-matrix tests (test_quant_coopmat) again on the NV shaders
 #          (VKG_DISABLE_COOPMAT_KHR=1).
-#   bench  devices, `bench ops` (gpt2 shapes, fp16 weights and cache), `bench gen` (gpt-mini, gpt2,
-#          gpt2-xl; fp16 and fp32; then gpt2 with q4_k and q8_0 linear layers, prefill on the
-#          block-format cooperative-matrix path and again tiled with VKG_DISABLE_COOPMAT=1),
-#          `bench kv` (gpt2, fp16).
+#   bench  devices, `bench ops` (gpt2 shapes, fp16 weights and cache; its matmuls again on q4_k, q8_0
+#          and q6_k blocks: ops_quant.txt), `bench gen` (gpt-mini, gpt2, gpt2-xl; fp16 and fp32; then
+#          gpt2 with q4_k and q8_0 linear layers, prefill on the block-format cooperative-matrix path
+#          and again tiled with VKG_DISABLE_COOPMAT=1), `bench kv` (gpt2, fp16).
 #
 # BUILD (default build-gpu) names the build folder: a Release build made here with tests on
 # (cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release && cmake --build build-gpu -j2). QUICK=1 shrinks
@@ -47,6 +47,10 @@ bench)
     fi
     "$build/vkgpt" devices -v >"$out/devices.txt" 2>&1
     "$build/vkgpt" bench ops $ops --dtype f16 --kv-dtype f16 --json "$out/ops.json" >"$out/ops.txt" 2>&1
+    : >"$out/ops_quant.txt" # the block formats' matmuls: tiled, vector and cooperative-matrix paths
+    for q in q4_k q8_0 q6_k; do
+        "$build/vkgpt" bench ops $ops --dtype f16 --kv-dtype f16 --quant "$q" --filter matmul >>"$out/ops_quant.txt" 2>&1
+    done
     : >"$out/gen.txt"
     for c in $configs; do
         for d in f16 f32; do
