@@ -33,7 +33,8 @@
  * Push:      vkg_matmul_q_push (matmul_q_push.h); K is a multiple of 32, so X is staged as vec4.
  * Spec:      0 WG (4 x subgroup size), 1 BK (32, 64 or 128), 2 FN, 3 FM (8 or 16 each).
  *            Shared memory: 2 x 64 x BK halves + 64 x 64 floats = 24 KB at BK = 32, 32 KB at 64.
- * Needs:     shaderFloat16, the Vulkan memory model; no 16-bit storage (W is read as words).
+ * Needs:     shaderFloat16, the Vulkan memory model; not 16-bit storage (W is read as words), though
+ *            the host asks for it anyway: one usability rule for both coopmat paths (matmul.c).
  */
 #version 450
 #extension GL_GOOGLE_include_directive : require
