@@ -2,7 +2,8 @@
  * tests/test_coopmat_khr.c — the build-time SPIR-V translator SPV_NV_cooperative_matrix ->
  * SPV_KHR_cooperative_matrix (tools/spirv/coopmat_khr.c) and its command vkg_coopmat_khr. No Vulkan
  * device needed. Inputs are compiled at build time by glslang (tests/test_coopmat_khr.cmake): the
- * current shaders/matmul_coopmat.comp and the small shaders in tests/data/coopmat/; a few modules are
+ * current shaders/matmul_coopmat.comp, matmul_q_coopmat.comp's five block-format variants (as the
+ * shader build compiled them) and the small shaders in tests/data/coopmat/; a few modules are
  * built word by word here. Outputs are judged by an independent checker (coopmat_khr_check.c).
  *
  * spirv-val (spirv-tools 2023.1 on Debian 12) validates the NV inputs but cannot validate the KHR
@@ -237,6 +238,52 @@ static void test_inputs_pass_spirv_val(void **state) {
             fail_msg("spirv-val %s: status %d: %s", names[i], status, text);
         free(text);
     }
+}
+
+/* The block formats' kernels (shaders/matmul_q_coopmat.comp, one per format): each NV module passes
+ * spirv-val, its translation passes the checker with every use, and the library ships exactly that
+ * translation as matmul_q_coopmat_khr_<fmt>. */
+static void test_quant_kernels(void **state) {
+    (void)state;
+    static const char *const fmts[] = {"q8_0", "q4_0", "q4_k", "q5_k", "q6_k"};
+    for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+        char path[1024], name[64], *text = NULL;
+        snprintf(name, sizeof name, "matmul_q_coopmat_khr_%s", fmts[f]);
+        snprintf(path, sizeof path, "%s/%s.nv.spv", VKG_SHADER_SPV_DIR, name);
+        if (VKG_SPIRV_VAL[0]) {
+            const char *argv[] = {VKG_SPIRV_VAL, "--target-env", "vulkan1.2", path, NULL};
+            int status = run_prog(argv, &text);
+            if (status != 0)
+                fail_msg("spirv-val %s: status %d: %s", path, status, text);
+            free(text);
+        }
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+            fail_msg("cannot open %s (written by the shader build)", path);
+        fseek(fp, 0, SEEK_END);
+        long size = ftell(fp);
+        rewind(fp);
+        assert_true(size > 20 && size % 4 == 0);
+        uint32_t *in = malloc((size_t)size);
+        assert_non_null(in);
+        assert_int_equal(fread(in, 1, (size_t)size, fp), (size_t)size);
+        fclose(fp);
+        size_t n_out;
+        khr_stats st;
+        uint32_t *out = translate_checked(in, (size_t)size / 4, &n_out, &st);
+        assert_true(st.muladds >= 1 && st.uses[0] >= 1 && st.uses[1] >= 1 && st.uses[2] >= 1);
+        const vkg_spirv *shipped = NULL;
+        for (size_t i = 0; i < vkg_spirv_table_len; i++)
+            if (strcmp(vkg_spirv_table[i].name, name) == 0)
+                shipped = &vkg_spirv_table[i];
+        assert_non_null(shipped);
+        assert_int_equal(shipped->size, n_out * sizeof *out);
+        assert_memory_equal(shipped->code, out, n_out * sizeof *out);
+        free(out);
+        free(in);
+    }
+    if (!VKG_SPIRV_VAL[0])
+        skip(); /* translated and compared, but the NV modules went unvalidated */
 }
 
 /* The checker's opcode table agrees with spirv-dis about which instructions define which ids. */
@@ -657,6 +704,7 @@ int main(void) {
         cmocka_unit_test(test_matmul_translates),
         cmocka_unit_test(test_matmul_build_header),
         cmocka_unit_test(test_inputs_pass_spirv_val),
+        cmocka_unit_test(test_quant_kernels),
         cmocka_unit_test(test_checker_table_matches_spirv_dis),
         cmocka_unit_test(test_store_length_memory_operands),
         cmocka_unit_test(test_convert_carries_use),

@@ -31,6 +31,7 @@ target_link_libraries(test_coopmat_khr PRIVATE vkg_spirv_tools)
 target_compile_definitions(test_coopmat_khr PRIVATE
   VKG_COOPMAT_SPV_DIR="${vkg_coopmat_dir}"
   VKG_COOPMAT_KERNEL_SPV="${PROJECT_BINARY_DIR}/shaders/spv/matmul_coopmat_khr.nv.spv"
+  VKG_SHADER_SPV_DIR="${PROJECT_BINARY_DIR}/shaders/spv"
   VKG_COOPMAT_KHR_BIN="$<TARGET_FILE:vkg_coopmat_khr>"
   VKG_SPIRV_VAL="$<$<BOOL:${VKG_SPIRV_VAL}>:${VKG_SPIRV_VAL}>"
   VKG_SPIRV_DIS="$<$<BOOL:${VKG_SPIRV_DIS}>:${VKG_SPIRV_DIS}>")

@@ -462,6 +462,8 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const qcase *c, uin
 static vkg_kernels tuning(vkg_context *ctx, bool cpu) {
     vkg_kernels k = vkg_kernels_default(ctx);
     k.cpu_tuning = cpu;
+    k.coopmat_quant = VKG_COOPMAT_NONE; /* AUTO is then vector or tiled at fp32 accuracy; the fp16-rounding
+                                           cooperative-matrix path has its own bounds: test_quant_coopmat.c */
     return k;
 }
 
@@ -627,6 +629,7 @@ static void test_bad_arguments(void **state) {
     assert_non_null(strstr(vkg_last_error(), "needs 844 bytes"));
     w.offset = 131072;
     vkg_matmul_options coop = {.path = VKG_MATMUL_PATH_COOPMAT};
+    k.coopmat_quant = VKG_COOPMAT_NONE; /* switched off: refused on every device (test_quant_coopmat.c) */
     assert_int_equal(vkg_matmul_quant(&k, cmd, y, x, &w, NULL, NULL, 2, VKG_EPILOGUE_NONE, &coop),
                      VKG_ERROR_FEATURE_MISSING);
     assert_int_equal(vkg_matmul_quant(&k, cmd, y, x, &w, NULL, NULL, 1, VKG_EPILOGUE_RESIDUAL, NULL),

@@ -11,6 +11,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize_act.h"
+#include "kernels/matmul_q_coopmat.h"
 #include "kernels/rowwise.h"
 
 #include <assert.h>
@@ -238,7 +239,10 @@ static void build(op_list *l, const bench_bufs *b, bool coopmat) {
     add_dot_matmuls(l, b, "matmul_q_dot_tiled", VKG_MATMUL_PATH_TILED, R, false);
     add_matmuls(l, "matmul_vec", VKG_MATMUL_PATH_VECTOR, R, b, false);
     add_dot_matmuls(l, b, "matmul_q_dot", VKG_MATMUL_PATH_VECTOR, R, false);
-    if (coopmat)
+    if (coopmat && b->quant != VKG_QUANT_NONE)
+        add_matmuls(l, b->k.coopmat_quant == VKG_COOPMAT_KHR ? "matmul_q_coopmat_khr" : "matmul_q_coopmat_nv",
+                    VKG_MATMUL_PATH_COOPMAT, R, b, false);
+    else if (coopmat)
         add_matmuls(l, b->k.coopmat == VKG_COOPMAT_KHR ? "matmul_coopmat_khr" : "matmul_coopmat_nv",
                     VKG_MATMUL_PATH_COOPMAT, R, b, false);
 
@@ -437,10 +441,13 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     const char *coopmat_off = NULL; /* timed only once it has computed a known product right */
     if (b.w == VKG_STORAGE_F16)
         VKG_TRY(vkg_matmul_coopmat_verify(&b.k, &coopmat_off));
+    if (b.quant != VKG_QUANT_NONE) /* block formats: their own shaders, their own check */
+        VKG_TRY(vkg_matmul_q_coopmat_verify(&b.k, &coopmat_off));
     op_list *l = vkg_calloc(1, sizeof *l);
     if (!l)
         return vkg_fail(VKG_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for the op list");
-    build(l, &b, b.w == VKG_STORAGE_F16 && b.quant == VKG_QUANT_NONE && b.k.coopmat != VKG_COOPMAT_NONE);
+    build(l, &b, b.quant != VKG_QUANT_NONE ? b.k.coopmat_quant != VKG_COOPMAT_NONE
+                                           : b.w == VKG_STORAGE_F16 && b.k.coopmat != VKG_COOPMAT_NONE);
     bool any = !o.filter;
     for (uint32_t i = 0; i < l->n && !any; i++)
         any = strstr(l->ops[i].name, o.filter) != NULL;
@@ -448,8 +455,8 @@ vkg_status vkg_bench_ops_run(vkg_context *ctx, const vkg_bench_ops_options *opts
     if (!any) {
         st = vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "bench ops: no op name contains '%s' (names: matmul_vec, "
                       "matmul_q_dot, matmul_q_dot_tiled, "
-                      "matmul_tiled, matmul_coopmat_khr|nv, layernorm, rmsnorm, rmsnorm_heads, rope, swiglu, softmax, gelu, "
-                      "add, embedding, kv_store, "
+                      "matmul_tiled, matmul_coopmat_khr|nv, matmul_q_coopmat_khr|nv, layernorm, rmsnorm, "
+                      "rmsnorm_heads, rope, swiglu, softmax, gelu, add, embedding, kv_store, "
                       "attention_decode, attention_prefill, argmax)", o.filter);
         free(l);
         return st;

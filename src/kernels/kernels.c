@@ -10,6 +10,7 @@ vkg_kernels vkg_kernels_default(vkg_context *ctx) {
                 : vkg_matmul_coopmat_usable(&k, VKG_COOPMAT_NV) ? VKG_COOPMAT_NV
                                                                 : VKG_COOPMAT_NONE;
     k.int_dot = info->integer_dot_product; /* see kernels/matmul_quant.h for why */
+    k.coopmat_quant = k.coopmat;
     return k;
 }
 

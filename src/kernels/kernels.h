@@ -75,6 +75,10 @@ typedef struct vkg_kernels {
     vkg_context *ctx;
     uint32_t subgroup_size; /* 0: the driver's default; else forced (tests force each size offered) */
     vkg_coopmat_api coopmat; /* the extension prefill matmuls with fp16 weights use, or NONE */
+    /* The extension prefill matmuls with block-format weights use (matmul_quant.h), or NONE: its own
+     * shaders, so its own self-check (vkg_matmul_q_coopmat_verify) turns it off without touching
+     * `coopmat`, and the other way round. */
+    vkg_coopmat_api coopmat_quant;
     /* Work distribution for a CPU driver (lavapipe): there every workgroup runs as a loop over SIMD
      * lanes on one core, so kernels take fewer, larger workgroups and avoid barriers in loops. Same
      * shaders, other specialization constants and grids. Default: the device type is CPU. Tests
@@ -87,8 +91,9 @@ typedef struct vkg_kernels {
 } vkg_kernels;
 
 /* Defaults for `ctx`: driver's subgroup size, cooperative matrices when usable (KHR before NV; see
- * vkg_matmul_coopmat_usable), CPU tuning on a CPU device, int8 dot products as matmul_quant.h says
- * (never when VKG_DISABLE_INT_DOT is set: the device info then reports none). */
+ * vkg_matmul_coopmat_usable) for both fp16 and block-format weights, CPU tuning on a CPU device, int8
+ * dot products as matmul_quant.h says (never when VKG_DISABLE_INT_DOT is set: the device info then
+ * reports none). */
 vkg_kernels vkg_kernels_default(vkg_context *ctx);
 
 /* Pipeline for a kernel with the settings of `k` applied (forced subgroup size). */

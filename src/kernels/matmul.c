@@ -70,6 +70,14 @@ bool vkg_matmul_coopmat_usable(const vkg_kernels *k, vkg_coopmat_api api) {
            info->max_shared_memory >= COOP_SHARED;
 }
 
+bool vkg_matmul_coopmat_config(const vkg_kernels *k, vkg_coopmat_api api, uint32_t *fm, uint32_t *fn, uint32_t *sg) {
+    if (!vkg_matmul_coopmat_usable(k, api))
+        return false;
+    coopmat_shape(vkg_context_device(k->ctx), api, fm, fn);
+    *sg = coopmat_subgroup(k, api);
+    return true;
+}
+
 /* matmul_vec.comp's work split (see its header): WG threads in teams of TPR, each team computing
  * ROWS outputs per pass, PASSES passes: (WG / TPR) * ROWS * PASSES outputs per workgroup. */
 typedef struct vec_shape {

@@ -35,6 +35,9 @@ typedef enum vkg_matmul_path {
     VKG_MATMUL_PATH_TILED,
     VKG_MATMUL_PATH_COOPMAT,  /* through k->coopmat; VKG_ERROR_FEATURE_MISSING where it is NONE or
                                  not usable (vkg_matmul_coopmat_usable) */
+    VKG_MATMUL_PATH_COOPMAT_EMULATED, /* tests only, block formats only (matmul_quant.h): the COOPMAT
+                                 path's shader with scalar sums in place of the fragments, on any
+                                 device with shaderFloat16; never chosen by AUTO */
 } vkg_matmul_path;
 
 /* Knobs for tests and benchmarks; zero-initialised means the defaults. */
@@ -74,6 +77,12 @@ vkg_status vkg_matmul_ex(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_vie
 /* Whether the cooperative-matrix path can run through extension `api` on this device for fp16 weights
  * with the settings of `k` (a forced subgroup size must be one the path can use). */
 bool vkg_matmul_coopmat_usable(const vkg_kernels *k, vkg_coopmat_api api);
+
+/* The cooperative-matrix workgroup vkg_matmul_coopmat_usable(k, api) approved: the fragment rows *fm
+ * and columns *fn (8 or 16) and the subgroup size *sg the pipeline must require (the workgroup is 4
+ * full subgroups of it). The block formats' path (matmul_quant.c) builds the same workgroup. False
+ * (outputs untouched) where the path is not usable. */
+bool vkg_matmul_coopmat_config(const vkg_kernels *k, vkg_coopmat_api api, uint32_t *fm, uint32_t *fn, uint32_t *sg);
 
 /* Check k->coopmat on this device once before trusting it: a small prefill-shaped product whose
  * exact result is known (inputs exactly representable in fp16) runs through the cooperative-matrix

@@ -1,11 +1,13 @@
 /*
  * kernels/matmul_quant.c — host wrapper of the quantized matmuls (shaders/matmul_q_vec.comp,
- * matmul_q_tiled.comp and their int8 dot-product twins matmul_q_dot.comp, matmul_q_dot_tiled.comp):
- * checks shapes and limits, picks the path and the format's pipeline (int dot when the activations
- * come quantized and k->int_dot), splits W into binding-sized row chunks and records one dispatch per
- * chunk. The math and grids are in the shaders' headers.
+ * matmul_q_tiled.comp, their int8 dot-product twins matmul_q_dot.comp, matmul_q_dot_tiled.comp, and
+ * matmul_q_coopmat.comp, whose pipeline is in matmul_q_coopmat.c): checks shapes and limits, picks the
+ * path and the format's pipeline (int dot when the activations come quantized, k->int_dot and the path
+ * is VECTOR or TILED), splits W into binding-sized row chunks and records one dispatch per chunk. The
+ * math and grids are in the shaders' headers.
  */
 #include "kernels/matmul_quant.h"
+#include "kernels/matmul_q_coopmat.h"
 
 #include "kernels/quantize_act.h"
 #include "matmul_q_push.h"
@@ -99,9 +101,15 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
     if (ep == VKG_EPILOGUE_RESIDUAL && !residual)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: residual epilogue without a residual view", tag);
     vkg_matmul_path path = opt ? opt->path : VKG_MATMUL_PATH_AUTO;
-    if (path == VKG_MATMUL_PATH_COOPMAT)
-        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: the cooperative-matrix path does not read block formats yet",
-                        tag);
+    bool coop_ok = vkg_matmul_q_coopmat_usable(k); /* matmul_q_coopmat.c */
+    if (path == VKG_MATMUL_PATH_COOPMAT && !coop_ok)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: the cooperative-matrix path needs VK_KHR_ or "
+                        "VK_NV_cooperative_matrix with an fp16 8|16 x 8|16 x 16 shape, shaderFloat16, 16-bit "
+                        "storage, the Vulkan memory model, 24 KB of shared memory and subgroup size control (4 full "
+                        "subgroups); %s %s", tag, info->name,
+                        k->coopmat_quant == VKG_COOPMAT_NONE ? "has none of it usable for block formats (or it is "
+                                                               "switched off, or failed its self-check)"
+                                                             : "does not offer them through the chosen extension");
     bool tiled_ok = info->max_workgroup_invocations >= TILE_WG && info->max_shared_memory >= 2 * 32 * TILE * 4;
     if (path == VKG_MATMUL_PATH_TILED && !tiled_ok)
         return vkg_fail(VKG_ERROR_DEVICE_LIMIT, "%s: the tiled path needs %u invocations and 16 KB of shared memory "
@@ -109,8 +117,15 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
     /* decode_batch: every row as a lone M = 1 product, i.e. the vector path (its rows do not interact) */
     bool batch = opt && opt->decode_batch;
     if (path == VKG_MATMUL_PATH_AUTO)
-        path = M == 1 || batch || k->cpu_tuning || !tiled_ok ? VKG_MATMUL_PATH_VECTOR : VKG_MATMUL_PATH_TILED;
-    if (path != VKG_MATMUL_PATH_VECTOR && path != VKG_MATMUL_PATH_TILED)
+        path = M == 1 || batch || k->cpu_tuning ? VKG_MATMUL_PATH_VECTOR
+               : coop_ok               ? VKG_MATMUL_PATH_COOPMAT
+               : tiled_ok              ? VKG_MATMUL_PATH_TILED
+                                       : VKG_MATMUL_PATH_VECTOR;
+    bool emulated = path == VKG_MATMUL_PATH_COOPMAT_EMULATED; /* the COOPMAT shader's test variant */
+    if (emulated && !info->fp16_arithmetic)
+        return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: the emulated cooperative-matrix path needs shaderFloat16", tag);
+    if (path != VKG_MATMUL_PATH_VECTOR && path != VKG_MATMUL_PATH_TILED && path != VKG_MATMUL_PATH_COOPMAT &&
+        !emulated)
         return vkg_fail(VKG_ERROR_INVALID_ARGUMENT, "%s: unknown path %d", tag, (int)path);
 
     uint64_t row_bytes = vkg_storage_row_bytes(w->storage, K), range = info->max_storage_buffer_range;
@@ -135,7 +150,8 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
     VKG_TRY(bind_view("x", x, x_bytes, range, tag, &views[BIND_X]));
     views[BIND_BIAS] = views[BIND_R] = views[BIND_X]; /* dummies: never read when absent */
     /* The int8 dot-product paths read the quantized X instead. */
-    bool dot = opt && opt->xq.buf && k->int_dot;
+    bool dot = opt && opt->xq.buf && k->int_dot &&
+               (path == VKG_MATMUL_PATH_VECTOR || path == VKG_MATMUL_PATH_TILED);
     if (dot && !info->integer_dot_product)
         return vkg_fail(VKG_ERROR_FEATURE_MISSING, "%s: k->int_dot is set but %s has no int8 dot products "
                         "(VK_KHR_shader_integer_dot_product, or VKG_DISABLE_INT_DOT is set)", tag, info->name);
@@ -187,14 +203,21 @@ vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_
         desc.spec[3] = mb;
         block_n = wg / tpr * rows;
         block_m = mb;
-    } else {
+    } else if (path == VKG_MATMUL_PATH_TILED) {
         snprintf(shader, sizeof shader, "matmul_q_%s_%s", dot ? "dot_tiled" : "tiled", fmt);
         desc.n_spec = 1;
         desc.spec[0] = TILE_WG;
         block_n = block_m = TILE;
+    } else { /* COOPMAT: the same 64 x 64 grid; workgroup, step and subgroup size set there */
+        snprintf(shader, sizeof shader, "matmul_q_coopmat_%s_%s",
+                 emulated ? "emu" : k->coopmat_quant == VKG_COOPMAT_KHR ? "khr" : "nv", fmt);
+        block_n = block_m = TILE;
     }
     vkg_pipeline *p = NULL;
-    VKG_TRY(vkg_kernels_pipeline(k, desc, &p));
+    if (path == VKG_MATMUL_PATH_COOPMAT || emulated)
+        VKG_TRY(vkg_matmul_q_coopmat_pipeline(k, desc, emulated, &p));
+    else
+        VKG_TRY(vkg_kernels_pipeline(k, desc, &p));
 
     uint64_t rows = chunk_rows(k, row_bytes, opt);
     for (uint64_t first = 0; first < N; first += rows) {

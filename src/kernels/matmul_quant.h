@@ -17,7 +17,12 @@
  *           32), as llama.cpp's int8 paths do. The tiled variant is written for GPUs and tested on
  *           lavapipe only (forced); not measured on a GPU.
  *   TILED   M > 1 on GPUs: 64 x 64 output tiles, W units dequantized into shared memory.
- *   COOPMAT not offered for block formats (VKG_ERROR_FEATURE_MISSING): TODO feed fp16 tiles.
+ *   COOPMAT M > 1 through k->coopmat_quant (matmul_q_coopmat.h): each K step's W units dequantized
+ *           into a shared fp16 tile (values as ggml's, then rounded to fp16) and multiplied with X
+ *           rounded to fp16 on cooperative matrices, fp32 sums. Where the device offers it and its
+ *           self-check (vkg_matmul_q_coopmat_verify) passed.
+ *   COOPMAT_EMULATED  tests only: that shader with scalar sums for the fragments, on any device
+ *           with shaderFloat16 (so CI checks its staging, K loop and epilogue); never chosen.
  * W larger than one binding is bound in row chunks and dispatched per chunk, as vkg_matmul does.
  * No 8-bit storage; 8-bit arithmetic only on the INT DOT path, which needs
  * VK_KHR_shader_integer_dot_product (vkg_device_info.integer_dot_product; VKG_DISABLE_INT_DOT=1 hides it).
@@ -53,14 +58,15 @@ uint64_t vkg_matmul_quant_bytes(vkg_storage s, uint32_t rows, uint32_t cols);
 
 /* Record Y[M,N] = epilogue(X[M,K] · W^T + bias) into `cmd`, N = w->rows, K = w->cols, w->storage a
  * block format. Views and epilogue as vkg_matmul (matmul.h); opt may be NULL (path AUTO: VECTOR for
- * M = 1, decode_batch or on a CPU device, else TILED; max_chunk_rows forces smaller W chunks; xq:
- * the INT DOT paths where k->int_dot — x is then checked but not read).
+ * M = 1, decode_batch or on a CPU device, else COOPMAT where vkg_matmul_q_coopmat_usable, else TILED;
+ * max_chunk_rows forces smaller W chunks; xq: the INT DOT paths where k->int_dot and the path is
+ * VECTOR or TILED — x is then checked but not read; COOPMAT reads x).
  * Fails with VKG_ERROR_INVALID_ARGUMENT (not a block format, K not a multiple of the format's block,
  * zero sizes, views or W's buffer too small — see vkg_matmul_quant_bytes —, a misaligned w->offset,
  * bad epilogue, xq smaller than vkg_quantize_act_bytes(M, K) or overlapping y),
  * VKG_ERROR_DEVICE_LIMIT (x, y, xq or residual larger than one binding), VKG_ERROR_FEATURE_MISSING (the
- * COOPMAT path; k->int_dot on a device without int8 dot products); messages name matmul_quant, the
- * format and sizes. */
+ * COOPMAT path forced where it is not usable; k->int_dot on a device without int8 dot products);
+ * messages name matmul_quant, the format and sizes. */
 vkg_status vkg_matmul_quant(const vkg_kernels *k, vkg_cmd *cmd, vkg_view y, vkg_view x, const vkg_matrix *w,
                             const vkg_view *bias, const vkg_view *residual, uint32_t M, vkg_epilogue ep,
                             const vkg_matmul_options *opt);

@@ -7,6 +7,7 @@
 #include "model/model.h"
 
 #include "kernels/matmul.h"
+#include "kernels/matmul_q_coopmat.h"
 #include "kernels/matmul_quant.h"
 #include "model/config.h"
 #include "model/dtype.h"
@@ -348,6 +349,29 @@ static void describe_prefill_matmul(vkg_model *m, const char *coopmat_off) {
         snprintf(m->prefill_matmul, sizeof m->prefill_matmul, "%s", what);
 }
 
+/* Whether any matrix is stored in a ggml block format (a GGUF file's blocks, or --quant). */
+static bool has_block_weights(const vkg_model *m) {
+    for (size_t i = 0; i < ((size_t)m->cfg.n_layer + 1) * VKG_W_ROLE_COUNT; i++)
+        for (uint32_t g = 0; g < m->w[i].n_seg; g++)
+            if (vkg_storage_is_block(m->w[i].seg[g].storage))
+                return true;
+    return false;
+}
+
+/* The block formats' prefill path, appended to the description (GPU work split only: a CPU device
+ * runs them on the vector path). */
+static void describe_block_prefill(vkg_model *m, const char *off) {
+    const vkg_kernels *k = &m->kernels;
+    size_t n = strlen(m->prefill_matmul);
+    if (k->cpu_tuning || n >= sizeof m->prefill_matmul)
+        return;
+    snprintf(m->prefill_matmul + n, sizeof m->prefill_matmul - n, "; block formats: %s%s%s",
+             k->coopmat_quant == VKG_COOPMAT_KHR  ? "cooperative matrix (KHR)"
+             : k->coopmat_quant == VKG_COOPMAT_NV ? "cooperative matrix (NV)"
+                                                  : "tiled",
+             off ? ", cooperative matrices off: " : "", off ? off : "");
+}
+
 vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const vkg_model_options *opts,
                            vkg_weight_source_fn get, void *user, vkg_model **out) {
     *out = NULL;
@@ -384,6 +408,12 @@ vkg_status vkg_model_build(vkg_context *ctx, const vkg_model_config *cfg, const 
     if (s == VKG_OK && o.weights == VKG_PRECISION_F16)
         s = vkg_matmul_coopmat_verify(&m->kernels, &coopmat_off);
     describe_prefill_matmul(m, coopmat_off);
+    /* Block formats have their own tensor-core shaders and their own check (matmul_q_coopmat.h). */
+    if (s == VKG_OK && has_block_weights(m)) {
+        const char *q_off = NULL;
+        s = vkg_matmul_q_coopmat_verify(&m->kernels, &q_off);
+        describe_block_prefill(m, q_off);
+    }
     if (s != VKG_OK) {
         vkg_model_free(m);
         return s;
