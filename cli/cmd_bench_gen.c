@@ -164,6 +164,8 @@ int bench_gen(int argc, char **argv) {
            o.args.quant ? ", linear layers " : "", o.args.quant ? cli_quant_name(o.args.quant) : "",
            vkg_model_weight_bytes(m) / 1048576.0, o.kv_dtype ? "f16" : "f32", o.reps);
     printf("prefill matmul: %s\n", vkg_model_prefill_matmul(m));
+    if (vkg_model_int8_activations(m))
+        printf("block-format matmuls: 8-bit activations, int8 dot products (VKG_DISABLE_INT_DOT=1: fp32)\n");
     fflush(stdout);
     if (st == VKG_OK)
         st = vkg_probe_run(ctx, &po, &peaks);
@@ -233,6 +235,8 @@ int bench_gen(int argc, char **argv) {
                             cli_precision_name(vkg_model_precision(m)), "quant", cli_quant_name(o.args.quant),
                             "weight_bytes", (json_int_t)vkg_model_weight_bytes(m), "kv_dtype", o.kv_dtype ? "f16" : "f32",
                             "prefill_matmul", vkg_model_prefill_matmul(m)));
+        json_object_set_new(json_object_get(root, "model"), "int8_activations",
+                            json_boolean(vkg_model_int8_activations(m)));
         json_object_set_new(root, "probe", json_pack("{s:f, s:I, s:f, s:f, s:f}", "read_gbps", peaks.read_gbps,
                             "read_bytes", (json_int_t)peaks.read_bytes, "fma_gflops", peaks.fma_gflops,
                             "dispatch_us", peaks.dispatch_us, "submit_us", peaks.submit_us));

@@ -399,9 +399,11 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     if (s == VKG_OK && !o.gen.quiet)
-        fprintf(stderr, "vkgpt: %s model, %s weights %.1f MiB, KV cache %.1f MiB (%u positions, %s)\n", c->family,
-                cli_precision_name(vkg_model_precision(g.model)), vkg_model_weight_bytes(g.model) / 1048576.0,
-                vkg_session_kv_bytes(g.session) / 1048576.0, vkg_session_ctx(g.session), so.kv ? "f16" : "f32");
+        fprintf(stderr, "vkgpt: %s model, %s weights %.1f MiB, KV cache %.1f MiB (%u positions, %s)%s\n",
+                c->family, cli_precision_name(vkg_model_precision(g.model)),
+                vkg_model_weight_bytes(g.model) / 1048576.0, vkg_session_kv_bytes(g.session) / 1048576.0,
+                vkg_session_ctx(g.session), so.kv ? "f16" : "f32",
+                vkg_model_int8_activations(g.model) ? ", 8-bit activations (int8 dot products)" : "");
     if (s == VKG_OK)
         s = vkg_sampler_create(&o.gen.sampling, c->vocab_size, &g.sampler);
     g.logits = malloc(c->vocab_size * sizeof(float));

@@ -339,6 +339,10 @@ vkg_context *vkg_model_context(const vkg_model *m);
  * when the device's cooperative matrices failed their self-check, "tiled (cooperative matrices
  * off: <why>)". Owned by the model. */
 const char *vkg_model_prefill_matmul(const vkg_model *m);
+/* Whether the model's block-format matmuls quantize their activations to 8 bits and use int8 dot
+ * products (vkg_model_options.float_activations, VKG_DISABLE_INT_DOT); false for a model without
+ * block-format matrices. */
+bool vkg_model_int8_activations(const vkg_model *m);
 
 /* What a model file holds, read without a device (for `vkgpt info`). */
 typedef struct vkg_model_info {

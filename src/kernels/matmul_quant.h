@@ -2,8 +2,8 @@
  * kernels/matmul_quant.h — Y[M,N] = X[M,K] · W^T + b with a fused epilogue, for W [N, K] stored in one
  * of ggml's block formats (VKG_STORAGE_Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; layouts in src/model/quant.h) as
  * raw blocks, row after row. X, Y, bias and the residual are fp32; the weights are dequantized in the
- * shader (bit-exact with the host dequantizer) and every sum is fp32. No 8- or 16-bit storage or
- * arithmetic is needed.
+ * shader (bit-exact with the host dequantizer) and every sum is fp32, except on the INT DOT path
+ * (integer dot products of 4 elements, exact, then fp32). No 8- or 16-bit storage is needed.
  *
  * Paths (shaders/matmul_q_*.comp, one variant per format):
  *   VECTOR  M = 1 decode (and M > 1 on a CPU device, and decode_batch): each W byte read once,

@@ -439,3 +439,4 @@ vkg_precision vkg_model_precision(const vkg_model *m) { return m->precision; }
 vkg_context *vkg_model_context(const vkg_model *m) { return m->ctx; }
 
 const char *vkg_model_prefill_matmul(const vkg_model *m) { return m->prefill_matmul; }
+bool vkg_model_int8_activations(const vkg_model *m) { return m->int_dot; }
