@@ -56,10 +56,15 @@ static void check_step(vkg_session *s, const trace *t, uint32_t k, uint32_t V, f
     vkg_test_check_close(what, scratch, t->logits + (size_t)k * V, V, 1e-5, 1e-5, 1e-10);
 }
 
-static void batch_matches_alone(vkg_context *ctx, const char *config) {
+static void batch_matches_alone(vkg_context *ctx, const char *config, vkg_quant quant) {
     vkg_model *m = NULL;
     vkg_model_options mo = vkg_model_default_options();
+    mo.quant = quant;
     assert_int_equal(vkg_model_synthetic(ctx, config, 7, &mo, &m), VKG_OK);
+    /* Block formats take 8-bit activations where the device has int8 dot products: rows quantized
+     * one by one, so a batch row must still equal the lone step. */
+    assert_int_equal(vkg_model_int8_activations(m),
+                     quant != VKG_QUANT_NONE && vkg_context_device(ctx)->integer_dot_product);
     uint32_t V = vkg_model_get_config(m)->vocab_size;
     trace ref[N_SEQ];
     for (uint32_t i = 0; i < N_SEQ; i++) {
@@ -112,8 +117,11 @@ static void batch_matches_alone(vkg_context *ctx, const char *config) {
     vkg_model_free(m);
 }
 
-static void test_batch_gpt2(void **state) { batch_matches_alone(vkg_test_ctx(state), "gpt-nano"); }
-static void test_batch_llama(void **state) { batch_matches_alone(vkg_test_ctx(state), "llama-nano"); }
+static void test_batch_gpt2(void **state) { batch_matches_alone(vkg_test_ctx(state), "gpt-nano", VKG_QUANT_NONE); }
+static void test_batch_llama(void **state) { batch_matches_alone(vkg_test_ctx(state), "llama-nano", VKG_QUANT_NONE); }
+static void test_batch_llama_q8_0(void **state) {
+    batch_matches_alone(vkg_test_ctx(state), "llama-nano", VKG_QUANT_Q8_0);
+}
 
 static void test_batch_errors(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
@@ -160,6 +168,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batch_gpt2, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_batch_llama, vkg_test_setup, vkg_test_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_llama_q8_0, vkg_test_setup, vkg_test_teardown),
         cmocka_unit_test_setup_teardown(test_batch_errors, vkg_test_setup, vkg_test_teardown),
     };
     return cmocka_run_group_tests(tests, vkg_test_group_setup, vkg_test_group_teardown);
