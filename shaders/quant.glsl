@@ -103,29 +103,53 @@ void q_scale_min(uvec3 s, uint j, out uint sc, out uint mn) {
         mn = ((lo >> 4) & 0xFu) | (((s.y >> sh) >> 6) & 3u) << 4;
     }
 }
-void q_chunk(uint blk, uint c, uint r) {
-    uvec4 head = wq4[blk >> 4]; /* d, dmin | scale bytes 0-3 | 4-7 | 8-11 */
-    vec2 dm = unpackHalf2x16(head.x);
+/* Chunk c (32 bytes of quants: sub-blocks 2c and 2c + 1) of the block at byte address blk, loaded:
+ * the head (d, dmin, scale bytes), the quant words and (Q5_K) the fifth-bit words. */
+struct q_kchunk {
+    uvec4 head;
+    uint qv[8];
+#ifdef FMT_Q5_K
+    uint hv[8];
+#endif
+};
+q_kchunk q_kload(uint blk, uint c) {
+    q_kchunk k;
+    k.head = wq4[blk >> 4]; /* d, dmin | scale bytes 0-3 | 4-7 | 8-11 */
     uint qa = (blk + QS + 32u * c) >> 4;
     uvec4 qs0 = wq4[qa], qs1 = wq4[qa + 1u];
-    uint qv[8] = uint[8](qs0.x, qs0.y, qs0.z, qs0.w, qs1.x, qs1.y, qs1.z, qs1.w);
+    k.qv = uint[8](qs0.x, qs0.y, qs0.z, qs0.w, qs1.x, qs1.y, qs1.z, qs1.w);
 #ifdef FMT_Q5_K
     uvec4 h0 = wq4[(blk >> 4) + 1u], h1 = wq4[(blk >> 4) + 2u];
-    uint hv[8] = uint[8](h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w);
+    k.hv = uint[8](h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w);
 #endif
-    [[unroll]] for (uint half_ = 0u; half_ < 2u; half_++) {
-        uint j = 2u * c + half_, sc, mn;
-        q_scale_min(head.yzw, j, sc, mn);
-        vec4 q[8];
-        [[unroll]] for (uint i = 0u; i < 8u; i++) {
-            uint v = (qv[i] >> (4u * half_)) & 0x0F0F0F0Fu;
+    return k;
+}
+/* Sub-block j = 2c + half_ of a loaded chunk: its codes as bytes (element 4i + e in byte e of q[i]:
+ * low nibbles for the first sub-block, high for the second; Q5_K's fifth bit is bit j of the qh
+ * bytes) and its scale d1 and min m1, the fp32 products ggml computes. Shared with quant_packed.glsl. */
+void q_ksub(q_kchunk k, uint j, uint half_, out uint q[8], out float d1, out float m1) {
+    uint sc, mn;
+    q_scale_min(k.head.yzw, j, sc, mn);
+    [[unroll]] for (uint i = 0u; i < 8u; i++) {
+        q[i] = (k.qv[i] >> (4u * half_)) & 0x0F0F0F0Fu;
 #ifdef FMT_Q5_K
-            v |= ((hv[i] >> j) & 0x01010101u) << 4; /* the fifth bit, before the conversion */
+        q[i] |= ((k.hv[i] >> j) & 0x01010101u) << 4;
 #endif
-            q[i] = q_bytes4(v, 0x1Fu);
-        }
-        float d1 = q_mul(dm.x, float(sc));
-        q_emit(r, j, q, d1, d1, q_mul(dm.y, float(mn)));
+    }
+    vec2 dm = unpackHalf2x16(k.head.x);
+    d1 = q_mul(dm.x, float(sc));
+    m1 = q_mul(dm.y, float(mn));
+}
+void q_chunk(uint blk, uint c, uint r) {
+    q_kchunk k = q_kload(blk, c);
+    [[unroll]] for (uint half_ = 0u; half_ < 2u; half_++) {
+        uint j = 2u * c + half_, w[8];
+        float d1, m1;
+        q_ksub(k, j, half_, w, d1, m1);
+        vec4 q[8];
+        [[unroll]] for (uint i = 0u; i < 8u; i++)
+            q[i] = q_bytes4(w[i], 0x1Fu);
+        q_emit(r, j, q, d1, d1, m1);
     }
 }
 #elif defined(FMT_Q6_K)

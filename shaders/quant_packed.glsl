@@ -46,28 +46,12 @@ void qp_chunk(uint blk, uint c, uint r) {
 #elif defined(FMT_Q4_K) || defined(FMT_Q5_K)
 const int QOFF = 0;
 void qp_chunk(uint blk, uint c, uint r) {
-    uvec4 head = wq4[blk >> 4]; /* d, dmin | scale bytes 0-3 | 4-7 | 8-11 */
-    vec2 dm = unpackHalf2x16(head.x);
-    uint qa = (blk + QS + 32u * c) >> 4;
-    uvec4 qs0 = wq4[qa], qs1 = wq4[qa + 1u];
-    uint qv[8] = uint[8](qs0.x, qs0.y, qs0.z, qs0.w, qs1.x, qs1.y, qs1.z, qs1.w);
-#ifdef FMT_Q5_K
-    uvec4 h0 = wq4[(blk >> 4) + 1u], h1 = wq4[(blk >> 4) + 2u];
-    uint hv[8] = uint[8](h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w);
-#endif
-    /* the 32 bytes of chunk c hold sub-block 2c in their low nibbles, 2c + 1 in their high ones */
+    q_kchunk k = q_kload(blk, c); /* quant.glsl: the same bytes its float decoder reads */
     [[unroll]] for (uint half_ = 0u; half_ < 2u; half_++) {
-        uint j = 2u * c + half_, sc, mn;
-        q_scale_min(head.yzw, j, sc, mn);
-        uint q[8];
-        [[unroll]] for (uint i = 0u; i < 8u; i++) {
-            q[i] = (qv[i] >> (4u * half_)) & 0x0F0F0F0Fu;
-#ifdef FMT_Q5_K
-            q[i] |= ((hv[i] >> j) & 0x01010101u) << 4; /* bit j of qh byte l: the fifth bit */
-#endif
-        }
-        float d1 = q_mul(dm.x, float(sc));
-        qp_emit(r, j, q, QOFF, d1, d1, q_mul(dm.y, float(mn)));
+        uint j = 2u * c + half_, q[8];
+        float d1, m1;
+        q_ksub(k, j, half_, q, d1, m1);
+        qp_emit(r, j, q, QOFF, d1, d1, m1);
     }
 }
 #elif defined(FMT_Q6_K)

@@ -1,6 +1,8 @@
 /* tests/harness.c — the shared test context, validation accounting and comparison helpers. */
 #include "harness.h"
 
+#include "vk/vk.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,4 +123,16 @@ const char *vkg_test_gpt2_dir(void) {
     else
         snprintf(buf, sizeof buf, "%s", vkg_test_source_path("../shared/gpt2-tokenizer"));
     return buf;
+}
+
+void vkg_test_ok(vkg_status s, const char *what) {
+    if (s != VKG_OK)
+        print_error("%s: %s: %s\n", what, vkg_status_str(s), vkg_last_error());
+    assert_int_equal(s, VKG_OK);
+}
+
+vkg_buffer *vkg_test_buffer(vkg_context *ctx, uint64_t bytes, const char *name) {
+    vkg_buffer *b = NULL;
+    vkg_test_ok(vkg_buffer_create(ctx, bytes, VKG_MEMORY_DEVICE, name, &b), name);
+    return b;
 }

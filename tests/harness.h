@@ -40,6 +40,14 @@ const char *vkg_test_source_path(const char *rel);
 /* Element-wise comparison against a reference: every |got - ref| <= atol + rtol * |ref|, no NaN or
  * Inf in `got` where `ref` is finite, and the normalised error sum((got-ref)^2) / sum(ref^2) <= nmse.
  * On failure prints the first bad index and fails the test with `what` in the message. */
+/* Fails the test unless s is VKG_OK, printing `what`, the status and the library's message. */
+void vkg_test_ok(vkg_status s, const char *what);
+
+/* A device buffer of `bytes` named `name`; fails the test if it cannot be made. (vkg_buffer: src/vk/vk.h,
+ * the runtime's type, which the kernel tests include.) */
+typedef struct vkg_buffer vkg_buffer;
+vkg_buffer *vkg_test_buffer(vkg_context *ctx, uint64_t bytes, const char *name);
+
 void vkg_test_check_close(const char *what, const float *got, const float *ref, size_t n, double atol,
                           double rtol, double nmse);
 

@@ -26,12 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void check_ok(vkg_status s, const char *what) {
-    if (s != VKG_OK)
-        print_error("%s: %s: %s\n", what, vkg_status_str(s), vkg_last_error());
-    assert_int_equal(s, VKG_OK);
-}
-
 /* Parse a private copy of exactly `size` bytes (so that ASan sees a read past the end). */
 static vkg_status parse_copy(const uint8_t *img, size_t size, uint32_t flags, vkg_gguf_file **f) {
     uint8_t *copy = malloc(size ? size : 1);
@@ -124,34 +118,34 @@ static void check_valid(vkg_gguf_file *f, const uint8_t *img, const gguf_writer 
     bool b;
     vkg_gguf_str s;
     const vkg_gguf_str *strs;
-    check_ok(vkg_gguf_get_str(f, "general.architecture", &s), "architecture");
+    vkg_test_ok(vkg_gguf_get_str(f, "general.architecture", &s), "architecture");
     assert_true(s.len == 5 && memcmp(s.ptr, "llama", 5) == 0);
-    check_ok(vkg_gguf_get_u32(f, "llama.block_count", &u), "block_count");
+    vkg_test_ok(vkg_gguf_get_u32(f, "llama.block_count", &u), "block_count");
     assert_int_equal(u, 2);
-    check_ok(vkg_gguf_get_i32(f, "llama.block_count", &i), "block_count as i32");
+    vkg_test_ok(vkg_gguf_get_i32(f, "llama.block_count", &i), "block_count as i32");
     assert_int_equal(i, 2);
-    check_ok(vkg_gguf_get_i32(f, "test.i32", &i), "i32");
+    vkg_test_ok(vkg_gguf_get_i32(f, "test.i32", &i), "i32");
     assert_int_equal(i, -5);
-    check_ok(vkg_gguf_get_u64(f, "test.u64", &u64), "u64");
+    vkg_test_ok(vkg_gguf_get_u64(f, "test.u64", &u64), "u64");
     assert_true(u64 == 1ull << 40);
-    check_ok(vkg_gguf_get_f32(f, "llama.rope.freq_base", &x), "f32");
+    vkg_test_ok(vkg_gguf_get_f32(f, "llama.rope.freq_base", &x), "f32");
     assert_true(x == 10000.5f);
-    check_ok(vkg_gguf_get_f32(f, "llama.block_count", &x), "integer as f32");
+    vkg_test_ok(vkg_gguf_get_f32(f, "llama.block_count", &x), "integer as f32");
     assert_true(x == 2.0f);
-    check_ok(vkg_gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &b), "bool");
+    vkg_test_ok(vkg_gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &b), "bool");
     assert_true(b);
-    check_ok(vkg_gguf_get_str_array(f, "tokenizer.ggml.tokens", &strs, &n), "tokens");
+    vkg_test_ok(vkg_gguf_get_str_array(f, "tokenizer.ggml.tokens", &strs, &n), "tokens");
     assert_int_equal(n, 4);
     assert_true(strs[2].len == 3 && memcmp(strs[2].ptr, "<s>", 3) == 0 && strs[3].len == 0);
     int64_t iv[3];
     float fv[3];
-    check_ok(vkg_gguf_get_array_len(f, "test.ints", &n), "ints len");
+    vkg_test_ok(vkg_gguf_get_array_len(f, "test.ints", &n), "ints len");
     assert_int_equal(n, 3);
-    check_ok(vkg_gguf_get_int_array(f, "test.ints", iv, 3), "ints");
+    vkg_test_ok(vkg_gguf_get_int_array(f, "test.ints", iv, 3), "ints");
     assert_true(iv[0] == 1 && iv[1] == -2 && iv[2] == 3);
-    check_ok(vkg_gguf_get_float_array(f, "test.ints", fv, 3), "ints as floats");
+    vkg_test_ok(vkg_gguf_get_float_array(f, "test.ints", fv, 3), "ints as floats");
     assert_true(fv[1] == -2.0f);
-    check_ok(vkg_gguf_get_float_array(f, "tokenizer.ggml.scores", fv, 2), "floats");
+    vkg_test_ok(vkg_gguf_get_float_array(f, "tokenizer.ggml.scores", fv, 2), "floats");
     assert_true(fv[0] == 0.5f && fv[1] == -1.0f);
     /* Refusals of the getters. */
     assert_int_equal(vkg_gguf_get_u32(f, "llama.context_length", &u), VKG_ERROR_GGUF_KEY_MISSING);
@@ -189,7 +183,7 @@ static void check_valid(vkg_gguf_file *f, const uint8_t *img, const gguf_writer 
         assert_int_equal(g->offset, w->pos_t[t].data - w->pos_data);
         float *lib = malloc(g->nelem * 4), *ref = malloc(g->nelem * 4);
         assert_true(lib && ref);
-        check_ok(vkg_quant_dequantize(g->type, g->data, lib, g->nelem), g->name);
+        vkg_test_ok(vkg_quant_dequantize(g->type, g->data, lib, g->nelem), g->name);
         ref_q_dequantize((int)g->type, w->t[t].data, ref, g->nelem);
         assert_memory_equal(lib, ref, g->nelem * 4);
         free(lib);
@@ -209,7 +203,7 @@ static void test_valid(void **state) {
             size_t size;
             uint8_t *img = gw_finish(&w, &size);
             vkg_gguf_file *f = NULL;
-            check_ok(vkg_gguf_parse(img, size, "test.gguf", 0, &f), "valid file");
+            vkg_test_ok(vkg_gguf_parse(img, size, "test.gguf", 0, &f), "valid file");
             assert_int_equal(vkg_gguf_version(f), version);
             assert_int_equal(vkg_gguf_alignment(f), alignment ? alignment : 32);
             check_valid(f, img, &w);
@@ -220,7 +214,7 @@ static void test_valid(void **state) {
             assert_true(fd >= 0);
             assert_int_equal(write(fd, img, size), (ssize_t)size);
             close(fd);
-            check_ok(vkg_gguf_open(path, 0, &f), "open");
+            vkg_test_ok(vkg_gguf_open(path, 0, &f), "open");
             assert_string_equal(vkg_gguf_label(f), path);
             assert_int_equal(vkg_gguf_tensor_count(f), N_T);
             vkg_gguf_close(f);
@@ -237,7 +231,7 @@ static void test_valid(void **state) {
     gw_kv_str(&w, "tokenizer.ggml.model", "llama");
     size_t size;
     uint8_t *img = gw_finish(&w, &size);
-    check_ok(parse_copy(img, size, 0, &f), "vocabulary-only");
+    vkg_test_ok(parse_copy(img, size, 0, &f), "vocabulary-only");
     assert_int_equal(vkg_gguf_tensor_count(f), 0);
     vkg_gguf_close(f);
     free(img);
@@ -453,7 +447,7 @@ static void test_malformed(void **state) {
         size_t size;
         uint8_t *img2 = gw_finish(&w, &size);
         vkg_gguf_file *f = NULL;
-        check_ok(parse_copy(img2, size, VKG_GGUF_ANY_TYPE, &f), "any type");
+        vkg_test_ok(parse_copy(img2, size, VKG_GGUF_ANY_TYPE, &f), "any type");
         assert_int_equal(vkg_gguf_tensor_at(f, 0)->nbytes, 84);
         vkg_gguf_close(f);
         free(img2);
@@ -492,7 +486,7 @@ static void test_malformed(void **state) {
             size_t size;
             uint8_t *img2 = gw_finish(&w, &size);
             vkg_gguf_file *f = NULL;
-            check_ok(parse_copy(img2, size, 0, &f), "nested 4");
+            vkg_test_ok(parse_copy(img2, size, 0, &f), "nested 4");
             uint64_t n;
             assert_int_equal(vkg_gguf_get_array_len(f, "test.nested", &n), VKG_ERROR_GGUF_KEY_TYPE);
             vkg_gguf_close(f);
@@ -529,7 +523,7 @@ static void check_llama_cpp_file(const char *name) {
     snprintf(path, sizeof path, "tests/data/gguf/%s.gguf", name);
     snprintf(json_path, sizeof json_path, "tests/data/gguf/%s.json", name);
     vkg_gguf_file *f = NULL;
-    check_ok(vkg_gguf_open(vkg_test_source_path(path), 0, &f), path);
+    vkg_test_ok(vkg_gguf_open(vkg_test_source_path(path), 0, &f), path);
     json_error_t jerr;
     json_t *root = json_load_file(vkg_test_source_path(json_path), 0, &jerr);
     if (!root)
@@ -552,7 +546,7 @@ static void check_llama_cpp_file(const char *name) {
             assert_int_equal(json_integer_value(json_array_get(ne, d)), t->ne[d]);
         float *v = malloc(t->nelem * 4), *ref = malloc(t->nelem * 4);
         assert_true(v && ref);
-        check_ok(vkg_quant_dequantize(t->type, t->data, v, t->nelem), tname);
+        vkg_test_ok(vkg_quant_dequantize(t->type, t->data, v, t->nelem), tname);
         ref_q_dequantize((int)t->type, t->data, ref, t->nelem);
         assert_memory_equal(v, ref, t->nelem * 4);
         json_t *first = json_object_get(jt, "first_256");
@@ -583,7 +577,7 @@ static void check_llama_cpp_file(const char *name) {
         free(ref);
     }
     vkg_gguf_str arch;
-    check_ok(vkg_gguf_get_str(f, "general.architecture", &arch), "architecture");
+    vkg_test_ok(vkg_gguf_get_str(f, "general.architecture", &arch), "architecture");
     assert_true(arch.len >= 4 && memcmp(arch.ptr, name + 5, arch.len) == 0); /* "tiny-<arch>-..." */
     json_decref(root);
     vkg_gguf_close(f);

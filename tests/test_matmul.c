@@ -78,12 +78,6 @@ static vkg_buffer *make_buffer(vkg_context *ctx, uint64_t bytes, const char *nam
     return b;
 }
 
-static void check_ok(vkg_status s, const char *what) {
-    if (s != VKG_OK)
-        print_error("%s: %s: %s\n", what, vkg_status_str(s), vkg_last_error());
-    assert_int_equal(s, VKG_OK);
-}
-
 /* Run one case on the GPU and compare with the reference; `seed` varies the data. */
 static void run_case(vkg_context *ctx, const vkg_kernels *k, const mm_case *c, uint64_t seed) {
     const uint32_t M = c->M, K = c->K, N = c->N;
@@ -121,25 +115,25 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const mm_case *c, u
     vkg_buffer *bb = make_buffer(ctx, (uint64_t)N * 4, "matmul bias");
     vkg_buffer *yb = make_buffer(ctx, y_bytes, "matmul y");
     vkg_buffer *rb = c->in_place ? NULL : make_buffer(ctx, ny * 4, "matmul residual");
-    check_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
-    check_ok(f16 ? vkg_buffer_upload(wb, 0, wh, nw * 2) : vkg_buffer_upload(wb, 0, w, nw * 4), "upload w");
-    check_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)N * 4), "upload bias");
-    check_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
-    check_ok(vkg_buffer_upload(c->in_place ? yb : rb, 0, r, ny * 4), "upload residual");
+    vkg_test_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
+    vkg_test_ok(f16 ? vkg_buffer_upload(wb, 0, wh, nw * 2) : vkg_buffer_upload(wb, 0, w, nw * 4), "upload w");
+    vkg_test_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)N * 4), "upload bias");
+    vkg_test_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
+    vkg_test_ok(vkg_buffer_upload(c->in_place ? yb : rb, 0, r, ny * 4), "upload residual");
 
     vkg_matrix mat = {.buf = wb, .offset = 0, .rows = N, .cols = K, .storage = c->storage};
     vkg_view yv = vkg_view_whole(yb), bv = vkg_view_whole(bb);
     vkg_view rv = c->in_place ? (vkg_view){yb, 0, ny * 4} : vkg_view_whole(rb);
     vkg_matmul_options opt = {.path = c->path, .max_chunk_rows = c->max_chunk_rows};
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "matmul test", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_matmul_ex(k, cmd, yv, vkg_view_whole(xb), &mat, c->bias ? &bv : NULL,
+    vkg_test_ok(vkg_cmd_create(ctx, "matmul test", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_matmul_ex(k, cmd, yv, vkg_view_whole(xb), &mat, c->bias ? &bv : NULL,
                            c->ep == VKG_EPILOGUE_RESIDUAL ? &rv : NULL, M, c->ep, &opt), what);
     assert_int_equal(vkg_cmd_dispatch_count(cmd), vkg_matmul_chunk_count(k, &mat, &opt));
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run");
-    check_ok(vkg_buffer_download(yb, 0, got, y_bytes), "download y");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_buffer_download(yb, 0, got, y_bytes), "download y");
 
     for (size_t i = ny; i < ny + VKG_TEST_GUARD_WORDS; i++)
         if (memcmp(&got[i], &(uint32_t){VKG_TEST_GUARD}, 4) != 0) {
@@ -312,7 +306,7 @@ static void test_coopmat(void **state) {
         any = true;
         k.coopmat = apis[a];
         const char *why = NULL;
-        check_ok(vkg_matmul_coopmat_verify(&k, &why), "coopmat self-check");
+        vkg_test_ok(vkg_matmul_coopmat_verify(&k, &why), "coopmat self-check");
         if (why)
             fail_msg("%s cooperative matrices: the self-check switched them off: %s", api_names[a], why);
         static const uint32_t shapes[][3] = {{2, 3, 17}, {7, 17, 3}, {64, 64, 767}, {7, 768, 64}, {513, 64, 17},
@@ -364,8 +358,8 @@ static void test_coopmat(void **state) {
         /* None chosen, and each extension named although the device lacks it. */
         k.coopmat = forced == 0 ? VKG_COOPMAT_NONE : apis[forced - 1];
         vkg_cmd *cmd = NULL;
-        check_ok(vkg_cmd_create(ctx, "coopmat fallback", &cmd), "cmd");
-        check_ok(vkg_cmd_begin(cmd), "begin");
+        vkg_test_ok(vkg_cmd_create(ctx, "coopmat fallback", &cmd), "cmd");
+        vkg_test_ok(vkg_cmd_begin(cmd), "begin");
         assert_int_equal(vkg_matmul_ex(&k, cmd, y, x, &w, NULL, NULL, 8, VKG_EPILOGUE_NONE, &o),
                          VKG_ERROR_FEATURE_MISSING);
         assert_non_null(strstr(vkg_last_error(),
@@ -374,7 +368,7 @@ static void test_coopmat(void **state) {
         vkg_cmd_destroy(cmd);
         /* The self-check turns a named but unusable extension off, and says why. */
         const char *why = NULL;
-        check_ok(vkg_matmul_coopmat_verify(&k, &why), "coopmat self-check");
+        vkg_test_ok(vkg_matmul_coopmat_verify(&k, &why), "coopmat self-check");
         assert_int_equal(k.coopmat, VKG_COOPMAT_NONE);
         if (forced == 0)
             assert_null(why);
@@ -451,8 +445,8 @@ static void test_bad_arguments(void **state) {
     const vkg_device_info *info = vkg_context_device(ctx);
     vkg_buffer *b = make_buffer(ctx, 1 << 16, "bad args");
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
     /* W [17, 64] fp32 at 0 (4352 bytes); x at 8192, y at 16384, bias/residual at 32768. */
     vkg_matrix w = {.buf = b, .offset = 0, .rows = 17, .cols = 64, .storage = VKG_STORAGE_F32};
     vkg_view x = {b, 8192, 2 * 64 * 4}, y = {b, 16384, 2 * 17 * 4}, bias = {b, 32768, 17 * 4};
@@ -528,7 +522,7 @@ static void test_bad_arguments(void **state) {
         assert_non_null(strstr(vkg_last_error(), "bf16 weights need 16-bit storage"));
     }
     assert_int_equal(vkg_cmd_dispatch_count(cmd), recorded);
-    check_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
     vkg_cmd_destroy(cmd);
     vkg_buffer_destroy(b);
 }
@@ -538,23 +532,23 @@ static void time_one(vkg_context *ctx, const vkg_kernels *k, uint32_t K, uint32_
     uint64_t wbytes = (uint64_t)N * K * vkg_storage_bytes(st);
     vkg_buffer *wb = make_buffer(ctx, wbytes, "timing w"), *xb = make_buffer(ctx, (uint64_t)K * 4, "timing x");
     vkg_buffer *yb = make_buffer(ctx, (uint64_t)N * 4, "timing y");
-    check_ok(vkg_buffer_fill(wb, 0, wbytes, 0x3c003c00u), "fill w"); /* 1.0 in fp16; tiny in fp32 */
-    check_ok(vkg_buffer_fill(xb, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
+    vkg_test_ok(vkg_buffer_fill(wb, 0, wbytes, 0x3c003c00u), "fill w"); /* 1.0 in fp16; tiny in fp32 */
+    vkg_test_ok(vkg_buffer_fill(xb, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
     vkg_matrix w = {.buf = wb, .rows = N, .cols = K, .storage = st};
     vkg_cmd *cmd = NULL;
     uint32_t t0, t1;
-    check_ok(vkg_cmd_create(ctx, "matmul timing", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_cmd_timestamp(cmd, &t0), "timestamp");
+    vkg_test_ok(vkg_cmd_create(ctx, "matmul timing", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_cmd_timestamp(cmd, &t0), "timestamp");
     for (int i = 0; i < 20; i++)
-        check_ok(vkg_matmul(k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &w, NULL, NULL, 1, VKG_EPILOGUE_NONE),
+        vkg_test_ok(vkg_matmul(k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &w, NULL, NULL, 1, VKG_EPILOGUE_NONE),
                  "matmul");
-    check_ok(vkg_cmd_timestamp(cmd, &t1), "timestamp");
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run"); /* warm-up: pipeline creation, first touch */
-    check_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_cmd_timestamp(cmd, &t1), "timestamp");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run"); /* warm-up: pipeline creation, first touch */
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
     double ns = 0;
-    check_ok(vkg_cmd_elapsed_ns(cmd, t0, t1, &ns), "elapsed");
+    vkg_test_ok(vkg_cmd_elapsed_ns(cmd, t0, t1, &ns), "elapsed");
     fprintf(stderr, "test_matmul: M=1 %u -> %u %s on %s: %.3f ms per matmul, %.1f GB/s of weights\n", K, N,
             storage_name(st), vkg_context_device(ctx)->name, ns / 20 / 1e6,
             (double)wbytes * 20 / ns);

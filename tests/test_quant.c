@@ -35,12 +35,6 @@ static vkg_storage storage_of(uint32_t t) {
     }
 }
 
-static void check_ok(vkg_status s, const char *what) {
-    if (s != VKG_OK)
-        print_error("%s: %s: %s\n", what, vkg_status_str(s), vkg_last_error());
-    assert_int_equal(s, VKG_OK);
-}
-
 static void put16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
@@ -163,7 +157,7 @@ static void test_library_matches_reference(void **state) {
         uint8_t *blocks = random_blocks(formats[f], n, &rng);
         float *lib = malloc(n * 4), *ref = malloc(n * 4);
         assert_true(lib && ref);
-        check_ok(vkg_quant_dequantize(formats[f], blocks, lib, n), "dequantize");
+        vkg_test_ok(vkg_quant_dequantize(formats[f], blocks, lib, n), "dequantize");
         ref_q_dequantize((int)formats[f], blocks, ref, n);
         for (uint64_t i = 0; i < n; i++)
             if (memcmp(&lib[i], &ref[i], 4) != 0) {
@@ -178,10 +172,10 @@ static void test_library_matches_reference(void **state) {
     /* F16 and BF16 rows too. */
     uint16_t h[3] = {0x3C00, 0x8001, 0x7BFF};
     float out[3];
-    check_ok(vkg_quant_dequantize(VKG_GGML_F16, h, out, 3), "f16");
+    vkg_test_ok(vkg_quant_dequantize(VKG_GGML_F16, h, out, 3), "f16");
     for (int i = 0; i < 3; i++)
         assert_true(out[i] == ref_q_element(REF_GGML_F16, (const uint8_t *)&h[i], 0));
-    check_ok(vkg_quant_dequantize(VKG_GGML_BF16, h, out, 3), "bf16");
+    vkg_test_ok(vkg_quant_dequantize(VKG_GGML_BF16, h, out, 3), "bf16");
     for (int i = 0; i < 3; i++)
         assert_true(out[i] == ref_q_element(REF_GGML_BF16, (const uint8_t *)&h[i], 0));
     /* Refusals: a partial block, a type vkgpt does not read. */
@@ -246,8 +240,8 @@ static void check_quantizer(uint32_t t, const float *x, uint64_t n, const char *
     uint8_t *q = malloc(vkg_ggml_bytes(t, n));
     float *y = malloc(n * 4), *ry = malloc(n * 4), bound[256];
     assert_true(q && y && ry);
-    check_ok(vkg_quant_quantize(t, x, q, n), "quantize");
-    check_ok(vkg_quant_dequantize(t, q, y, n), "dequantize");
+    vkg_test_ok(vkg_quant_quantize(t, x, q, n), "quantize");
+    vkg_test_ok(vkg_quant_dequantize(t, q, y, n), "dequantize");
     ref_q_dequantize((int)t, q, ry, n);
     uint32_t be = t == VKG_GGML_Q8_0 || t == VKG_GGML_Q4_0 ? 32 : 256;
     double se = 0, sx = 0;
@@ -322,7 +316,7 @@ static void test_requantize_llama_cpp(void **state) {
         char path[256];
         snprintf(path, sizeof path, "tests/data/gguf/%s.gguf", files[fi]);
         vkg_gguf_file *f = NULL;
-        check_ok(vkg_gguf_open(vkg_test_source_path(path), 0, &f), path);
+        vkg_test_ok(vkg_gguf_open(vkg_test_source_path(path), 0, &f), path);
         for (size_t i = 0; i < vkg_gguf_tensor_count(f); i++) {
             const vkg_gguf_tensor *t = vkg_gguf_tensor_at(f, i);
             if (!vkg_ggml_type_quantizable(t->type))
@@ -330,11 +324,11 @@ static void test_requantize_llama_cpp(void **state) {
             float *v = malloc(t->nelem * 4), *back = malloc(t->nelem * 4);
             uint8_t *q = malloc(t->nbytes);
             assert_true(v && back && q);
-            check_ok(vkg_quant_dequantize(t->type, t->data, v, t->nelem), t->name);
+            vkg_test_ok(vkg_quant_dequantize(t->type, t->data, v, t->nelem), t->name);
             double rr;
             check_quantizer(t->type, v, t->nelem, t->name, &rr); /* the bound holds on these values too */
-            check_ok(vkg_quant_quantize(t->type, v, q, t->nelem), "quantize");
-            check_ok(vkg_quant_dequantize(t->type, q, back, t->nelem), "dequantize");
+            vkg_test_ok(vkg_quant_quantize(t->type, v, q, t->nelem), "quantize");
+            vkg_test_ok(vkg_quant_dequantize(t->type, q, back, t->nelem), "dequantize");
             for (uint64_t e = 0; e < t->nelem; e++) {
                 double d = (double)v[e] - back[e];
                 se[t->type] += d * d;
@@ -356,12 +350,6 @@ static void test_requantize_llama_cpp(void **state) {
 }
 
 /* ---- device ---- */
-
-static vkg_buffer *make_buffer(vkg_context *ctx, uint64_t bytes, const char *name) {
-    vkg_buffer *b = NULL;
-    check_ok(vkg_buffer_create(ctx, bytes, VKG_MEMORY_DEVICE, name, &b), name);
-    return b;
-}
 
 typedef struct qcase {
     uint32_t type, M, K, N;
@@ -395,7 +383,7 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const qcase *c, uin
         ref_rng_fill(&rng, w, nw, -a, a);
         wq = calloc(wbytes, 1);
         assert_non_null(wq);
-        check_ok(vkg_quant_quantize(c->type, w, wq, nw), "quantize");
+        vkg_test_ok(vkg_quant_quantize(c->type, w, wq, nw), "quantize");
     }
     ref_q_dequantize((int)c->type, wq, wd, nw);
     ref_rng_fill(&rng, b, N, -1, 1);
@@ -405,26 +393,26 @@ static void run_case(vkg_context *ctx, const vkg_kernels *k, const qcase *c, uin
     ref_matmul_nk(ref, x, wd, c->bias ? b : NULL, (int)M, (int)K, (int)N, rep, r);
 
     uint64_t y_bytes = (ny + VKG_TEST_GUARD_WORDS) * 4;
-    vkg_buffer *xb = make_buffer(ctx, nx * 4, "x"), *wb = make_buffer(ctx, wbytes, "w");
-    vkg_buffer *bb = make_buffer(ctx, (uint64_t)N * 4, "bias"), *yb = make_buffer(ctx, y_bytes, "y");
-    vkg_buffer *rb = make_buffer(ctx, ny * 4, "residual");
-    check_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
-    check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
-    check_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)N * 4), "upload bias");
-    check_ok(vkg_buffer_upload(rb, 0, r, ny * 4), "upload residual");
-    check_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
+    vkg_buffer *xb = vkg_test_buffer(ctx, nx * 4, "x"), *wb = vkg_test_buffer(ctx, wbytes, "w");
+    vkg_buffer *bb = vkg_test_buffer(ctx, (uint64_t)N * 4, "bias"), *yb = vkg_test_buffer(ctx, y_bytes, "y");
+    vkg_buffer *rb = vkg_test_buffer(ctx, ny * 4, "residual");
+    vkg_test_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
+    vkg_test_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
+    vkg_test_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)N * 4), "upload bias");
+    vkg_test_ok(vkg_buffer_upload(rb, 0, r, ny * 4), "upload residual");
+    vkg_test_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
     vkg_matrix mat = {.buf = wb, .rows = N, .cols = K, .storage = storage_of(c->type)};
     vkg_view bv = vkg_view_whole(bb), rv = vkg_view_whole(rb);
     vkg_matmul_options opt = {.path = c->path, .max_chunk_rows = c->max_chunk_rows};
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "matmul_quant test", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_matmul_quant(k, cmd, (vkg_view){yb, 0, ny * 4}, vkg_view_whole(xb), &mat, c->bias ? &bv : NULL,
+    vkg_test_ok(vkg_cmd_create(ctx, "matmul_quant test", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_matmul_quant(k, cmd, (vkg_view){yb, 0, ny * 4}, vkg_view_whole(xb), &mat, c->bias ? &bv : NULL,
                               c->ep == VKG_EPILOGUE_RESIDUAL ? &rv : NULL, M, c->ep, &opt), what);
     assert_int_equal(vkg_cmd_dispatch_count(cmd), vkg_matmul_quant_chunk_count(k, &mat, &opt));
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run");
-    check_ok(vkg_buffer_download(yb, 0, got, y_bytes), "download y");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_buffer_download(yb, 0, got, y_bytes), "download y");
     for (size_t i = ny; i < ny + VKG_TEST_GUARD_WORDS; i++)
         if (memcmp(&got[i], &(uint32_t){VKG_TEST_GUARD}, 4) != 0) {
             print_error("%s: guard word %zu after y was overwritten\n", what, i - ny);
@@ -552,20 +540,20 @@ static void test_large_w(void **state) {
     for (uint64_t b = 0; b < (uint64_t)N * K / 256; b++)
         put16(wq + b * 210 + 208, 0x2000); /* d = 2^-7: finite, moderate sums */
     ref_rng_fill(&rng, x, K, -1, 1);
-    vkg_buffer *wb = make_buffer(ctx, wbytes, "large w"), *xb = make_buffer(ctx, K * 4, "x");
-    vkg_buffer *yb = make_buffer(ctx, (uint64_t)N * 4, "y");
-    check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
-    check_ok(vkg_buffer_upload(xb, 0, x, K * 4), "upload x");
+    vkg_buffer *wb = vkg_test_buffer(ctx, wbytes, "large w"), *xb = vkg_test_buffer(ctx, K * 4, "x");
+    vkg_buffer *yb = vkg_test_buffer(ctx, (uint64_t)N * 4, "y");
+    vkg_test_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
+    vkg_test_ok(vkg_buffer_upload(xb, 0, x, K * 4), "upload x");
     w.buf = wb;
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "large w", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_matmul_quant(&k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &w, NULL, NULL, 1, VKG_EPILOGUE_NONE,
+    vkg_test_ok(vkg_cmd_create(ctx, "large w", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_matmul_quant(&k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &w, NULL, NULL, 1, VKG_EPILOGUE_NONE,
                               NULL), "matmul_quant large");
     assert_int_equal(vkg_cmd_dispatch_count(cmd), chunks);
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run");
-    check_ok(vkg_buffer_download(yb, 0, y, (uint64_t)N * 4), "download y");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_buffer_download(yb, 0, y, (uint64_t)N * 4), "download y");
     uint64_t rows_per = (vkg_context_device(ctx)->max_storage_buffer_range - 8) / row_bytes;
     int checked = 0;
     for (uint32_t n = 0; n < N; n++) {
@@ -602,10 +590,10 @@ static void test_large_w(void **state) {
 static void test_bad_arguments(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     vkg_kernels k = vkg_kernels_default(ctx);
-    vkg_buffer *b = make_buffer(ctx, 1 << 20, "bad args");
+    vkg_buffer *b = vkg_test_buffer(ctx, 1 << 20, "bad args");
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
     vkg_view y = {b, 0, 4096}, x = {b, 4096, 65536};
     vkg_matrix w = {.buf = b, .offset = 131072, .rows = 4, .cols = 48, .storage = VKG_STORAGE_Q8_0};
     assert_int_equal(vkg_matmul_quant(&k, cmd, y, x, &w, NULL, NULL, 1, VKG_EPILOGUE_NONE, NULL),
@@ -637,7 +625,7 @@ static void test_bad_arguments(void **state) {
     assert_int_equal(vkg_matmul_quant(&k, cmd, y, (vkg_view){b, 4096, 100}, &w, NULL, NULL, 1, VKG_EPILOGUE_NONE,
                                       NULL), VKG_ERROR_INVALID_ARGUMENT);
     assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
-    check_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
     vkg_cmd_destroy(cmd);
     vkg_buffer_destroy(b);
 }
@@ -655,25 +643,25 @@ typedef struct timing {
 
 static void timing_record(vkg_context *ctx, const vkg_kernels *k, uint32_t K, uint32_t N, vkg_storage st, timing *t) {
     t->wbytes = vkg_storage_is_block(st) ? vkg_matmul_quant_bytes(st, N, K) : (uint64_t)N * K * vkg_storage_bytes(st);
-    t->w = make_buffer(ctx, t->wbytes, "timing w");
-    t->x = make_buffer(ctx, (uint64_t)K * 4, "timing x");
-    t->y = make_buffer(ctx, (uint64_t)N * 4, "timing y");
-    check_ok(vkg_buffer_fill(t->w, 0, t->wbytes, 0x3c003c00u), "fill w"); /* finite scales in every format */
-    check_ok(vkg_buffer_fill(t->x, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
+    t->w = vkg_test_buffer(ctx, t->wbytes, "timing w");
+    t->x = vkg_test_buffer(ctx, (uint64_t)K * 4, "timing x");
+    t->y = vkg_test_buffer(ctx, (uint64_t)N * 4, "timing y");
+    vkg_test_ok(vkg_buffer_fill(t->w, 0, t->wbytes, 0x3c003c00u), "fill w"); /* finite scales in every format */
+    vkg_test_ok(vkg_buffer_fill(t->x, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
     vkg_matrix w = {.buf = t->w, .rows = N, .cols = K, .storage = st};
-    check_ok(vkg_cmd_create(ctx, "matmul_quant timing", &t->cmd), "cmd");
-    check_ok(vkg_cmd_begin(t->cmd), "begin");
-    check_ok(vkg_cmd_timestamp(t->cmd, &t->t0), "timestamp");
+    vkg_test_ok(vkg_cmd_create(ctx, "matmul_quant timing", &t->cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(t->cmd), "begin");
+    vkg_test_ok(vkg_cmd_timestamp(t->cmd, &t->t0), "timestamp");
     for (int i = 0; i < 10; i++)
-        check_ok(vkg_storage_is_block(st)
+        vkg_test_ok(vkg_storage_is_block(st)
                      ? vkg_matmul_quant(k, t->cmd, vkg_view_whole(t->y), vkg_view_whole(t->x), &w, NULL, NULL, 1,
                                         VKG_EPILOGUE_NONE, NULL)
                      : vkg_matmul(k, t->cmd, vkg_view_whole(t->y), vkg_view_whole(t->x), &w, NULL, NULL, 1,
                                   VKG_EPILOGUE_NONE),
                  "matmul");
-    check_ok(vkg_cmd_timestamp(t->cmd, &t->t1), "timestamp");
-    check_ok(vkg_cmd_end(t->cmd), "end");
-    check_ok(vkg_cmd_run(t->cmd), "run"); /* warm-up: pipelines, first touch */
+    vkg_test_ok(vkg_cmd_timestamp(t->cmd, &t->t1), "timestamp");
+    vkg_test_ok(vkg_cmd_end(t->cmd), "end");
+    vkg_test_ok(vkg_cmd_run(t->cmd), "run"); /* warm-up: pipelines, first touch */
     t->best_ns = 1e30;
 }
 
@@ -701,8 +689,8 @@ static void test_decode_throughput(void **state) {
             double ns = 0;
             if (!on[i])
                 continue;
-            check_ok(vkg_cmd_run(t[i].cmd), "run");
-            check_ok(vkg_cmd_elapsed_ns(t[i].cmd, t[i].t0, t[i].t1, &ns), "elapsed");
+            vkg_test_ok(vkg_cmd_run(t[i].cmd), "run");
+            vkg_test_ok(vkg_cmd_elapsed_ns(t[i].cmd, t[i].t0, t[i].t1, &ns), "elapsed");
             t[i].best_ns = fmin(t[i].best_ns, ns / 10);
         }
     for (size_t i = 0; i < VKG_ARRAY_LEN(st); i++) {

@@ -33,18 +33,6 @@ static const vkg_storage formats[] = {VKG_STORAGE_Q8_0, VKG_STORAGE_Q4_0, VKG_ST
 static const int ref_types[] = {REF_GGML_Q8_0, REF_GGML_Q4_0, REF_GGML_Q4_K, REF_GGML_Q5_K, REF_GGML_Q6_K};
 static const char *const names[] = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
 
-static void check_ok(vkg_status s, const char *what) {
-    if (s != VKG_OK)
-        print_error("%s: %s: %s\n", what, vkg_status_str(s), vkg_last_error());
-    assert_int_equal(s, VKG_OK);
-}
-
-static vkg_buffer *make_buffer(vkg_context *ctx, uint64_t bytes, const char *name) {
-    vkg_buffer *b = NULL;
-    check_ok(vkg_buffer_create(ctx, bytes, VKG_MEMORY_DEVICE, name, &b), name);
-    return b;
-}
-
 static void put16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
@@ -100,19 +88,19 @@ static void run_staging(vkg_context *ctx, size_t f, uint32_t N, uint32_t K, uint
         put16(wq, 0x6400);
         wq[2] = 127;
     }
-    vkg_buffer *wb = make_buffer(ctx, wbytes, "w"), *ob = make_buffer(ctx, (out_words + VKG_TEST_GUARD_WORDS) * 4, "out");
-    check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
-    check_ok(vkg_buffer_fill(ob, 0, (out_words + VKG_TEST_GUARD_WORDS) * 4, VKG_TEST_GUARD), "fill out");
+    vkg_buffer *wb = vkg_test_buffer(ctx, wbytes, "w"), *ob = vkg_test_buffer(ctx, (out_words + VKG_TEST_GUARD_WORDS) * 4, "out");
+    vkg_test_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
+    vkg_test_ok(vkg_buffer_fill(ob, 0, (out_words + VKG_TEST_GUARD_WORDS) * 4, VKG_TEST_GUARD), "fill out");
     vkg_matrix w = {.buf = wb, .rows = N, .cols = K, .storage = formats[f]};
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "dequant_f16 test", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_dequant_f16(&k, cmd, vkg_view_whole(ob), &w, out_cols, step), what);
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_cmd_create(ctx, "dequant_f16 test", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_dequant_f16(&k, cmd, vkg_view_whole(ob), &w, out_cols, step), what);
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
     uint32_t *got = malloc((out_words + VKG_TEST_GUARD_WORDS) * 4);
     assert_non_null(got);
-    check_ok(vkg_buffer_download(ob, 0, got, (out_words + VKG_TEST_GUARD_WORDS) * 4), "download");
+    vkg_test_ok(vkg_buffer_download(ob, 0, got, (out_words + VKG_TEST_GUARD_WORDS) * 4), "download");
     for (uint64_t i = out_words; i < out_words + VKG_TEST_GUARD_WORDS; i++)
         if (got[i] != VKG_TEST_GUARD)
             fail_msg("%s: guard word %llu after the output was overwritten", what, (unsigned long long)(i - out_words));
@@ -181,7 +169,7 @@ static void run_coopmat_case(vkg_context *ctx, const vkg_kernels *k, vkg_matmul_
     uint64_t wbytes = vkg_matmul_quant_bytes(formats[f], N, K);
     uint8_t *wq = calloc(wbytes, 1);
     assert_non_null(wq);
-    check_ok(vkg_quant_quantize((uint32_t)(ref_types[f]), w, wq, nw), "quantize");
+    vkg_test_ok(vkg_quant_quantize((uint32_t)(ref_types[f]), w, wq, nw), "quantize");
     ref_q_dequantize(ref_types[f], wq, wd, nw);
     for (size_t i = 0; i < nx; i++) /* the path's two roundings, then an fp64-accumulated reference */
         x16[i] = to_f16(x[i]);
@@ -192,28 +180,28 @@ static void run_coopmat_case(vkg_context *ctx, const vkg_kernels *k, vkg_matmul_
     ref_matmul_nk(ref, x16, wd, b, (int)M, (int)K, (int)N,
                   ep == VKG_EPILOGUE_GELU ? REF_EPILOGUE_GELU : ep == VKG_EPILOGUE_RESIDUAL ? REF_EPILOGUE_RESIDUAL
                                                                                           : REF_EPILOGUE_NONE, r);
-    vkg_buffer *xb = make_buffer(ctx, nx * 4, "x"), *wb = make_buffer(ctx, wbytes, "w");
-    vkg_buffer *bb = make_buffer(ctx, (uint64_t)N * 4, "bias"), *rb = make_buffer(ctx, ny * 4, "r");
-    vkg_buffer *yb = make_buffer(ctx, (ny + VKG_TEST_GUARD_WORDS) * 4, "y");
-    check_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
-    check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
-    check_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)N * 4), "upload bias");
-    check_ok(vkg_buffer_upload(rb, 0, r, ny * 4), "upload r");
-    check_ok(vkg_buffer_fill(yb, 0, (ny + VKG_TEST_GUARD_WORDS) * 4, VKG_TEST_GUARD), "fill y");
+    vkg_buffer *xb = vkg_test_buffer(ctx, nx * 4, "x"), *wb = vkg_test_buffer(ctx, wbytes, "w");
+    vkg_buffer *bb = vkg_test_buffer(ctx, (uint64_t)N * 4, "bias"), *rb = vkg_test_buffer(ctx, ny * 4, "r");
+    vkg_buffer *yb = vkg_test_buffer(ctx, (ny + VKG_TEST_GUARD_WORDS) * 4, "y");
+    vkg_test_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
+    vkg_test_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
+    vkg_test_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)N * 4), "upload bias");
+    vkg_test_ok(vkg_buffer_upload(rb, 0, r, ny * 4), "upload r");
+    vkg_test_ok(vkg_buffer_fill(yb, 0, (ny + VKG_TEST_GUARD_WORDS) * 4, VKG_TEST_GUARD), "fill y");
     vkg_matrix mat = {.buf = wb, .rows = N, .cols = K, .storage = formats[f]};
     vkg_view bv = vkg_view_whole(bb), rv = vkg_view_whole(rb);
     vkg_matmul_options opt = {.path = path, .max_chunk_rows = max_chunk_rows};
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "coopmat quant test", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_matmul_quant(k, cmd, (vkg_view){yb, 0, ny * 4}, vkg_view_whole(xb), &mat, &bv,
+    vkg_test_ok(vkg_cmd_create(ctx, "coopmat quant test", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_matmul_quant(k, cmd, (vkg_view){yb, 0, ny * 4}, vkg_view_whole(xb), &mat, &bv,
                               ep == VKG_EPILOGUE_RESIDUAL ? &rv : NULL, M, ep, &opt), what);
     assert_int_equal(vkg_cmd_dispatch_count(cmd), vkg_matmul_quant_chunk_count(k, &mat, &opt));
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
     uint32_t guard[VKG_TEST_GUARD_WORDS];
-    check_ok(vkg_buffer_download(yb, 0, got, ny * 4), "download y");
-    check_ok(vkg_buffer_download(yb, ny * 4, guard, sizeof guard), "download guard");
+    vkg_test_ok(vkg_buffer_download(yb, 0, got, ny * 4), "download y");
+    vkg_test_ok(vkg_buffer_download(yb, ny * 4, guard, sizeof guard), "download guard");
     for (int i = 0; i < VKG_TEST_GUARD_WORDS; i++)
         if (guard[i] != VKG_TEST_GUARD)
             fail_msg("%s: guard word %d after y was overwritten", what, i);
@@ -265,7 +253,7 @@ static void test_coopmat_path(void **state) {
             continue;
         any = true;
         const char *why = NULL;
-        check_ok(vkg_matmul_q_coopmat_verify(&k, &why), "block-format coopmat self-check");
+        vkg_test_ok(vkg_matmul_q_coopmat_verify(&k, &why), "block-format coopmat self-check");
         if (why)
             fail_msg("%s cooperative matrices for block formats: the self-check switched them off: %s",
                      api_names[a], why);
@@ -296,24 +284,24 @@ static vkg_status routed(vkg_context *ctx, const vkg_kernels *k, vkg_matmul_path
     uint64_t wbytes = vkg_matmul_quant_bytes(VKG_STORAGE_Q4_K, N, K);
     uint8_t *wq = calloc(wbytes, 1);
     assert_non_null(wq);
-    check_ok(vkg_quant_quantize(VKG_GGML_Q4_K, w, wq, (uint64_t)N * K), "quantize");
+    vkg_test_ok(vkg_quant_quantize(VKG_GGML_Q4_K, w, wq, (uint64_t)N * K), "quantize");
     ref_q_dequantize(REF_GGML_Q4_K, wq, w, (size_t)N * K);
     ref_matmul_nk(ref, x, w, NULL, (int)M, (int)K, (int)N, REF_EPILOGUE_NONE, NULL);
-    vkg_buffer *xb = make_buffer(ctx, (uint64_t)M * K * 4, "x"), *wb = make_buffer(ctx, wbytes, "w");
-    vkg_buffer *yb = make_buffer(ctx, (uint64_t)M * N * 4, "y");
-    check_ok(vkg_buffer_upload(xb, 0, x, (uint64_t)M * K * 4), "upload x");
-    check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
+    vkg_buffer *xb = vkg_test_buffer(ctx, (uint64_t)M * K * 4, "x"), *wb = vkg_test_buffer(ctx, wbytes, "w");
+    vkg_buffer *yb = vkg_test_buffer(ctx, (uint64_t)M * N * 4, "y");
+    vkg_test_ok(vkg_buffer_upload(xb, 0, x, (uint64_t)M * K * 4), "upload x");
+    vkg_test_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
     vkg_matrix mat = {.buf = wb, .rows = N, .cols = K, .storage = VKG_STORAGE_Q4_K};
     vkg_matmul_options opt = {.path = path};
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "routing", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_cmd_create(ctx, "routing", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
     vkg_status st = vkg_matmul_quant(k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &mat, NULL, NULL, M,
                                      VKG_EPILOGUE_NONE, &opt);
     if (st == VKG_OK) {
-        check_ok(vkg_cmd_end(cmd), "end");
-        check_ok(vkg_cmd_run(cmd), "run");
-        check_ok(vkg_buffer_download(yb, 0, got, (uint64_t)M * N * 4), "download");
+        vkg_test_ok(vkg_cmd_end(cmd), "end");
+        vkg_test_ok(vkg_cmd_run(cmd), "run");
+        vkg_test_ok(vkg_buffer_download(yb, 0, got, (uint64_t)M * N * 4), "download");
         vkg_test_check_close("routed Q4_K product", got, ref, (size_t)M * N, 1e-5, 1e-5, 1e-10);
     } else {
         assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
@@ -346,11 +334,11 @@ static void test_routing(void **state) {
             !strstr(msg, "subgroup size control") || !strstr(msg, vkg_context_device(ctx)->name))
             fail_msg("unclear refusal: %s", msg);
         /* AUTO: the tiled path, at fp32 accuracy. */
-        check_ok(routed(ctx, &k, VKG_MATMUL_PATH_AUTO, 7), "AUTO without cooperative matrices");
+        vkg_test_ok(routed(ctx, &k, VKG_MATMUL_PATH_AUTO, 7), "AUTO without cooperative matrices");
         /* The self-check switches a named but unusable extension off, says why, leaves fp16's choice. */
         vkg_coopmat_api fp16 = k.coopmat;
         const char *why = NULL;
-        check_ok(vkg_matmul_q_coopmat_verify(&k, &why), "self-check");
+        vkg_test_ok(vkg_matmul_q_coopmat_verify(&k, &why), "self-check");
         assert_int_equal(k.coopmat_quant, VKG_COOPMAT_NONE);
         assert_int_equal(k.coopmat, fp16);
         if (named[i] == VKG_COOPMAT_NONE)
@@ -363,7 +351,7 @@ static void test_routing(void **state) {
     vkg_kernels k = vkg_kernels_default(ctx);
     for (size_t f = 0; f < VKG_ARRAY_LEN(formats); f++) {
         const char *why = NULL;
-        check_ok(vkg_matmul_quant_selfcheck(&k, formats[f], VKG_MATMUL_PATH_TILED, &why), "self-check product");
+        vkg_test_ok(vkg_matmul_quant_selfcheck(&k, formats[f], VKG_MATMUL_PATH_TILED, &why), "self-check product");
         if (why)
             fail_msg("%s: the tiled path and the vector path differ on the known-exact product: %s", names[f], why);
     }
@@ -373,10 +361,10 @@ static void test_routing(void **state) {
 static void test_dequant_bad_arguments(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
     vkg_kernels k = vkg_kernels_default(ctx);
-    vkg_buffer *b = make_buffer(ctx, 65536, "bad args");
+    vkg_buffer *b = vkg_test_buffer(ctx, 65536, "bad args");
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
     vkg_view out = {b, 0, 32768};
     vkg_matrix w = {.buf = b, .offset = 32768, .rows = 4, .cols = 256, .storage = VKG_STORAGE_F16};
     assert_int_equal(vkg_dequant_f16(&k, cmd, out, &w, 256, 0), VKG_ERROR_INVALID_ARGUMENT);
@@ -398,7 +386,7 @@ static void test_dequant_bad_arguments(void **state) {
     assert_int_equal(vkg_dequant_f16(&k, cmd, out, &w, 256, 0), VKG_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(vkg_last_error(), "minStorageBufferOffsetAlignment"));
     assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
-    check_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
     vkg_cmd_destroy(cmd);
     vkg_buffer_destroy(b);
 }

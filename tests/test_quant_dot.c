@@ -43,18 +43,6 @@ static vkg_storage storage_of(uint32_t t) {
     }
 }
 
-static void check_ok(vkg_status s, const char *what) {
-    if (s != VKG_OK)
-        print_error("%s: %s: %s\n", what, vkg_status_str(s), vkg_last_error());
-    assert_int_equal(s, VKG_OK);
-}
-
-static vkg_buffer *make_buffer(vkg_context *ctx, uint64_t bytes, const char *name) {
-    vkg_buffer *b = NULL;
-    check_ok(vkg_buffer_create(ctx, bytes, VKG_MEMORY_DEVICE, name, &b), name);
-    return b;
-}
-
 /* The context, or a visible skip when the device has no int8 dot products (or they are disabled). */
 static vkg_context *int_dot_ctx(void **state) {
     vkg_context *ctx = vkg_test_ctx(state);
@@ -88,18 +76,18 @@ static qblock read_block(const uint8_t *p) {
 /* Record quantize_act on X [M, K] (uploaded) and return the blocks read back (M * K / 32 * 48 bytes). */
 static uint8_t *device_quantize(vkg_context *ctx, const vkg_kernels *k, const float *x, uint32_t M, uint32_t K) {
     uint64_t qbytes = vkg_quantize_act_bytes(M, K), guard = VKG_TEST_GUARD_WORDS * 4;
-    vkg_buffer *xb = make_buffer(ctx, (uint64_t)M * K * 4, "x"), *qb = make_buffer(ctx, qbytes + guard, "xq");
-    check_ok(vkg_buffer_upload(xb, 0, x, (uint64_t)M * K * 4), "upload x");
-    check_ok(vkg_buffer_fill(qb, 0, qbytes + guard, VKG_TEST_GUARD), "fill xq");
+    vkg_buffer *xb = vkg_test_buffer(ctx, (uint64_t)M * K * 4, "x"), *qb = vkg_test_buffer(ctx, qbytes + guard, "xq");
+    vkg_test_ok(vkg_buffer_upload(xb, 0, x, (uint64_t)M * K * 4), "upload x");
+    vkg_test_ok(vkg_buffer_fill(qb, 0, qbytes + guard, VKG_TEST_GUARD), "fill xq");
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "quantize_act test", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_quantize_act(k, cmd, (vkg_view){qb, 0, qbytes}, vkg_view_whole(xb), M, K), "quantize_act");
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_cmd_create(ctx, "quantize_act test", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_quantize_act(k, cmd, (vkg_view){qb, 0, qbytes}, vkg_view_whole(xb), M, K), "quantize_act");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
     uint8_t *out = malloc(qbytes + guard);
     assert_non_null(out);
-    check_ok(vkg_buffer_download(qb, 0, out, qbytes + guard), "download xq");
+    vkg_test_ok(vkg_buffer_download(qb, 0, out, qbytes + guard), "download xq");
     for (uint64_t i = qbytes; i < qbytes + guard; i += 4)
         if (memcmp(out + i, &(uint32_t){VKG_TEST_GUARD}, 4) != 0) {
             print_error("quantize_act M=%u K=%u: guard word %llu after xq was overwritten\n", M, K,
@@ -198,10 +186,10 @@ static void test_quantize_act(void **state) {
     }
     /* Refusals: K not a multiple of 32, xq too small. */
     vkg_kernels k = vkg_kernels_default(ctx);
-    vkg_buffer *b = make_buffer(ctx, 1 << 16, "bad args");
+    vkg_buffer *b = vkg_test_buffer(ctx, 1 << 16, "bad args");
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_cmd_create(ctx, "bad args", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
     assert_int_equal(vkg_quantize_act_bytes(2, 48), 0);
     assert_int_equal(vkg_quantize_act_bytes(2, 64), 192);
     assert_int_equal(vkg_quantize_act(&k, cmd, (vkg_view){b, 0, 4096}, (vkg_view){b, 8192, 4096}, 2, 48),
@@ -212,7 +200,7 @@ static void test_quantize_act(void **state) {
     assert_int_equal(vkg_quantize_act(&k, cmd, (vkg_view){b, 0, 4096}, (vkg_view){b, 128, 4096}, 2, 64),
                      VKG_ERROR_INVALID_ARGUMENT);
     assert_int_equal(vkg_cmd_dispatch_count(cmd), 0);
-    check_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
     vkg_cmd_destroy(cmd);
     vkg_buffer_destroy(b);
 }
@@ -242,7 +230,7 @@ static uint8_t *make_w(const dcase *c, uint64_t seed, float *wd) {
     ref_rng rng = ref_rng_seed(seed);
     float a = 4.5f / sqrtf((float)c->K);
     ref_rng_fill(&rng, w, nw, -a, a);
-    check_ok(vkg_quant_quantize(c->type, w, wq, nw), "quantize w");
+    vkg_test_ok(vkg_quant_quantize(c->type, w, wq, nw), "quantize w");
     ref_q_dequantize((int)c->type, wq, wd, nw);
     free(w);
     return wq;
@@ -271,31 +259,31 @@ static float *run_dot(vkg_context *ctx, const dcase *c, const float *x, uint64_t
 
     uint64_t wbytes = vkg_matmul_quant_bytes(storage_of(c->type), N, K), qbytes = vkg_quantize_act_bytes(M, K);
     uint64_t y_bytes = (ny + VKG_TEST_GUARD_WORDS) * 4;
-    vkg_buffer *xb = make_buffer(ctx, nx * 4, "x"), *wb = make_buffer(ctx, wbytes, "w");
-    vkg_buffer *qb = make_buffer(ctx, qbytes, "xq"), *bb = make_buffer(ctx, (uint64_t)NY * 4, "bias");
-    vkg_buffer *yb = make_buffer(ctx, y_bytes, "y"), *rb = make_buffer(ctx, ny * 4, "residual");
-    check_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
-    check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
-    check_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)NY * 4), "upload bias");
-    check_ok(vkg_buffer_upload(rb, 0, r, ny * 4), "upload residual");
-    check_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
+    vkg_buffer *xb = vkg_test_buffer(ctx, nx * 4, "x"), *wb = vkg_test_buffer(ctx, wbytes, "w");
+    vkg_buffer *qb = vkg_test_buffer(ctx, qbytes, "xq"), *bb = vkg_test_buffer(ctx, (uint64_t)NY * 4, "bias");
+    vkg_buffer *yb = vkg_test_buffer(ctx, y_bytes, "y"), *rb = vkg_test_buffer(ctx, ny * 4, "residual");
+    vkg_test_ok(vkg_buffer_upload(xb, 0, x, nx * 4), "upload x");
+    vkg_test_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
+    vkg_test_ok(vkg_buffer_upload(bb, 0, b, (uint64_t)NY * 4), "upload bias");
+    vkg_test_ok(vkg_buffer_upload(rb, 0, r, ny * 4), "upload residual");
+    vkg_test_ok(vkg_buffer_fill(yb, 0, y_bytes, VKG_TEST_GUARD), "fill y");
     vkg_matrix mat = {.buf = wb, .rows = N, .cols = K, .storage = storage_of(c->type)};
     vkg_view bv = vkg_view_whole(bb), rv = vkg_view_whole(rb);
     vkg_matmul_options opt = {.path = c->path, .max_chunk_rows = c->max_chunk_rows, .y_cols = c->y_cols, .y_col0 = col0,
                               .decode_batch = c->batch, .xq = vkg_view_whole(qb)};
     vkg_cmd *cmd = NULL;
-    check_ok(vkg_cmd_create(ctx, "int-dot test", &cmd), "cmd");
-    check_ok(vkg_cmd_begin(cmd), "begin");
-    check_ok(vkg_quantize_act(&k, cmd, vkg_view_whole(qb), vkg_view_whole(xb), M, K), what);
-    check_ok(vkg_matmul_ex(&k, cmd, (vkg_view){yb, 0, ny * 4}, vkg_view_whole(xb), &mat, c->bias ? &bv : NULL,
+    vkg_test_ok(vkg_cmd_create(ctx, "int-dot test", &cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+    vkg_test_ok(vkg_quantize_act(&k, cmd, vkg_view_whole(qb), vkg_view_whole(xb), M, K), what);
+    vkg_test_ok(vkg_matmul_ex(&k, cmd, (vkg_view){yb, 0, ny * 4}, vkg_view_whole(xb), &mat, c->bias ? &bv : NULL,
                            c->ep == VKG_EPILOGUE_RESIDUAL ? &rv : NULL, M, c->ep, &opt), what);
     assert_int_equal(vkg_cmd_dispatch_count(cmd), 1 + vkg_matmul_chunk_count(&k, &mat, &opt));
-    check_ok(vkg_cmd_end(cmd), "end");
-    check_ok(vkg_cmd_run(cmd), "run");
-    check_ok(vkg_buffer_download(yb, 0, got, y_bytes), "download y");
+    vkg_test_ok(vkg_cmd_end(cmd), "end");
+    vkg_test_ok(vkg_cmd_run(cmd), "run");
+    vkg_test_ok(vkg_buffer_download(yb, 0, got, y_bytes), "download y");
     uint8_t *xq = malloc(qbytes);
     assert_non_null(xq);
-    check_ok(vkg_buffer_download(qb, 0, xq, qbytes), "download xq");
+    vkg_test_ok(vkg_buffer_download(qb, 0, xq, qbytes), "download xq");
 
     /* Guards after Y and around the segment: untouched. */
     for (size_t i = 0; i < ny + VKG_TEST_GUARD_WORDS; i++) {
@@ -466,17 +454,17 @@ static void test_routing(void **state) {
             ref_rng rng = ref_rng_seed(900 + t + 1);
             ref_rng_fill(&rng, b, c.N, -1, 1);
             uint64_t wbytes = vkg_matmul_quant_bytes(storage_of(c.type), c.N, c.K);
-            vkg_buffer *xb = make_buffer(ctx, (uint64_t)M * c.K * 4, "x"), *wb = make_buffer(ctx, wbytes, "w");
-            vkg_buffer *bb = make_buffer(ctx, c.N * 4, "bias"), *yb = make_buffer(ctx, ny * 4, "y");
-            check_ok(vkg_buffer_upload(xb, 0, x, (uint64_t)M * c.K * 4), "upload x");
-            check_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
-            check_ok(vkg_buffer_upload(bb, 0, b, c.N * 4), "upload bias");
+            vkg_buffer *xb = vkg_test_buffer(ctx, (uint64_t)M * c.K * 4, "x"), *wb = vkg_test_buffer(ctx, wbytes, "w");
+            vkg_buffer *bb = vkg_test_buffer(ctx, c.N * 4, "bias"), *yb = vkg_test_buffer(ctx, ny * 4, "y");
+            vkg_test_ok(vkg_buffer_upload(xb, 0, x, (uint64_t)M * c.K * 4), "upload x");
+            vkg_test_ok(vkg_buffer_upload(wb, 0, wq, wbytes), "upload w");
+            vkg_test_ok(vkg_buffer_upload(bb, 0, b, c.N * 4), "upload bias");
             vkg_matrix mat = {.buf = wb, .rows = c.N, .cols = c.K, .storage = storage_of(c.type)};
             vkg_view bv = vkg_view_whole(bb);
             vkg_cmd *cmd = NULL;
-            check_ok(vkg_cmd_create(ctx, "float path", &cmd), "cmd");
-            check_ok(vkg_cmd_begin(cmd), "begin");
-            check_ok(vkg_matmul(&k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &mat, &bv, NULL, M,
+            vkg_test_ok(vkg_cmd_create(ctx, "float path", &cmd), "cmd");
+            vkg_test_ok(vkg_cmd_begin(cmd), "begin");
+            vkg_test_ok(vkg_matmul(&k, cmd, vkg_view_whole(yb), vkg_view_whole(xb), &mat, &bv, NULL, M,
                                 VKG_EPILOGUE_NONE), "float path");
             if (!info->integer_dot_product) { /* asking for int dot where there is none fails clearly */
                 vkg_kernels kd = k;
@@ -486,9 +474,9 @@ static void test_routing(void **state) {
                                                VKG_EPILOGUE_NONE, &opt), VKG_ERROR_FEATURE_MISSING);
                 assert_non_null(strstr(vkg_last_error(), "int8 dot products"));
             }
-            check_ok(vkg_cmd_end(cmd), "end");
-            check_ok(vkg_cmd_run(cmd), "run");
-            check_ok(vkg_buffer_download(yb, 0, plain, ny * 4), "download");
+            vkg_test_ok(vkg_cmd_end(cmd), "end");
+            vkg_test_ok(vkg_cmd_run(cmd), "run");
+            vkg_test_ok(vkg_buffer_download(yb, 0, plain, ny * 4), "download");
             if (memcmp(plain, fallback, ny * 4) != 0) {
                 print_error("%s M=%u: xq set with int_dot off differs from the float path\n",
                             vkg_ggml_type_name(c.type), M);
@@ -530,26 +518,26 @@ static void timing_record(vkg_context *ctx, uint32_t K, uint32_t N, vkg_storage 
     vkg_kernels k = vkg_kernels_default(ctx);
     k.int_dot = dot;
     t->wbytes = vkg_storage_is_block(st) ? vkg_matmul_quant_bytes(st, N, K) : (uint64_t)N * K * vkg_storage_bytes(st);
-    t->w = make_buffer(ctx, t->wbytes, "timing w");
-    t->x = make_buffer(ctx, (uint64_t)K * 4, "timing x");
-    t->xq = make_buffer(ctx, vkg_quantize_act_bytes(1, K), "timing xq");
-    t->y = make_buffer(ctx, (uint64_t)N * 4, "timing y");
-    check_ok(vkg_buffer_fill(t->w, 0, t->wbytes, 0x3c003c00u), "fill w"); /* finite scales in every format */
-    check_ok(vkg_buffer_fill(t->x, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
+    t->w = vkg_test_buffer(ctx, t->wbytes, "timing w");
+    t->x = vkg_test_buffer(ctx, (uint64_t)K * 4, "timing x");
+    t->xq = vkg_test_buffer(ctx, vkg_quantize_act_bytes(1, K), "timing xq");
+    t->y = vkg_test_buffer(ctx, (uint64_t)N * 4, "timing y");
+    vkg_test_ok(vkg_buffer_fill(t->w, 0, t->wbytes, 0x3c003c00u), "fill w"); /* finite scales in every format */
+    vkg_test_ok(vkg_buffer_fill(t->x, 0, (uint64_t)K * 4, 0x3f800000u), "fill x");
     vkg_matrix w = {.buf = t->w, .rows = N, .cols = K, .storage = st};
     vkg_matmul_options opt = {.xq = dot ? vkg_view_whole(t->xq) : (vkg_view){0}};
-    check_ok(vkg_cmd_create(ctx, "int-dot timing", &t->cmd), "cmd");
-    check_ok(vkg_cmd_begin(t->cmd), "begin");
-    check_ok(vkg_cmd_timestamp(t->cmd, &t->t0), "timestamp");
+    vkg_test_ok(vkg_cmd_create(ctx, "int-dot timing", &t->cmd), "cmd");
+    vkg_test_ok(vkg_cmd_begin(t->cmd), "begin");
+    vkg_test_ok(vkg_cmd_timestamp(t->cmd, &t->t0), "timestamp");
     for (int i = 0; i < 10; i++) {
         if (dot)
-            check_ok(vkg_quantize_act(&k, t->cmd, opt.xq, vkg_view_whole(t->x), 1, K), "quantize_act");
-        check_ok(vkg_matmul_ex(&k, t->cmd, vkg_view_whole(t->y), vkg_view_whole(t->x), &w, NULL, NULL, 1,
+            vkg_test_ok(vkg_quantize_act(&k, t->cmd, opt.xq, vkg_view_whole(t->x), 1, K), "quantize_act");
+        vkg_test_ok(vkg_matmul_ex(&k, t->cmd, vkg_view_whole(t->y), vkg_view_whole(t->x), &w, NULL, NULL, 1,
                                VKG_EPILOGUE_NONE, &opt), "matmul");
     }
-    check_ok(vkg_cmd_timestamp(t->cmd, &t->t1), "timestamp");
-    check_ok(vkg_cmd_end(t->cmd), "end");
-    check_ok(vkg_cmd_run(t->cmd), "run"); /* warm-up: pipelines, first touch */
+    vkg_test_ok(vkg_cmd_timestamp(t->cmd, &t->t1), "timestamp");
+    vkg_test_ok(vkg_cmd_end(t->cmd), "end");
+    vkg_test_ok(vkg_cmd_run(t->cmd), "run"); /* warm-up: pipelines, first touch */
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -579,8 +567,8 @@ static void test_decode_throughput(void **state) {
     for (int rep = 0; rep < REPS; rep++)
         for (int s = 0; s < NS; s++)
             for (int v = 0; v < NV; v++) {
-                check_ok(vkg_cmd_run(t[s][v].cmd), "run");
-                check_ok(vkg_cmd_elapsed_ns(t[s][v].cmd, t[s][v].t0, t[s][v].t1, &t[s][v].ns[rep]), "elapsed");
+                vkg_test_ok(vkg_cmd_run(t[s][v].cmd), "run");
+                vkg_test_ok(vkg_cmd_elapsed_ns(t[s][v].cmd, t[s][v].t0, t[s][v].t1, &t[s][v].ns[rep]), "elapsed");
             }
     for (int s = 0; s < NS; s++) {
         double med[NV];
