@@ -53,8 +53,14 @@ void check_teacher_forced(vkg_model *model, const int32_t *seq, int N, const cha
 }
 
 int32_t *device_greedy(vkg_model *m, bool cached, const int32_t *prompt, uint32_t n_prompt, uint32_t n) {
+    return device_greedy_kv(m, cached, VKG_PRECISION_F32, prompt, n_prompt, n);
+}
+
+int32_t *device_greedy_kv(vkg_model *m, bool cached, vkg_precision kv, const int32_t *prompt, uint32_t n_prompt,
+                          uint32_t n) {
     vkg_session_options o = vkg_session_default_options();
     o.no_kv_cache = !cached;
+    o.kv = kv;
     vkg_session *s = NULL;
     assert_int_equal(vkg_session_create(m, &o, &s), VKG_OK);
     int32_t *out = malloc(n * sizeof *out);

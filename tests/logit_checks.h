@@ -20,5 +20,8 @@ void check_teacher_forced(vkg_model *model, const int32_t *seq, int N, const cha
 /* Greedy tokens on the device after prompt[n_prompt], with the cache or without: n of them (malloc'd),
  * the last one not appended to the sequence. */
 int32_t *device_greedy(vkg_model *m, bool cached, const int32_t *prompt, uint32_t n_prompt, uint32_t n);
+/* The same with a KV cache of precision kv (device_greedy: F32). */
+int32_t *device_greedy_kv(vkg_model *m, bool cached, vkg_precision kv, const int32_t *prompt, uint32_t n_prompt,
+                          uint32_t n);
 
 #endif /* VKG_TESTS_LOGIT_CHECKS_H */

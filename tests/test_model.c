@@ -12,6 +12,7 @@
  *   - context overflow, bad token ids, NaN weights, sessions sharing a model.
  */
 #include "harness.h"
+#include "logit_checks.h"
 #include "model_fixture.h"
 
 #include <math.h>
@@ -49,8 +50,8 @@ static void fixture_close(fixture *f) {
     st_tmpdir_remove(f->dir);
 }
 
-/* max |got - ref| <= tol * max |ref|, and no NaN. */
-static void check_logits(const char *what, const float *got, const float *ref, size_t n, double tol) {
+/* As check_logits (logit_checks.h) for a float reference: max |got - ref| <= tol * max |ref|, no NaN. */
+static void check_float_logits(const char *what, const float *got, const float *ref, size_t n, double tol) {
     double max_ref = 0, max_err = 0;
     size_t worst = 0;
     for (size_t i = 0; i < n; i++) {
@@ -94,7 +95,7 @@ static void prefill_vs_reference(vkg_context *ctx, int L, int H, int D, int T) {
     char what[64];
     for (int t = 0; t < T; t++) {
         snprintf(what, sizeof what, "L%d d%d T%d row %d", L, D, T, t);
-        check_logits(what, got + (size_t)t * V, ref + (size_t)t * V, V, 1e-4);
+        check_float_logits(what, got + (size_t)t * V, ref + (size_t)t * V, V, 1e-4);
     }
     /* The argmax computed on the device matches the reference's last row. */
     vkg_session_reset(s);
@@ -102,7 +103,7 @@ static void prefill_vs_reference(vkg_context *ctx, int L, int H, int D, int T) {
     assert_int_equal(vkg_session_argmax(s), ref_argmax(ref + (size_t)(T - 1) * V, V));
     float *last = malloc(V * sizeof *last);
     assert_int_equal(vkg_session_logits(s, last), VKG_OK);
-    check_logits("last row after prefill", last, ref + (size_t)(T - 1) * V, V, 1e-4);
+    check_float_logits("last row after prefill", last, ref + (size_t)(T - 1) * V, V, 1e-4);
     free(last);
     vkg_session_free(s);
     free(tok);
@@ -149,7 +150,7 @@ static void test_checkpoint_formats(void **state) {
             vkg_session *sess = NULL;
             assert_int_equal(vkg_session_create(m, NULL, &sess), VKG_OK);
             assert_int_equal(vkg_session_prefill(sess, tok, T, got), VKG_OK);
-            check_logits(st_dtype_name(dts[i]), got, want, (size_t)T * V, 1e-4);
+            check_float_logits(st_dtype_name(dts[i]), got, want, (size_t)T * V, 1e-4);
             if (i == 0 && j == 0)
                 memcpy(first, got, (size_t)T * V * sizeof *got);
             else
@@ -188,7 +189,7 @@ static void test_teacher_forced(void **state) {
             assert_int_equal(vkg_session_step(cached, tok[t]), VKG_OK);
         assert_int_equal(vkg_session_logits(cached, row), VKG_OK);
         snprintf(what, sizeof what, "position %d", t);
-        check_logits(what, row, all + (size_t)t * V, V, 1e-4);
+        check_float_logits(what, row, all + (size_t)t * V, V, 1e-4);
     }
     assert_int_equal(vkg_session_pos(cached), N);
     vkg_session_free(cached);
@@ -199,25 +200,6 @@ static void test_teacher_forced(void **state) {
     fixture_close(&f);
 }
 
-/* Generate n tokens greedily after the prompt; returns a malloc'd array. */
-static int32_t *greedy(vkg_model *m, bool cached, vkg_precision kv, const int32_t *prompt, uint32_t n_prompt,
-                       uint32_t n) {
-    vkg_session_options o = vkg_session_default_options();
-    o.no_kv_cache = !cached;
-    o.kv = kv;
-    vkg_session *s = NULL;
-    assert_int_equal(vkg_session_create(m, &o, &s), VKG_OK);
-    int32_t *out = malloc(n * sizeof *out);
-    assert_int_equal(vkg_session_prefill(s, prompt, n_prompt, NULL), VKG_OK);
-    for (uint32_t i = 0; i < n; i++) {
-        out[i] = vkg_session_argmax(s);
-        if (i + 1 < n)
-            assert_int_equal(vkg_session_step(s, out[i]), VKG_OK);
-    }
-    vkg_session_free(s);
-    return out;
-}
-
 static void identical_sequences(vkg_context *ctx, const char *config, vkg_precision p, uint32_t n) {
     vkg_model_options o = vkg_model_default_options();
     o.weights = p;
@@ -226,8 +208,8 @@ static void identical_sequences(vkg_context *ctx, const char *config, vkg_precis
     const uint32_t prompt_lengths[] = {1, 17};
     for (int k = 0; k < 2; k++) {
         int32_t *prompt = tokens_for((int)prompt_lengths[k], 1234);
-        int32_t *a = greedy(m, true, p, prompt, prompt_lengths[k], n);
-        int32_t *b = greedy(m, false, p, prompt, prompt_lengths[k], n);
+        int32_t *a = device_greedy_kv(m, true, p, prompt, prompt_lengths[k], n);
+        int32_t *b = device_greedy_kv(m, false, p, prompt, prompt_lengths[k], n);
         for (uint32_t i = 0; i < n; i++)
             if (a[i] != b[i]) {
                 print_error("%s %s prompt %u: token %u differs: %d cached, %d uncached\n", config,
@@ -311,8 +293,8 @@ static void test_sessions_share_model(void **state) {
     vkg_model *m = NULL;
     assert_int_equal(vkg_model_synthetic(ctx, "gpt-nano", 9, NULL, &m), VKG_OK);
     int32_t p1[3] = {10, 20, 30}, p2[2] = {400, 500};
-    int32_t *alone1 = greedy(m, true, VKG_PRECISION_F32, p1, 3, 20);
-    int32_t *alone2 = greedy(m, true, VKG_PRECISION_F32, p2, 2, 20);
+    int32_t *alone1 = device_greedy(m, true, p1, 3, 20);
+    int32_t *alone2 = device_greedy(m, true, p2, 2, 20);
     vkg_session *a = NULL, *b = NULL;
     assert_int_equal(vkg_session_create(m, NULL, &a), VKG_OK);
     assert_int_equal(vkg_session_create(m, NULL, &b), VKG_OK);
